@@ -1,0 +1,80 @@
+// Store: the content-addressed layer store under one root directory.
+//
+//   auto store = strata::Store::Open("/var/lib/strata");
+//   auto image = (*store)->ImportTar("rootfs.tar.gz", {.ref = "debian:12"});
+//
+// Every mutating call takes the store's lock, and either completes or leaves
+// the store exactly as it was.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "strata/entry.h"
+#include "strata/image.h"
+#include "strata/status.h"
+
+namespace strata {
+
+inline constexpr const char* kDefaultRoot = "/var/lib/strata";
+
+enum class Compression { kNone, kGzip, kZstd };
+
+struct ImportOptions {
+  std::string from;        // image whose layers go below the new one; "" for none
+  std::string ref;         // "name[:tag]" to tag the new image with; "" for none
+  std::string created_by;  // history text; defaults to "strata import"
+};
+
+struct RemoveImageReport {
+  std::vector<std::string> untagged;
+  std::string deleted_image;  // "" when only a tag was removed
+  std::vector<std::string> deleted_layers;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the store at `root`.
+  static Result<std::unique_ptr<Store>> Open(const std::string& root);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& root() const;
+
+  // Reads a tar (plain, gzip, zstd or xz) from `path` ("-" for standard input)
+  // and makes it one layer on top of `options.from`'s layers.
+  Result<Image> ImportTar(const std::string& path, const ImportOptions& options);
+  Result<Image> ImportTarFd(int fd, const std::string& source_name, const ImportOptions& options);
+
+  Result<std::vector<Image>> ListImages();
+  // `ref` is "name[:tag]", an image id, or a unique prefix of one.
+  Result<Image> GetImage(const std::string& ref);
+  Status Tag(const std::string& ref, const std::string& new_ref);
+  // Untags `ref` (a name), or deletes the image (an id, or its last name), and
+  // then every layer no other image or layer needs.
+  Result<RemoveImageReport> RemoveImage(const std::string& ref, bool force = false);
+
+  Result<std::vector<LayerInfo>> ListLayers();
+  Result<LayerInfo> GetLayer(const std::string& id_or_prefix);
+  // Loads a layer's index, verified against its diff digest.
+  Result<LayerIndex> ReadLayerIndex(const std::string& id_or_prefix);
+  // Writes the layer as a reproducible tar to `out_path` ("-" for standard output).
+  Status ExportLayer(const std::string& id_or_prefix, const std::string& out_path, Compression compression);
+  Status ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression);
+  // Refused while an image or another layer uses the layer.
+  Status RemoveLayer(const std::string& id_or_prefix);
+
+  // Path of the blob file holding `digest`'s bytes (read-only, never changes).
+  std::string BlobPath(const Digest& digest) const;
+  // Re-reads a blob and checks it against its digest.
+  Status VerifyBlob(const Digest& digest);
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata

@@ -1,0 +1,8 @@
+// Umbrella header: everything a strata library user needs.
+#pragma once
+
+#include "strata/digest.h"
+#include "strata/entry.h"
+#include "strata/image.h"
+#include "strata/status.h"
+#include "strata/store.h"

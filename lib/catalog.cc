@@ -1,0 +1,281 @@
+#include "catalog.h"
+
+#include <sqlite3.h>
+
+#include "status_macros.h"
+
+namespace strata {
+
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO meta VALUES('format', '1');
+CREATE TABLE IF NOT EXISTS layers(
+  id TEXT PRIMARY KEY, parent TEXT NOT NULL, diff_digest TEXT NOT NULL,
+  size INTEGER NOT NULL, entries INTEGER NOT NULL, created INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS layers_parent ON layers(parent);
+CREATE TABLE IF NOT EXISTS layer_blobs(
+  layer_id TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY(layer_id, digest)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS layer_blobs_digest ON layer_blobs(digest);
+CREATE TABLE IF NOT EXISTS images(id TEXT PRIMARY KEY, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS image_layers(
+  image_id TEXT NOT NULL, position INTEGER NOT NULL, layer_id TEXT NOT NULL,
+  PRIMARY KEY(image_id, position)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS image_layers_layer ON image_layers(layer_id);
+CREATE TABLE IF NOT EXISTS tags(name TEXT PRIMARY KEY, image_id TEXT NOT NULL);
+)sql";
+
+Status DbError(sqlite3* db, const std::string& what) {
+  return Status::IOError("catalog: " + what + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement with positional binding.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s_, nullptr) != SQLITE_OK) s_ = nullptr;
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& Bind(const std::string& v) {
+    if (s_) sqlite3_bind_text(s_, ++n_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int64_t v) {
+    if (s_) sqlite3_bind_int64(s_, ++n_, v);
+    return *this;
+  }
+  // SQLITE_ROW -> true, SQLITE_DONE -> false.
+  Result<bool> Step() {
+    if (!s_) return DbError(db_, "prepare");
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return DbError(db_, "step");
+  }
+  Status Run() { return Step().status(); }
+  std::string Text(int col) {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+  }
+  int64_t Int(int col) { return sqlite3_column_int64(s_, col); }
+  void Reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    n_ = 0;
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+  int n_ = 0;
+};
+
+LayerInfo LayerFromRow(Stmt& s) {
+  LayerInfo l;
+  l.id = s.Text(0);
+  l.parent = s.Text(1);
+  l.diff_digest = s.Text(2);
+  l.size = static_cast<uint64_t>(s.Int(3));
+  l.entry_count = static_cast<uint64_t>(s.Int(4));
+  l.created = s.Int(5);
+  return l;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    Status st = Status::IOError("catalog: open " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return st;
+  }
+  std::unique_ptr<Catalog> c(new Catalog(db));
+  sqlite3_busy_timeout(db, 30'000);
+  RETURN_IF_ERROR(c->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
+  RETURN_IF_ERROR(c->Exec(kSchema));
+  return c;
+}
+
+Catalog::~Catalog() {
+  sqlite3_close(db_);
+}
+
+Status Catalog::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::IOError("catalog: " + msg);
+  }
+  return Status::OK();
+}
+
+Catalog::Transaction::Transaction(Catalog& c) : c_(c), begin_(c.Exec("BEGIN IMMEDIATE")) {}
+
+Catalog::Transaction::~Transaction() {
+  if (begin_.ok() && !done_) (void)c_.Exec("ROLLBACK");
+}
+
+Status Catalog::Transaction::Commit() {
+  RETURN_IF_ERROR(begin_);
+  done_ = true;
+  Status st = c_.Exec("COMMIT");
+  if (!st.ok()) (void)c_.Exec("ROLLBACK");
+  return st;
+}
+
+Status Catalog::InsertLayer(const LayerInfo& l, const std::vector<Digest>& blobs) {
+  Stmt s(db_, "INSERT INTO layers VALUES(?,?,?,?,?,?)");
+  RETURN_IF_ERROR(s.Bind(l.id)
+                      .Bind(l.parent)
+                      .Bind(l.diff_digest)
+                      .Bind(static_cast<int64_t>(l.size))
+                      .Bind(static_cast<int64_t>(l.entry_count))
+                      .Bind(l.created)
+                      .Run());
+  Stmt b(db_, "INSERT OR IGNORE INTO layer_blobs VALUES(?,?)");
+  for (const Digest& d : blobs) {
+    RETURN_IF_ERROR(b.Bind(l.id).Bind(d.Hex()).Run());
+    b.Reset();
+  }
+  return Status::OK();
+}
+
+Result<std::optional<LayerInfo>> Catalog::FindLayer(const std::string& id) {
+  Stmt s(db_, "SELECT id,parent,diff_digest,size,entries,created FROM layers WHERE id=?");
+  s.Bind(id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<LayerInfo>();
+  return std::optional<LayerInfo>(LayerFromRow(s));
+}
+
+Result<std::vector<LayerInfo>> Catalog::Layers() {
+  Stmt s(db_, "SELECT id,parent,diff_digest,size,entries,created FROM layers ORDER BY created,id");
+  std::vector<LayerInfo> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(LayerFromRow(s));
+  }
+  return out;
+}
+
+Result<std::vector<Digest>> Catalog::DeleteLayer(const std::string& id) {
+  Stmt orphans(db_,
+               "SELECT digest FROM layer_blobs a WHERE layer_id=? AND NOT EXISTS "
+               "(SELECT 1 FROM layer_blobs b WHERE b.digest=a.digest AND b.layer_id<>a.layer_id)");
+  orphans.Bind(id);
+  std::vector<Digest> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, orphans.Step());
+    if (!row) break;
+    if (auto d = Digest::FromHex(orphans.Text(0))) out.push_back(*d);
+  }
+  RETURN_IF_ERROR(Stmt(db_, "DELETE FROM layer_blobs WHERE layer_id=?").Bind(id).Run());
+  RETURN_IF_ERROR(Stmt(db_, "DELETE FROM layers WHERE id=?").Bind(id).Run());
+  return out;
+}
+
+Result<std::string> Catalog::LayerUser(const std::string& id) {
+  Stmt img(db_, "SELECT image_id FROM image_layers WHERE layer_id=? LIMIT 1");
+  img.Bind(id);
+  ASSIGN_OR_RETURN(bool used, img.Step());
+  if (used) return "image " + img.Text(0).substr(0, 12);
+  Stmt child(db_, "SELECT id FROM layers WHERE parent=? LIMIT 1");
+  child.Bind(id);
+  ASSIGN_OR_RETURN(bool has_child, child.Step());
+  if (has_child) return "layer " + child.Text(0).substr(0, 12);
+  return std::string();
+}
+
+Status Catalog::InsertImage(const ImageRow& image) {
+  RETURN_IF_ERROR(Stmt(db_, "INSERT INTO images VALUES(?,?)").Bind(image.id).Bind(image.created).Run());
+  Stmt s(db_, "INSERT INTO image_layers VALUES(?,?,?)");
+  for (size_t i = 0; i < image.layers.size(); ++i) {
+    RETURN_IF_ERROR(s.Bind(image.id).Bind(static_cast<int64_t>(i)).Bind(image.layers[i]).Run());
+    s.Reset();
+  }
+  return Status::OK();
+}
+
+Result<std::optional<ImageRow>> Catalog::FindImage(const std::string& id) {
+  Stmt s(db_, "SELECT created FROM images WHERE id=?");
+  s.Bind(id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<ImageRow>();
+  ImageRow image{id, s.Int(0), {}};
+  Stmt l(db_, "SELECT layer_id FROM image_layers WHERE image_id=? ORDER BY position");
+  l.Bind(id);
+  for (;;) {
+    ASSIGN_OR_RETURN(bool more, l.Step());
+    if (!more) break;
+    image.layers.push_back(l.Text(0));
+  }
+  return std::optional<ImageRow>(std::move(image));
+}
+
+Result<std::vector<ImageRow>> Catalog::Images() {
+  Stmt s(db_, "SELECT id FROM images ORDER BY created DESC, id");
+  std::vector<ImageRow> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    ASSIGN_OR_RETURN(auto image, FindImage(s.Text(0)));
+    if (image) out.push_back(std::move(*image));
+  }
+  return out;
+}
+
+Status Catalog::DeleteImage(const std::string& id) {
+  RETURN_IF_ERROR(Stmt(db_, "DELETE FROM image_layers WHERE image_id=?").Bind(id).Run());
+  RETURN_IF_ERROR(Stmt(db_, "DELETE FROM tags WHERE image_id=?").Bind(id).Run());
+  return Stmt(db_, "DELETE FROM images WHERE id=?").Bind(id).Run();
+}
+
+Status Catalog::SetTag(const std::string& name, const std::string& image_id) {
+  return Stmt(db_, "INSERT OR REPLACE INTO tags VALUES(?,?)").Bind(name).Bind(image_id).Run();
+}
+
+Status Catalog::DeleteTag(const std::string& name) {
+  return Stmt(db_, "DELETE FROM tags WHERE name=?").Bind(name).Run();
+}
+
+Result<std::optional<std::string>> Catalog::TagTarget(const std::string& name) {
+  Stmt s(db_, "SELECT image_id FROM tags WHERE name=?");
+  s.Bind(name);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.Text(0));
+}
+
+Result<std::multimap<std::string, std::string>> Catalog::TagsByImage() {
+  Stmt s(db_, "SELECT image_id, name FROM tags ORDER BY name");
+  std::multimap<std::string, std::string> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.emplace(s.Text(0), s.Text(1));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Catalog::IdsWithPrefix(const std::string& table, const std::string& prefix) {
+  std::string sql = "SELECT id FROM " + std::string(table == "images" ? "images" : "layers") +
+                    " WHERE substr(id,1,?)=? LIMIT 2";
+  Stmt s(db_, sql.c_str());
+  s.Bind(static_cast<int64_t>(prefix.size())).Bind(prefix);
+  std::vector<std::string> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    out.push_back(s.Text(0));
+  }
+  return out;
+}
+
+}  // namespace strata

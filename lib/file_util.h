@@ -1,0 +1,55 @@
+// Small POSIX helpers: owned descriptors, atomic file writes, directory sync.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "strata/status.h"
+
+namespace strata {
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.Release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = o.Release();
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void Reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// "what: path: strerror(errno)" as an IOError.
+Status ErrnoStatus(std::string_view what, std::string_view path);
+
+Status WriteAll(int fd, const void* data, size_t len, std::string_view path);
+Result<std::string> ReadFile(const std::string& path);
+// temp file in the same directory, fsync, rename over `path`, fsync the directory.
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode = 0644);
+Status FsyncDir(const std::string& dir);
+Status MakeDirs(const std::string& path);
+// Removes a file or a whole tree; a missing path is not an error.
+Status RemoveAll(const std::string& path);
+bool PathExists(const std::string& path);
+std::string DirName(const std::string& path);
+// Random lowercase hex, for temporary names.
+std::string RandomHex(size_t bytes);
+Status FillRandom(void* buf, size_t len);
+
+}  // namespace strata

@@ -1,0 +1,17 @@
+// Image references: "name[:tag]" as Docker spells them.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "strata/status.h"
+
+namespace strata {
+
+// "busybox" -> "busybox:latest"; refuses what Docker would refuse.
+Result<std::string> NormalizeReference(std::string_view ref);
+
+// True for a string that can only be an id or id prefix (lowercase hex).
+bool LooksLikeId(std::string_view s);
+
+}  // namespace strata

@@ -1,0 +1,269 @@
+#include "strata/store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dirent.h>
+
+#include <cstring>
+
+#include "file_util.h"
+#include "image_json.h"
+#include "index_codec.h"
+#include "reference.h"
+#include "status_macros.h"
+#include "store_impl.h"
+#include "store_lock.h"
+#include "tar_writer.h"
+
+namespace strata {
+
+namespace {
+
+constexpr const char* kTopDirs[] = {"blobs", "layers", "images", "containers", "volumes"};
+
+Status LoadOrCreateSecret(const std::string& root, Secret* secret) {
+  std::string path = root + "/secret";
+  auto existing = ReadFile(path);
+  if (existing.ok()) {
+    if (existing->size() != secret->size())
+      return Status::Corruption("store secret " + path + " has the wrong size");
+    std::memcpy(secret->data(), existing->data(), secret->size());
+    return Status::OK();
+  }
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+  RETURN_IF_ERROR(FillRandom(secret->data(), secret->size()));
+  return WriteFileAtomic(path, std::string_view(reinterpret_cast<char*>(secret->data()), secret->size()),
+                         0600);
+}
+
+// Temporary files of an operation that crashed: only safe to remove while we
+// hold the writer lock.
+void RemoveStaleTemps(const std::string& root) {
+  for (const char* top : {"blobs", "layers", "images"}) {
+    std::string dir = root + "/" + top;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) continue;
+    while (struct dirent* ent = ::readdir(d)) {
+      if (std::strncmp(ent->d_name, ".tmp-", 5) == 0) (void)RemoveAll(dir + "/" + ent->d_name);
+    }
+    ::closedir(d);
+  }
+}
+
+}  // namespace
+
+std::string Store::Impl::ChainId(const std::string& parent, const Digest& diff) const {
+  std::string input = "strata-layer-v1";
+  input += '\0';
+  input += parent;
+  input += '\0';
+  input += diff.Hex();
+  return HashBytes(secret, input.data(), input.size()).Hex();
+}
+
+Result<std::string> Store::Impl::ResolveLayerId(const std::string& id_or_prefix) {
+  if (!LooksLikeId(id_or_prefix)) return Status::NotFound("no such layer: " + id_or_prefix);
+  ASSIGN_OR_RETURN(auto ids, catalog->IdsWithPrefix("layers", id_or_prefix));
+  if (ids.empty()) return Status::NotFound("no such layer: " + id_or_prefix);
+  if (ids.size() > 1) return Status::InvalidArgument("layer id prefix " + id_or_prefix + " is ambiguous");
+  return ids[0];
+}
+
+Result<std::string> Store::Impl::ResolveImageId(const std::string& ref) {
+  if (auto name = NormalizeReference(ref); name.ok()) {
+    ASSIGN_OR_RETURN(auto target, catalog->TagTarget(*name));
+    if (target) return *target;
+  }
+  if (LooksLikeId(ref)) {
+    ASSIGN_OR_RETURN(auto ids, catalog->IdsWithPrefix("images", ref));
+    if (ids.size() > 1) return Status::InvalidArgument("image id prefix " + ref + " is ambiguous");
+    if (ids.size() == 1) return ids[0];
+  }
+  return Status::NotFound("no such image: " + ref);
+}
+
+Result<Image> Store::Impl::LoadImage(const std::string& id) {
+  std::string path = ImageDir(id) + "/config.json";
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  if (HashBytes(secret, text.data(), text.size()).Hex() != id) {
+    return Status::Corruption("image config " + path + " does not match its digest");
+  }
+  ASSIGN_OR_RETURN(Image image, DecodeImageConfig(text));
+  image.id = id;
+  ASSIGN_OR_RETURN(auto tags, catalog->TagsByImage());
+  auto [first, last] = tags.equal_range(id);
+  for (auto it = first; it != last; ++it) image.names.push_back(it->second);
+  return image;
+}
+
+Result<LayerIndex> Store::Impl::LoadIndex(const LayerInfo& layer) {
+  std::string path = LayerDir(layer.id) + "/index.zst";
+  ASSIGN_OR_RETURN(std::string compressed, ReadFile(path));
+  ASSIGN_OR_RETURN(std::string raw, Decompress(compressed));
+  if (HashBytes(secret, raw.data(), raw.size()).Hex() != layer.diff_digest) {
+    return Status::Corruption("layer index " + path + " does not match its digest");
+  }
+  return DecodeIndex(raw);
+}
+
+Result<Image> Store::Impl::WriteImageConfig(Image image, bool* created) {
+  image.names.clear();
+  std::string text = EncodeImageConfig(image);
+  image.id = HashBytes(secret, text.data(), text.size()).Hex();
+  std::string dir = ImageDir(image.id);
+  *created = !PathExists(dir + "/config.json");
+  if (*created) {
+    RETURN_IF_ERROR(MakeDirs(dir));
+    RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.json", text));
+  }
+  return image;
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const std::string& Store::root() const {
+  return impl_->root;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
+  if (root.empty()) return Status::InvalidArgument("store root is empty");
+  auto impl = std::make_unique<Impl>();
+  impl->root = root;
+  while (impl->root.size() > 1 && impl->root.back() == '/') impl->root.pop_back();
+  RETURN_IF_ERROR(MakeDirs(impl->root));
+  {
+    ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl->root));
+    for (const char* top : kTopDirs) RETURN_IF_ERROR(MakeDirs(impl->root + "/" + top));
+    RETURN_IF_ERROR(LoadOrCreateSecret(impl->root, &impl->secret));
+    ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(impl->root + "/catalog.db"));
+  }
+  if (auto lock = StoreLock::TryAcquire(impl->root); lock.ok()) RemoveStaleTemps(impl->root);
+  impl->blobs = std::make_unique<BlobStore>(impl->root + "/blobs", impl->secret);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::vector<Image>> Store::ListImages() {
+  ASSIGN_OR_RETURN(auto rows, impl_->catalog->Images());
+  std::vector<Image> out;
+  for (const auto& row : rows) {
+    ASSIGN_OR_RETURN(Image image, impl_->LoadImage(row.id));
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
+Result<Image> Store::GetImage(const std::string& ref) {
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveImageId(ref));
+  return impl_->LoadImage(id);
+}
+
+Status Store::Tag(const std::string& ref, const std::string& new_ref) {
+  ASSIGN_OR_RETURN(std::string name, NormalizeReference(new_ref));
+  ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl_->root));
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveImageId(ref));
+  return impl_->catalog->SetTag(name, id);
+}
+
+Result<RemoveImageReport> Store::RemoveImage(const std::string& ref, bool force) {
+  ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl_->root));
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveImageId(ref));
+  ASSIGN_OR_RETURN(Image image, impl_->LoadImage(id));
+  RemoveImageReport report;
+  Catalog& catalog = *impl_->catalog;
+  Catalog::Transaction txn(catalog);
+  RETURN_IF_ERROR(txn.status());
+
+  auto name = NormalizeReference(ref);
+  bool by_name = name.ok() && std::find(image.names.begin(), image.names.end(), *name) != image.names.end();
+  if (by_name && image.names.size() > 1) {
+    RETURN_IF_ERROR(catalog.DeleteTag(*name));
+    RETURN_IF_ERROR(txn.Commit());
+    report.untagged.push_back(*name);
+    return report;
+  }
+  if (!by_name && image.names.size() > 1 && !force) {
+    return Status::InUse("image " + id.substr(0, 12) + " has " + std::to_string(image.names.size()) +
+                         " names; remove them one by one or force");
+  }
+  report.untagged = image.names;
+  report.deleted_image = id;
+  RETURN_IF_ERROR(catalog.DeleteImage(id));
+  std::vector<Digest> dead_blobs;
+  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
+    ASSIGN_OR_RETURN(std::string user, catalog.LayerUser(*it));
+    if (!user.empty()) break;  // this layer and those below it are still needed
+    ASSIGN_OR_RETURN(auto blobs, catalog.DeleteLayer(*it));
+    dead_blobs.insert(dead_blobs.end(), blobs.begin(), blobs.end());
+    report.deleted_layers.push_back(*it);
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  // The catalog no longer names these; a crash from here on leaves only garbage.
+  (void)RemoveAll(impl_->ImageDir(id));
+  for (const auto& layer : report.deleted_layers) (void)RemoveAll(impl_->LayerDir(layer));
+  for (const auto& d : dead_blobs) (void)impl_->blobs->Remove(d);
+  return report;
+}
+
+Result<std::vector<LayerInfo>> Store::ListLayers() {
+  return impl_->catalog->Layers();
+}
+
+Result<LayerInfo> Store::GetLayer(const std::string& id_or_prefix) {
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveLayerId(id_or_prefix));
+  ASSIGN_OR_RETURN(auto layer, impl_->catalog->FindLayer(id));
+  if (!layer) return Status::NotFound("no such layer: " + id_or_prefix);
+  return *layer;
+}
+
+Result<LayerIndex> Store::ReadLayerIndex(const std::string& id_or_prefix) {
+  ASSIGN_OR_RETURN(LayerInfo layer, GetLayer(id_or_prefix));
+  return impl_->LoadIndex(layer);
+}
+
+Status Store::ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression) {
+  ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id_or_prefix));
+  return WriteLayerTar(index, *impl_->blobs, fd, compression);
+}
+
+Status Store::ExportLayer(const std::string& id_or_prefix, const std::string& out_path,
+                          Compression compression) {
+  if (out_path == "-") return ExportLayerFd(id_or_prefix, STDOUT_FILENO, compression);
+  ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id_or_prefix));
+  std::string tmp = out_path + ".tmp-" + RandomHex(6);
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.valid()) return ErrnoStatus("create", tmp);
+  Status st = WriteLayerTar(index, *impl_->blobs, fd.get(), compression);
+  if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsync", tmp);
+  fd.Reset();
+  if (st.ok() && ::rename(tmp.c_str(), out_path.c_str()) != 0) st = ErrnoStatus("rename", out_path);
+  if (!st.ok()) ::unlink(tmp.c_str());
+  return st;
+}
+
+Status Store::RemoveLayer(const std::string& id_or_prefix) {
+  ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl_->root));
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveLayerId(id_or_prefix));
+  Catalog& catalog = *impl_->catalog;
+  Catalog::Transaction txn(catalog);
+  RETURN_IF_ERROR(txn.status());
+  ASSIGN_OR_RETURN(std::string user, catalog.LayerUser(id));
+  if (!user.empty()) return Status::InUse("layer " + id.substr(0, 12) + " is in use by " + user);
+  ASSIGN_OR_RETURN(auto dead_blobs, catalog.DeleteLayer(id));
+  RETURN_IF_ERROR(txn.Commit());
+  (void)RemoveAll(impl_->LayerDir(id));
+  for (const auto& d : dead_blobs) (void)impl_->blobs->Remove(d);
+  return Status::OK();
+}
+
+std::string Store::BlobPath(const Digest& digest) const {
+  return impl_->blobs->PathOf(digest);
+}
+
+Status Store::VerifyBlob(const Digest& digest) {
+  return impl_->blobs->Verify(digest);
+}
+
+}  // namespace strata

@@ -1,0 +1,47 @@
+// Store::Impl: the parts of an open store, shared by store*.cc.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "blob_store.h"
+#include "catalog.h"
+#include "hasher.h"
+#include "strata/store.h"
+
+namespace strata {
+
+struct Store::Impl {
+  std::string root;
+  Secret secret{};
+  std::unique_ptr<Catalog> catalog;
+  std::unique_ptr<BlobStore> blobs;
+
+  std::string LayerDir(const std::string& id) const { return root + "/layers/" + id; }
+  std::string ImageDir(const std::string& id) const { return root + "/images/" + id; }
+  std::string ChainId(const std::string& parent, const Digest& diff) const;
+
+  Result<std::string> ResolveLayerId(const std::string& id_or_prefix);
+  Result<std::string> ResolveImageId(const std::string& ref);
+  Result<Image> LoadImage(const std::string& id);
+  Result<LayerIndex> LoadIndex(const LayerInfo& layer);
+  // Writes the image's config file and returns the image with its id set.
+  Result<Image> WriteImageConfig(Image image, bool* created);
+};
+
+// Deletes what a failed operation made, unless Dismiss()ed.
+class Undo {
+ public:
+  ~Undo() {
+    if (!dismissed_)
+      for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) (void)RemoveAll(*it);
+  }
+  void Add(std::string path) { paths_.push_back(std::move(path)); }
+  void Dismiss() { dismissed_ = true; }
+
+ private:
+  std::vector<std::string> paths_;
+  bool dismissed_ = false;
+};
+
+}  // namespace strata

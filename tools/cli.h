@@ -1,0 +1,42 @@
+// Shared pieces of the strata CLI: the open store, error reporting, formats.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "strata/strata.h"
+
+namespace strata::cli {
+
+struct Context {
+  std::string root;
+  std::unique_ptr<Store> store;
+
+  // Opens the store on first use; exits with an error line if it cannot.
+  Store& OpenStore();
+};
+
+// Prints "strata: error: MESSAGE" (one line) and ends the command with exit 1.
+[[noreturn]] void Fail(const Status& status);
+[[noreturn]] void Fail(const std::string& message);
+
+template <typename T>
+T Check(Result<T> result) {
+  if (!result.ok()) Fail(result.status());
+  return std::move(result).value();
+}
+inline void Check(const Status& status) {
+  if (!status.ok()) Fail(status);
+}
+
+std::string HumanSize(uint64_t bytes);  // "1.5MB", decimal units as Docker prints
+std::string FormatTime(int64_t unix_seconds);
+std::string ShortId(const std::string& id);
+
+void AddImportCommand(CLI::App& app, Context& ctx);
+void AddImageCommands(CLI::App& app, Context& ctx);
+void AddLayerCommands(CLI::App& app, Context& ctx);
+
+}  // namespace strata::cli

@@ -1,0 +1,104 @@
+#include <cstdio>
+
+#include "cli.h"
+
+namespace strata::cli {
+
+namespace {
+
+uint64_t ImageSize(Store& store, const Image& image) {
+  uint64_t total = 0;
+  for (const auto& id : image.layers) total += Check(store.GetLayer(id)).size;
+  return total;
+}
+
+std::pair<std::string, std::string> SplitName(const std::string& name) {
+  auto colon = name.rfind(':');
+  return {name.substr(0, colon), name.substr(colon + 1)};
+}
+
+void PrintImageTable(Store& store, const std::vector<Image>& images, bool quiet) {
+  if (!quiet) std::printf("%-30s %-12s %-14s %-21s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+  for (const Image& image : images) {
+    if (quiet) {
+      std::printf("%s\n", image.id.c_str());
+      continue;
+    }
+    std::string size = HumanSize(ImageSize(store, image));
+    std::vector<std::string> names = image.names;
+    if (names.empty()) names.push_back("<none>:<none>");
+    for (const auto& name : names) {
+      auto [repo, tag] = SplitName(name);
+      std::printf("%-30s %-12s %-14s %-21s %s\n", repo.c_str(), tag.c_str(), ShortId(image.id).c_str(),
+                  FormatTime(image.created).c_str(), size.c_str());
+    }
+  }
+}
+
+void PrintImage(Store& store, const Image& image) {
+  std::printf("Id:      %s\n", image.id.c_str());
+  for (const auto& name : image.names) std::printf("Name:    %s\n", name.c_str());
+  std::printf("Created: %s\n", FormatTime(image.created).c_str());
+  std::printf("Size:    %s\n", HumanSize(ImageSize(store, image)).c_str());
+  std::printf("Layers:\n");
+  for (const auto& id : image.layers) std::printf("  %s\n", id.c_str());
+}
+
+}  // namespace
+
+void AddImageCommands(CLI::App& app, Context& ctx) {
+  auto* image = app.add_subcommand("image", "manage images");
+  image->require_subcommand(1);
+
+  auto* ls = image->add_subcommand("ls", "list images");
+  static bool ls_json = false, ls_quiet = false;
+  ls->add_flag("--json", ls_json, "print JSON");
+  ls->add_flag("-q,--quiet", ls_quiet, "print image ids only");
+  ls->callback([&ctx] {
+    Store& store = ctx.OpenStore();
+    auto images = Check(store.ListImages());
+    if (ls_json) {
+      std::printf("%s\n", ToJson(images).c_str());
+    } else {
+      PrintImageTable(store, images, ls_quiet);
+    }
+  });
+
+  auto* inspect = image->add_subcommand("inspect", "show an image");
+  static std::string inspect_ref;
+  static bool inspect_json = false;
+  inspect->add_option("IMAGE", inspect_ref, "name[:tag], id or id prefix")->required();
+  inspect->add_flag("--json", inspect_json, "print JSON");
+  inspect->callback([&ctx] {
+    Store& store = ctx.OpenStore();
+    Image img = Check(store.GetImage(inspect_ref));
+    if (inspect_json) {
+      std::printf("%s\n", ToJson(img).c_str());
+    } else {
+      PrintImage(store, img);
+    }
+  });
+
+  auto* rm = image->add_subcommand("rm", "remove images, and the layers no other image needs");
+  static std::vector<std::string> rm_refs;
+  static bool rm_force = false;
+  rm->add_option("IMAGE", rm_refs, "name[:tag], id or id prefix")->required();
+  rm->add_flag("-f,--force", rm_force, "remove an image by id even when it has several names");
+  rm->callback([&ctx] {
+    Store& store = ctx.OpenStore();
+    for (const auto& ref : rm_refs) {
+      RemoveImageReport report = Check(store.RemoveImage(ref, rm_force));
+      for (const auto& name : report.untagged) std::printf("Untagged: %s\n", name.c_str());
+      if (!report.deleted_image.empty()) std::printf("Deleted: image %s\n", report.deleted_image.c_str());
+      for (const auto& layer : report.deleted_layers) std::printf("Deleted: layer %s\n", layer.c_str());
+    }
+  });
+
+  auto* tag = app.add_subcommand("tag", "give an image another name");
+  static std::string tag_src, tag_dst;
+  tag->add_option("SOURCE", tag_src, "image")->required();
+  tag->add_option("TARGET", tag_dst, "new name[:tag]")->required();
+  tag->callback([&ctx] { Check(ctx.OpenStore().Tag(tag_src, tag_dst)); });
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,112 @@
+#include <sys/sysmacros.h>
+
+#include <cstdio>
+
+#include "cli.h"
+
+namespace strata::cli {
+
+namespace {
+
+std::string ModeString(const Entry& e) {
+  char type = '-';
+  switch (e.type) {
+    case EntryType::kDirectory: type = 'd'; break;
+    case EntryType::kSymlink: type = 'l'; break;
+    case EntryType::kHardlink: type = 'h'; break;
+    case EntryType::kCharDevice: type = 'c'; break;
+    case EntryType::kBlockDevice: type = 'b'; break;
+    case EntryType::kFifo: type = 'p'; break;
+    case EntryType::kSocket: type = 's'; break;
+    case EntryType::kWhiteout: type = 'w'; break;
+    case EntryType::kRegular: break;
+  }
+  std::string s(1, type);
+  const char* rwx = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) s += (e.mode & (0400u >> i)) ? rwx[i] : '-';
+  return s;
+}
+
+void PrintEntries(const LayerIndex& index) {
+  for (const Entry& e : index.entries) {
+    if (e.implicit && !e.opaque) continue;
+    std::string path = "/" + e.path;
+    std::string extra;
+    if (e.type == EntryType::kSymlink) extra = " -> " + e.link_target;
+    if (e.type == EntryType::kHardlink) extra = " link to /" + e.link_target;
+    if (e.opaque) extra += " (opaque)";
+    std::string size = std::to_string(e.size);
+    if (e.type == EntryType::kCharDevice || e.type == EntryType::kBlockDevice) {
+      size = std::to_string(e.dev_major) + "," + std::to_string(e.dev_minor);
+    }
+    std::printf("%s %5u:%-5u %10s %s%s\n", ModeString(e).c_str(), e.uid, e.gid, size.c_str(), path.c_str(),
+                extra.c_str());
+  }
+}
+
+}  // namespace
+
+void AddLayerCommands(CLI::App& app, Context& ctx) {
+  auto* layer = app.add_subcommand("layer", "manage layers");
+  layer->require_subcommand(1);
+
+  auto* ls = layer->add_subcommand("ls", "list layers");
+  static bool ls_json = false;
+  ls->add_flag("--json", ls_json, "print JSON");
+  ls->callback([&ctx] {
+    auto layers = Check(ctx.OpenStore().ListLayers());
+    if (ls_json) {
+      std::printf("%s\n", ToJson(layers).c_str());
+      return;
+    }
+    std::printf("%-14s %-14s %-9s %-10s %s\n", "LAYER ID", "PARENT", "ENTRIES", "SIZE", "CREATED");
+    for (const auto& l : layers) {
+      std::printf("%-14s %-14s %-9llu %-10s %s\n", ShortId(l.id).c_str(),
+                  l.parent.empty() ? "-" : ShortId(l.parent).c_str(),
+                  static_cast<unsigned long long>(l.entry_count), HumanSize(l.size).c_str(),
+                  FormatTime(l.created).c_str());
+    }
+  });
+
+  auto* inspect = layer->add_subcommand("inspect", "show a layer (JSON), or its entries");
+  static std::string inspect_id;
+  static bool inspect_entries = false;
+  inspect->add_option("LAYER", inspect_id, "layer id or unique prefix")->required();
+  inspect->add_flag("--entries", inspect_entries, "list the layer's entries instead");
+  inspect->callback([&ctx] {
+    Store& store = ctx.OpenStore();
+    if (inspect_entries) {
+      PrintEntries(Check(store.ReadLayerIndex(inspect_id)));
+    } else {
+      std::printf("%s\n", ToJson(Check(store.GetLayer(inspect_id))).c_str());
+    }
+  });
+
+  auto* exp = layer->add_subcommand("export", "write a layer as a reproducible tar");
+  static std::string export_id, export_out;
+  static std::string export_compress = "none";
+  exp->add_option("LAYER", export_id, "layer id or unique prefix")->required();
+  exp->add_option("-o,--output", export_out, "output file, or - for standard output")->required();
+  exp->add_option("--compress", export_compress, "none, gzip or zstd")
+      ->check(CLI::IsMember({"none", "gzip", "zstd"}));
+  exp->callback([&ctx] {
+    Compression c = export_compress == "gzip"   ? Compression::kGzip
+                    : export_compress == "zstd" ? Compression::kZstd
+                                                : Compression::kNone;
+    Check(ctx.OpenStore().ExportLayer(export_id, export_out, c));
+  });
+
+  auto* rm = layer->add_subcommand("rm", "remove layers no image uses");
+  static std::vector<std::string> rm_ids;
+  rm->add_option("LAYER", rm_ids, "layer id or unique prefix")->required();
+  rm->callback([&ctx] {
+    Store& store = ctx.OpenStore();
+    for (const auto& id : rm_ids) {
+      std::string full = Check(store.GetLayer(id)).id;
+      Check(store.RemoveLayer(full));
+      std::printf("Deleted: layer %s\n", full.c_str());
+    }
+  });
+}
+
+}  // namespace strata::cli

@@ -98,7 +98,7 @@ Status CheckHeaderRegion(std::string_view region) {
     }
     if (size > kMaxExtensionHeader) {
       return Status::InvalidArgument("tar extension header of " + std::to_string(size) +
-                                     " bytes is larger than the 1 MiB allowed");
+                                     " bytes is too large (1 MiB allowed)");
     }
     if (pos + kBlock + size > region.size()) return Status::InvalidArgument("tar header is truncated");
     std::string_view data = region.substr(pos + kBlock, size);

@@ -56,6 +56,7 @@ Result<std::unique_ptr<TarReader>> TarReader::Open(int fd) {
   archive_read_support_filter_xz(r->raw_);
   archive_read_support_filter_bzip2(r->raw_);
   archive_read_support_format_raw(r->raw_);
+  archive_read_support_format_empty(r->raw_);
   if (archive_read_open_fd(r->raw_, fd, kChunk) != ARCHIVE_OK) return r->Error(r->raw_, "reading input");
   struct archive_entry* raw_entry;
   int rc = archive_read_next_header(r->raw_, &raw_entry);
@@ -134,7 +135,11 @@ Result<bool> TarReader::Next(Entry* e) {
   while (archive_entry_xattr_next(ae, &xname, &xvalue, &xsize) == ARCHIVE_OK) {
     e->xattrs.push_back({xname, std::string(static_cast<const char*>(xvalue), xsize)});
   }
-  std::sort(e->xattrs.begin(), e->xattrs.end());
+  // pax tars often carry each xattr twice (SCHILY.xattr and LIBARCHIVE.xattr).
+  std::stable_sort(e->xattrs.begin(), e->xattrs.end(),
+                   [](const Xattr& a, const Xattr& b) { return a.name < b.name; });
+  auto same_name = [](const Xattr& a, const Xattr& b) { return a.name == b.name; };
+  e->xattrs.erase(std::unique(e->xattrs.begin(), e->xattrs.end(), same_name), e->xattrs.end());
   return true;
 }
 

@@ -134,6 +134,9 @@ class LayerTarWriter {
 Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Compression compression) {
   ArchivePtr a(archive_write_new(), &archive_write_free);
   archive_write_set_format_pax(a.get());  // full pax: keeps nanosecond mtimes
+  // libarchive pads the last block by the kind of output it sees; fix it so a
+  // file, a pipe and a terminal all get the same bytes.
+  archive_write_set_bytes_in_last_block(a.get(), 1);
   switch (compression) {
     case Compression::kNone: break;
     case Compression::kGzip:

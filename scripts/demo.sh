@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The strata demo: builds strata, imports a real busybox root filesystem as an
+# image, stacks an application layer on it, and shows what the store holds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j"$(nproc)" >/dev/null
+strata() { build/release/tools/strata "$@"; }
+export STRATA_ROOT=${STRATA_ROOT:-/var/tmp/strata-demo}
+rm -rf "$STRATA_ROOT"
+work=$(mktemp -d /tmp/strata-demo.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "A busybox root filesystem from Debian's busybox-static, as a tar"
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,proc,sys,dev}
+cp /bin/busybox "$rootfs/bin/busybox"
+for applet in $("$rootfs/bin/busybox" --list-full); do
+  [ "$applet" = bin/busybox ] || ln -sf /bin/busybox "$rootfs/$applet"
+done
+echo "root:x:0:0:root:/root:/bin/sh" >"$rootfs/etc/passwd"
+chmod 1777 "$rootfs/tmp"
+tar --numeric-owner -C "$rootfs" -czf "$work/busybox.tar.gz" .
+ls -l "$work/busybox.tar.gz"
+
+step "strata import busybox.tar.gz busybox:latest"
+strata import "$work/busybox.tar.gz" busybox:latest
+
+step "An application layer on top (it also deletes /etc/passwd: a whiteout)"
+mkdir -p "$work/app/opt/app" "$work/app/etc"
+printf '#!/bin/sh\necho "hello from strata"\n' >"$work/app/opt/app/run.sh"
+chmod 755 "$work/app/opt/app/run.sh"
+touch "$work/app/etc/.wh.passwd"
+tar -C "$work/app" -cf "$work/app.tar" .
+strata import "$work/app.tar" demo/app:1.0 --from busybox:latest
+
+step "strata image ls"
+strata image ls
+step "strata image inspect demo/app:1.0 --json"
+strata image inspect demo/app:1.0 --json
+step "strata layer ls"
+strata layer ls
+top=$(strata image inspect demo/app:1.0 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][-1])')
+step "strata layer inspect $top --entries"
+strata layer inspect "$top" --entries
+
+step "Export is reproducible: export twice, compare, re-import to the same layer"
+base=$(strata image inspect busybox --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')
+strata layer export "$base" -o "$work/a.tar.zst" --compress zstd
+strata layer export "$base" -o "$work/b.tar.zst" --compress zstd
+cmp "$work/a.tar.zst" "$work/b.tar.zst" && echo "byte-identical exports"
+again=$(strata import "$work/a.tar.zst" busybox:reimported | tail -n1)
+strata image inspect "$again" --json | grep -q "$base" && echo "re-import gives layer $base again"
+
+step "Deduplication: the same busybox binary inside another image is stored once"
+mkdir -p "$work/copy/opt"
+cp /bin/busybox "$work/copy/opt/busybox-copy"
+tar -C "$work/copy" -cf "$work/copy.tar" .
+strata import "$work/copy.tar" copy:1 >/dev/null
+echo "tar input: $(du -sh "$work/copy.tar" | cut -f1); blobs in the store: $(du -sh "$STRATA_ROOT/blobs" | cut -f1)"
+
+step "A hostile tar is refused, and the store is left as it was"
+mkdir -p "$work/evil"
+ln -s /etc "$work/evil/escape"
+tar -C "$work/evil" -cf "$work/evil.tar" escape
+mkdir -p "$work/evil2/escape" && echo pwned >"$work/evil2/escape/cron"
+tar -C "$work/evil2" -rf "$work/evil.tar" escape/cron
+strata import "$work/evil.tar" evil || echo "(refused, exit $?)"
+
+step "Store layout under $STRATA_ROOT"
+ls "$STRATA_ROOT"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages strata needs to build, test and demo; does
+# nothing when they are all present. Run as root.
+set -euo pipefail
+packages=(
+  cmake g++ make pkg-config python3 tar gzip zstd attr
+  libfuse3-dev fuse3 libxxhash-dev libzstd-dev libarchive-dev libssl-dev
+  nlohmann-json3-dev libsqlite3-dev libcli11-dev catch2
+  busybox-static
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

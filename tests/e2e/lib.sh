@@ -1,0 +1,47 @@
+# Shared helpers for the end-to-end tests: a temporary store, assertions,
+# and a pass/fail tally. Source it; call `finish` last.
+set -u
+STRATA=${STRATA:?path to the strata binary}
+WORK=$(mktemp -d /tmp/strata-e2e.XXXXXX)
+export STRATA_ROOT=$WORK/store
+trap 'rm -rf "$WORK"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL: $*" >&2
+}
+# expect_eq WHAT ACTUAL EXPECTED
+expect_eq() { if [ "$2" = "$3" ]; then ok; else fail "$1: got '$2', want '$3'"; fi; }
+# expect_ok WHAT CMD...: the command succeeds
+expect_ok() {
+  local what=$1
+  shift
+  if "$@" >"$WORK/out" 2>"$WORK/err"; then ok; else fail "$what: exit $? ($(cat "$WORK/err"))"; fi
+}
+# expect_error WHAT PATTERN CMD...: fails with exactly one stderr line matching PATTERN
+expect_error() {
+  local what=$1 pattern=$2
+  shift 2
+  if "$@" >"$WORK/out" 2>"$WORK/err"; then
+    fail "$what: succeeded, should have failed"
+    return
+  fi
+  local lines
+  lines=$(wc -l <"$WORK/err")
+  if [ "$lines" -ne 1 ]; then fail "$what: $lines lines on stderr: $(cat "$WORK/err")"; return; fi
+  if grep -q -- "$pattern" "$WORK/err"; then ok; else fail "$what: stderr '$(cat "$WORK/err")' lacks '$pattern'"; fi
+}
+# Snapshot of the store's files and catalog, to prove a failure changed nothing.
+store_state() {
+  (cd "$STRATA_ROOT" && find . -path ./lock -prune -o -name 'catalog.db*' -prune -o -type f -print0 |
+    sort -z | xargs -0 -r sha256sum)
+  "$STRATA" image ls --json
+  "$STRATA" layer ls --json
+}
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}

@@ -1,0 +1,339 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "strata/store.h"
+#include "test_util.h"
+
+using namespace strata;
+using namespace strata::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::unique_ptr<Store> OpenStore(const TempDir& tmp) {
+  auto store = Store::Open(tmp / "store");
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+size_t CountBlobs(const std::string& root) {
+  size_t n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root + "/blobs")) n += e.is_regular_file();
+  return n;
+}
+
+std::vector<TarSpec> EveryEntryType() {
+  TarSpec cap = File("bin/ping", std::string(3000, 'p'), 04755);
+  cap.xattrs = {{"security.capability", std::string("\x01\x00\x00\x02\x00\x20\x00\x00", 8)},
+                {"user.note", "hello"}};
+  cap.mtime_nsec = 987654321;
+  cap.uid = 1000;
+  cap.gid = 1001;
+  TarSpec chr;
+  chr.name = "dev/null";
+  chr.kind = Kind::kChar;
+  chr.dev_major = 1;
+  chr.dev_minor = 3;
+  chr.mode = 0666;
+  TarSpec blk = chr;
+  blk.name = "dev/sda";
+  blk.kind = Kind::kBlock;
+  blk.dev_major = 8;
+  blk.dev_minor = 0;
+  TarSpec fifo;
+  fifo.name = "run/fifo";
+  fifo.kind = Kind::kFifo;
+  return {Dir("./"),
+          Dir("bin/"),
+          cap,
+          Symlink("bin/sh", "busybox"),
+          File("bin/busybox", "#!/bin/true\n", 0755),
+          Hardlink("bin/ls", "bin/busybox"),
+          Dir("dev/"),
+          chr,
+          blk,
+          Dir("run/", 01777),
+          fifo,
+          File("etc/.wh.removed", ""),
+          File("var/cache/.wh..wh..opq", ""),
+          File("empty", ""),
+          File(std::string(200, 'n') + "/" + std::string(120, 'x'), "long name")};
+}
+
+}  // namespace
+
+TEST_CASE("an every-entry-type tar round-trips to the same layer id") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  WriteTar(tmp / "all.tar", EveryEntryType());
+  auto image = store->ImportTar(tmp / "all.tar", {.ref = "all:1"});
+  REQUIRE(image.ok());
+  const std::string layer_id = image->layers.back();
+
+  auto index = store->ReadLayerIndex(layer_id);
+  REQUIRE(index.ok());
+  const Entry* ping = index->Find("bin/ping");
+  REQUIRE(ping);
+  REQUIRE(ping->mode == 04755);
+  REQUIRE(ping->uid == 1000);
+  REQUIRE(ping->mtime_nsec == 987654321);
+  REQUIRE(ping->xattrs.size() == 2);
+  REQUIRE(index->Find("bin/ls")->type == EntryType::kHardlink);
+  REQUIRE(index->Find("bin/ls")->link_target == "bin/busybox");
+  REQUIRE(index->Find("dev/null")->dev_minor == 3);
+  REQUIRE(index->Find("dev/sda")->type == EntryType::kBlockDevice);
+  REQUIRE(index->Find("run/fifo")->type == EntryType::kFifo);
+  REQUIRE(index->Find("etc/removed")->type == EntryType::kWhiteout);
+  REQUIRE(index->Find("var/cache")->opaque);
+  REQUIRE(index->Find("run")->mode == 01777);
+
+  for (auto compression : {Compression::kNone, Compression::kGzip, Compression::kZstd}) {
+    std::string out = tmp / "export.tar";
+    REQUIRE(store->ExportLayer(layer_id, out, compression).ok());
+    std::string first = ReadBytes(out);
+    REQUIRE(store->ExportLayer(layer_id, out, compression).ok());
+    REQUIRE(ReadBytes(out) == first);  // reproducible
+    auto again = store->ImportTar(out, {});
+    REQUIRE(again.ok());
+    REQUIRE(again->layers.back() == layer_id);
+  }
+}
+
+TEST_CASE("common tar dialects import: GNU long names, ustar, pax, sparse, compressed") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  std::string src = tmp / "src";
+  std::string deep = src + "/" + std::string(150, 'd');
+  fs::create_directories(deep);
+  WriteBytes(deep + "/" + std::string(120, 'f'), "deep");
+  fs::create_symlink(std::string(180, 't'), src + "/longlink");
+  WriteBytes(src + "/plain", "plain");
+  fs::create_hard_link(src + "/plain", src + "/plain.hard");
+  REQUIRE(Sh("truncate -s 50M " + src + "/sparse && printf end >> " + src + "/sparse") == 0);
+
+  for (std::string fmt : {"gnu", "posix", "ustar-small"}) {
+    DYNAMIC_SECTION("format " << fmt) {
+      std::string tar = tmp / (fmt + ".tar");
+      if (fmt == "ustar-small") {
+        REQUIRE(Sh("tar --format=ustar -C " + src + " -cf " + tar + " plain plain.hard") == 0);
+      } else {
+        REQUIRE(Sh("tar --format=" + fmt + " -S -C " + src + " -cf " + tar + " .") == 0);
+      }
+      auto image = store->ImportTar(tar, {});
+      REQUIRE(image.ok());
+      auto index = store->ReadLayerIndex(image->layers.back());
+      REQUIRE(index.ok());
+      REQUIRE(index->Find("plain.hard")->type == EntryType::kHardlink);
+      if (fmt != "ustar-small") {
+        REQUIRE(index->Find(std::string(150, 'd') + "/" + std::string(120, 'f'))->size == 4);
+        REQUIRE(index->Find("longlink")->link_target == std::string(180, 't'));
+        REQUIRE(index->Find("sparse")->size == (50u << 20) + 3);
+      }
+    }
+  }
+  SECTION("gzip, zstd and stdin-like fds") {
+    WriteTar(tmp / "a.tar.gz", {File("x", "gz")}, TarCompression::kGzip);
+    WriteTar(tmp / "a.tar.zst", {File("x", "gz")}, TarCompression::kZstd);
+    auto gz = store->ImportTar(tmp / "a.tar.gz", {});
+    auto zst = store->ImportTar(tmp / "a.tar.zst", {});
+    REQUIRE(gz.ok());
+    REQUIRE(zst.ok());
+    REQUIRE(gz->layers == zst->layers);  // same content, same layer
+  }
+}
+
+TEST_CASE("the same file in two images is stored once") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  std::string big(1 << 20, 'b');
+  WriteTar(tmp / "one.tar", {File("usr/lib/libbig.so", big), File("one", "1")});
+  WriteTar(tmp / "two.tar", {File("opt/copy/libbig.so", big), File("two", "2")});
+  REQUIRE(store->ImportTar(tmp / "one.tar", {.ref = "one"}).ok());
+  REQUIRE(store->ImportTar(tmp / "two.tar", {.ref = "two"}).ok());
+  REQUIRE(CountBlobs(store->root()) == 3);  // big once, "1", "2"
+}
+
+TEST_CASE("layers stack with --from and ids chain through parents") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  WriteTar(tmp / "base.tar", {File("etc/os-release", "base")});
+  WriteTar(tmp / "app.tar", {File("app/main", "app"), File("etc/.wh.os-release", "")});
+  auto base = store->ImportTar(tmp / "base.tar", {.ref = "base"});
+  REQUIRE(base.ok());
+  auto app = store->ImportTar(tmp / "app.tar", {.from = "base", .ref = "app:v1"});
+  REQUIRE(app.ok());
+  REQUIRE(app->layers.size() == 2);
+  REQUIRE(app->layers[0] == base->layers[0]);
+  REQUIRE(app->history.size() == 2);
+  auto top = store->GetLayer(app->layers[1]);
+  REQUIRE(top.ok());
+  REQUIRE(top->parent == base->layers[0]);
+  // The same diff alone is a different layer: ids name the whole chain.
+  auto alone = store->ImportTar(tmp / "app.tar", {});
+  REQUIRE(alone.ok());
+  REQUIRE(alone->layers.back() != app->layers[1]);
+  REQUIRE(store->GetImage("app:v1")->id == app->id);
+  REQUIRE(store->GetImage(app->id.substr(0, 8))->id == app->id);
+}
+
+TEST_CASE("hostile tars are refused and the store is left exactly as it was") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  WriteTar(tmp / "ok.tar", {File("etc/hostname", "box"), Symlink("lib", "usr/lib")});
+  REQUIRE(store->ImportTar(tmp / "ok.tar", {.ref = "ok"}).ok());
+  const auto before = SnapshotStore(store->root());
+  std::string bad = tmp / "bad.tar";
+  std::string expect;
+
+  SECTION("'..' climbing out") {
+    WriteTar(bad, {File("fine", "data"), File("a/../../etc/passwd", "x")});
+    expect = "'..'";
+  }
+  SECTION("an entry through a symlink the tar planted") {
+    WriteTar(bad, {File("fine", "data"), Symlink("escape", "/etc"), File("escape/cron.d/evil", "x")});
+    expect = "symlink";
+  }
+  SECTION("a hardlink to outside the layer") {
+    WriteTar(bad, {File("fine", "data"), Hardlink("shadow", "/etc/shadow")});
+    expect = "hardlink";
+  }
+  SECTION("a NUL in a ustar name") {
+    WriteBytes(bad, RawHeader("fine", '0', 4) + Pad("data") + RawHeader(std::string("a\0/etc/x", 8), '0', 0) +
+                        EndOfArchive());
+    expect = "NUL";
+  }
+  SECTION("a NUL in a pax path") {
+    WriteBytes(bad, RawHeader("fine", '0', 4) + Pad("data") +
+                        PaxHeader({std::string("path=ok\0../../x", 15)}) + RawHeader("placeholder", '0', 0) +
+                        EndOfArchive());
+    expect = "NUL";
+  }
+  SECTION("a name over PATH_MAX") {
+    WriteBytes(bad, RawHeader("fine", '0', 4) + Pad("data") +
+                        PaxHeader({"path=" + std::string(3000, 'a') + "/" + std::string(2000, 'b')}) +
+                        RawHeader("placeholder", '0', 0) + EndOfArchive());
+    expect = "PATH_MAX";
+  }
+  SECTION("a truncated archive") {
+    std::string body(100000, 'z');
+    WriteBytes(bad, RawHeader("fine", '0', 4) + Pad("data") + RawHeader("big", '0', body.size()) +
+                        body.substr(0, 5000));
+    expect = "runcated";
+  }
+  SECTION("an absurd size") {
+    WriteBytes(bad, RawHeader("fine", '0', 4) + Pad("data") + PaxHeader({"size=1152921504606846976"}) +
+                        RawHeader("huge", '0', 0) + Pad("x") + EndOfArchive());
+    expect = "bytes free";
+  }
+  SECTION("an absurd extension header") {
+    WriteBytes(bad, RawHeader("fine", '0', 4) + Pad("data") + RawHeader("PaxHeader", 'x', 3u << 20) +
+                        std::string(1024, 'a'));
+    expect = "too large";
+  }
+  SECTION("garbage that is not a tar") {
+    WriteBytes(bad, std::string(4096, 'G'));
+    expect = "tar";
+  }
+  SECTION("an empty file") {
+    WriteBytes(bad, "");
+    expect = "empty";
+  }
+  auto r = store->ImportTar(bad, {.ref = "bad"});
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.status().code() == Code::kInvalidArgument);
+  REQUIRE_THAT(r.status().message(), Catch::Contains(expect));
+  REQUIRE(r.status().message().find('\n') == std::string::npos);
+  REQUIRE(SnapshotStore(store->root()) == before);
+}
+
+TEST_CASE("absolute names land relative to the layer root") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  WriteTar(tmp / "abs.tar", {File("/etc/motd", "hi"), Dir("/")});
+  auto image = store->ImportTar(tmp / "abs.tar", {});
+  REQUIRE(image.ok());
+  auto index = store->ReadLayerIndex(image->layers.back());
+  REQUIRE(index->Find("etc/motd"));
+  REQUIRE_FALSE(fs::exists(tmp / "store/etc"));
+}
+
+TEST_CASE("removing images and layers respects users and frees what is unused") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  WriteTar(tmp / "base.tar", {File("shared", "shared bytes"), File("base-only", "b")});
+  WriteTar(tmp / "top.tar", {File("top-only", "t"), File("copy-of-shared", "shared bytes")});
+  auto base = store->ImportTar(tmp / "base.tar", {.ref = "base"});
+  auto top = store->ImportTar(tmp / "top.tar", {.from = "base", .ref = "top"});
+  REQUIRE((base.ok() && top.ok()));
+  REQUIRE(store->Tag("top", "top:alias").ok());
+
+  auto in_use = store->RemoveLayer(base->layers[0]);
+  REQUIRE(in_use.code() == Code::kInUse);
+  REQUIRE(store->RemoveImage(top->id).status().code() == Code::kInUse);  // two names, no force
+
+  auto untag = store->RemoveImage("top:alias");
+  REQUIRE(untag.ok());
+  REQUIRE(untag->deleted_image.empty());
+  auto gone = store->RemoveImage("top");
+  REQUIRE(gone.ok());
+  REQUIRE(gone->deleted_image == top->id);
+  REQUIRE(gone->deleted_layers == std::vector<std::string>{top->layers[1]});
+  REQUIRE(CountBlobs(store->root()) == 2);  // "t" is gone; "shared bytes" still used by base
+  REQUIRE_FALSE(fs::exists(store->root() + "/layers/" + top->layers[1]));
+  REQUIRE(store->GetImage("top").status().code() == Code::kNotFound);
+
+  auto last = store->RemoveImage("base");
+  REQUIRE(last.ok());
+  REQUIRE(CountBlobs(store->root()) == 0);
+  REQUIRE(store->ListLayers()->empty());
+}
+
+TEST_CASE("a layer no image uses can be removed") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  WriteTar(tmp / "x.tar", {File("x", "x")});
+  auto image = store->ImportTar(tmp / "x.tar", {});
+  REQUIRE(image.ok());
+  REQUIRE(store->RemoveLayer(image->layers[0]).code() == Code::kInUse);
+  REQUIRE(store->RemoveImage(image->id).ok());
+  REQUIRE(store->GetLayer(image->layers[0]).status().code() == Code::kNotFound);
+  REQUIRE(store->RemoveLayer("ffffffff").code() == Code::kNotFound);
+}
+
+TEST_CASE("stored content is verified when read") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  WriteTar(tmp / "x.tar", {File("data", "original content")});
+  auto image = store->ImportTar(tmp / "x.tar", {});
+  REQUIRE(image.ok());
+  auto index = store->ReadLayerIndex(image->layers[0]);
+  Digest d = index->Find("data")->content;
+  std::string blob = store->BlobPath(d);
+  fs::permissions(blob, fs::perms::owner_write, fs::perm_options::add);
+  WriteBytes(blob, "Original content");
+  REQUIRE(store->VerifyBlob(d).code() == Code::kCorruption);
+  auto st = store->ExportLayer(image->layers[0], tmp / "out.tar", Compression::kNone);
+  REQUIRE(st.code() == Code::kCorruption);
+  REQUIRE_FALSE(fs::exists(tmp / "out.tar"));  // no half-written export
+
+  std::string index_file = store->root() + "/layers/" + image->layers[0] + "/index.zst";
+  std::string bytes = ReadBytes(index_file);
+  bytes[bytes.size() / 2] ^= 0x40;
+  fs::permissions(index_file, fs::perms::owner_write, fs::perm_options::add);
+  WriteBytes(index_file, bytes);
+  REQUIRE(store->ReadLayerIndex(image->layers[0]).status().code() == Code::kCorruption);
+}
+
+TEST_CASE("image references are validated") {
+  TempDir tmp;
+  auto store = OpenStore(tmp);
+  WriteTar(tmp / "x.tar", {File("x", "x")});
+  REQUIRE(store->ImportTar(tmp / "x.tar", {.ref = "Bad Name"}).status().code() == Code::kInvalidArgument);
+  REQUIRE(store->ListImages()->empty());
+  REQUIRE(store->ImportTar(tmp / "x.tar", {.ref = "localhost:5000/team/app:1.0"}).ok());
+  REQUIRE(store->GetImage("localhost:5000/team/app:1.0").ok());
+  REQUIRE(store->ImportTar(tmp / "x.tar", {.ref = "plain"}).ok());
+  REQUIRE(store->GetImage("plain:latest").ok());
+  REQUIRE(store->GetImage("nothing").status().code() == Code::kNotFound);
+}

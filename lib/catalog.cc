@@ -74,6 +74,16 @@ class Stmt {
   int n_ = 0;
 };
 
+// Calls `fn` for each row the statement yields.
+template <typename Fn>
+Status ForEachRow(Stmt& s, Fn fn) {
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Status::OK();
+    RETURN_IF_ERROR(fn());
+  }
+}
+
 LayerInfo LayerFromRow(Stmt& s) {
   LayerInfo l;
   l.id = s.Text(0);
@@ -157,11 +167,10 @@ Result<std::optional<LayerInfo>> Catalog::FindLayer(const std::string& id) {
 Result<std::vector<LayerInfo>> Catalog::Layers() {
   Stmt s(db_, "SELECT id,parent,diff_digest,size,entries,created FROM layers ORDER BY created,id");
   std::vector<LayerInfo> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
     out.push_back(LayerFromRow(s));
-  }
+    return Status::OK();
+  }));
   return out;
 }
 
@@ -171,11 +180,10 @@ Result<std::vector<Digest>> Catalog::DeleteLayer(const std::string& id) {
                "(SELECT 1 FROM layer_blobs b WHERE b.digest=a.digest AND b.layer_id<>a.layer_id)");
   orphans.Bind(id);
   std::vector<Digest> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, orphans.Step());
-    if (!row) break;
+  RETURN_IF_ERROR(ForEachRow(orphans, [&]() -> Status {
     if (auto d = Digest::FromHex(orphans.Text(0))) out.push_back(*d);
-  }
+    return Status::OK();
+  }));
   RETURN_IF_ERROR(Stmt(db_, "DELETE FROM layer_blobs WHERE layer_id=?").Bind(id).Run());
   RETURN_IF_ERROR(Stmt(db_, "DELETE FROM layers WHERE id=?").Bind(id).Run());
   return out;
@@ -211,23 +219,21 @@ Result<std::optional<ImageRow>> Catalog::FindImage(const std::string& id) {
   ImageRow image{id, s.Int(0), {}};
   Stmt l(db_, "SELECT layer_id FROM image_layers WHERE image_id=? ORDER BY position");
   l.Bind(id);
-  for (;;) {
-    ASSIGN_OR_RETURN(bool more, l.Step());
-    if (!more) break;
+  RETURN_IF_ERROR(ForEachRow(l, [&]() -> Status {
     image.layers.push_back(l.Text(0));
-  }
+    return Status::OK();
+  }));
   return std::optional<ImageRow>(std::move(image));
 }
 
 Result<std::vector<ImageRow>> Catalog::Images() {
   Stmt s(db_, "SELECT id FROM images ORDER BY created DESC, id");
   std::vector<ImageRow> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
     ASSIGN_OR_RETURN(auto image, FindImage(s.Text(0)));
     if (image) out.push_back(std::move(*image));
-  }
+    return Status::OK();
+  }));
   return out;
 }
 
@@ -256,11 +262,10 @@ Result<std::optional<std::string>> Catalog::TagTarget(const std::string& name) {
 Result<std::multimap<std::string, std::string>> Catalog::TagsByImage() {
   Stmt s(db_, "SELECT image_id, name FROM tags ORDER BY name");
   std::multimap<std::string, std::string> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
     out.emplace(s.Text(0), s.Text(1));
-  }
+    return Status::OK();
+  }));
   return out;
 }
 
@@ -270,11 +275,10 @@ Result<std::vector<std::string>> Catalog::IdsWithPrefix(const std::string& table
   Stmt s(db_, sql.c_str());
   s.Bind(static_cast<int64_t>(prefix.size())).Bind(prefix);
   std::vector<std::string> out;
-  for (;;) {
-    ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) break;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
     out.push_back(s.Text(0));
-  }
+    return Status::OK();
+  }));
   return out;
 }
 

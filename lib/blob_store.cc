@@ -15,7 +15,27 @@ namespace strata {
 
 namespace {
 constexpr size_t kBufSize = 256 * 1024;
+// Files up to this size are hashed in memory before any file is created, so
+// content the store already holds costs no temp file at all.
+constexpr uint64_t kInMemoryMax = 1 << 20;
+
+Result<bool> FileEquals(const std::string& path, std::string_view bytes) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path);
+  std::string buf(bytes.size() + 1, '\0');  // one extra byte detects a longer file
+  size_t got = 0;
+  while (got < buf.size()) {
+    ssize_t n = ::read(fd.get(), buf.data() + got, buf.size() - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read", path);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got == bytes.size() && std::string_view(buf.data(), got) == bytes;
 }
+}  // namespace
 
 std::string BlobStore::PathOf(const Digest& d) const {
   std::string hex = d.Hex();
@@ -96,7 +116,8 @@ Status BlobBatch::EnsureTempDir() {
 // A digest we already hold must name the same bytes: with a secret key a
 // collision is not something an attacker can aim for, and this compare makes
 // even an accidental one harmless.
-Status BlobBatch::CheckDuplicate(const Digest& d, const std::string& tmp_path) {
+Status BlobBatch::CheckDuplicate(const Digest& d,
+                                 const std::function<Result<bool>(const std::string&)>& same_as) {
   std::string existing;
   if (auto it = pending_.find(d); it != pending_.end()) {
     existing = it->second;
@@ -105,8 +126,7 @@ Status BlobBatch::CheckDuplicate(const Digest& d, const std::string& tmp_path) {
   } else {
     return Status::NotFound("");
   }
-  ASSIGN_OR_RETURN(bool same, SameContent(existing, tmp_path));
-  ::unlink(tmp_path.c_str());
+  ASSIGN_OR_RETURN(bool same, same_as(existing));
   if (!same) {
     return Status::Corruption("content collision: different bytes share digest " + d.Hex() +
                               "; refusing to store them");
@@ -114,9 +134,41 @@ Status BlobBatch::CheckDuplicate(const Digest& d, const std::string& tmp_path) {
   return Status::OK();
 }
 
-Result<Digest> BlobBatch::Add(uint64_t size, const BlockSource& next) {
+std::string BlobBatch::NextTempPath() {
+  return tmp_dir_ + "/" + std::to_string(counter_++);
+}
+
+Result<Digest> BlobBatch::AddSmall(uint64_t size, const BlockSource& next) {
+  std::string bytes(size, '\0');
+  for (;;) {
+    const void* data = nullptr;
+    size_t len = 0;
+    int64_t offset = 0;
+    bool done = false;
+    RETURN_IF_ERROR(next(&data, &len, &offset, &done));
+    if (done) break;
+    if (offset < 0 || static_cast<uint64_t>(offset) + len > size) {
+      return Status::InvalidArgument("data block outside the file's declared size");
+    }
+    std::memcpy(bytes.data() + offset, data, len);
+  }
+  Digest d = HashBytes(store_.secret(), bytes.data(), bytes.size());
+  Status dup = CheckDuplicate(d, [&](const std::string& path) { return FileEquals(path, bytes); });
+  if (dup.ok()) return d;
+  if (dup.code() != Code::kNotFound) return dup;
   RETURN_IF_ERROR(EnsureTempDir());
-  std::string tmp = tmp_dir_ + "/" + std::to_string(counter_++);
+  std::string tmp = NextTempPath();
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
+  if (!fd.valid()) return ErrnoStatus("create", tmp);
+  RETURN_IF_ERROR(WriteAll(fd.get(), bytes.data(), bytes.size(), tmp));
+  pending_.emplace(d, tmp);
+  return d;
+}
+
+Result<Digest> BlobBatch::Add(uint64_t size, const BlockSource& next) {
+  if (size <= kInMemoryMax) return AddSmall(size, next);
+  RETURN_IF_ERROR(EnsureTempDir());
+  std::string tmp = NextTempPath();
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444));
   if (!fd.valid()) return ErrnoStatus("create", tmp);
   Hasher hasher(store_.secret());
@@ -142,7 +194,8 @@ Result<Digest> BlobBatch::Add(uint64_t size, const BlockSource& next) {
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", tmp);
   fd.Reset();
   Digest d = hasher.Finish();
-  Status dup = CheckDuplicate(d, tmp);
+  Status dup = CheckDuplicate(d, [&](const std::string& path) { return SameContent(path, tmp); });
+  if (dup.code() != Code::kNotFound) ::unlink(tmp.c_str());
   if (dup.ok()) return d;
   if (dup.code() != Code::kNotFound) return dup;
   pending_.emplace(d, tmp);
@@ -165,24 +218,23 @@ Status BlobBatch::Commit(const std::unordered_set<Digest>& keep) {
   std::erase_if(pending_, [&](const auto& item) { return !keep.count(item.first); });
   if (pending_.empty()) return Status::OK();
   // One syncfs makes every temp file's data durable before any of them gets
-  // its final name.
-  {
-    UniqueFd dirfd(::open(tmp_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dirfd.valid()) return ErrnoStatus("open", tmp_dir_);
-    if (::syncfs(dirfd.get()) != 0) return ErrnoStatus("syncfs", tmp_dir_);
-  }
-  std::set<std::string> touched_dirs;
+  // its final name; a second one makes the renames durable (cheaper than an
+  // fsync of each of up to 256 fan-out directories).
+  UniqueFd dirfd(::open(store_.dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dirfd.valid()) return ErrnoStatus("open", store_.dir());
+  if (::syncfs(dirfd.get()) != 0) return ErrnoStatus("syncfs", store_.dir());
+  std::set<std::string> known_dirs;
   for (const auto& [digest, tmp] : pending_) {
     std::string final_path = store_.PathOf(digest);
     std::string fan = DirName(final_path);
-    if (::mkdir(fan.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("mkdir", fan);
+    if (known_dirs.insert(fan).second && ::mkdir(fan.c_str(), 0755) != 0 && errno != EEXIST) {
+      return ErrnoStatus("mkdir", fan);
+    }
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) return ErrnoStatus("rename", final_path);
     created_.push_back(digest);
-    touched_dirs.insert(fan);
   }
   pending_.clear();
-  for (const auto& dir : touched_dirs) RETURN_IF_ERROR(FsyncDir(dir));
-  RETURN_IF_ERROR(FsyncDir(store_.dir()));
+  if (::syncfs(dirfd.get()) != 0) return ErrnoStatus("syncfs", store_.dir());
   return Status::OK();
 }
 

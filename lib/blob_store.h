@@ -63,7 +63,11 @@ class BlobBatch {
 
  private:
   Status EnsureTempDir();
-  Status CheckDuplicate(const Digest& d, const std::string& tmp_path);
+  // OK when `d` is already held (pending or stored) and `same_as(that file)`
+  // is true; kNotFound when `d` is new; kCorruption on a collision.
+  Status CheckDuplicate(const Digest& d, const std::function<Result<bool>(const std::string&)>& same_as);
+  Result<Digest> AddSmall(uint64_t size, const BlockSource& next);
+  std::string NextTempPath();
 
   const BlobStore& store_;
   std::string tmp_dir_;

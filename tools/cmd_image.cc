@@ -51,28 +51,28 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
   image->require_subcommand(1);
 
   auto* ls = image->add_subcommand("ls", "list images");
-  static bool ls_json = false, ls_quiet = false;
-  ls->add_flag("--json", ls_json, "print JSON");
-  ls->add_flag("-q,--quiet", ls_quiet, "print image ids only");
-  ls->callback([&ctx] {
+  auto ls_json = std::make_shared<bool>(false), ls_quiet = std::make_shared<bool>(false);
+  ls->add_flag("--json", *ls_json, "print JSON");
+  ls->add_flag("-q,--quiet", *ls_quiet, "print image ids only");
+  ls->callback([&ctx, ls_json, ls_quiet] {
     Store& store = ctx.OpenStore();
     auto images = Check(store.ListImages());
-    if (ls_json) {
+    if (*ls_json) {
       std::printf("%s\n", ToJson(images).c_str());
     } else {
-      PrintImageTable(store, images, ls_quiet);
+      PrintImageTable(store, images, *ls_quiet);
     }
   });
 
   auto* inspect = image->add_subcommand("inspect", "show an image");
-  static std::string inspect_ref;
-  static bool inspect_json = false;
-  inspect->add_option("IMAGE", inspect_ref, "name[:tag], id or id prefix")->required();
-  inspect->add_flag("--json", inspect_json, "print JSON");
-  inspect->callback([&ctx] {
+  auto inspect_ref = std::make_shared<std::string>();
+  auto inspect_json = std::make_shared<bool>(false);
+  inspect->add_option("IMAGE", *inspect_ref, "name[:tag], id or id prefix")->required();
+  inspect->add_flag("--json", *inspect_json, "print JSON");
+  inspect->callback([&ctx, inspect_ref, inspect_json] {
     Store& store = ctx.OpenStore();
-    Image img = Check(store.GetImage(inspect_ref));
-    if (inspect_json) {
+    Image img = Check(store.GetImage(*inspect_ref));
+    if (*inspect_json) {
       std::printf("%s\n", ToJson(img).c_str());
     } else {
       PrintImage(store, img);
@@ -80,14 +80,14 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
   });
 
   auto* rm = image->add_subcommand("rm", "remove images, and the layers no other image needs");
-  static std::vector<std::string> rm_refs;
-  static bool rm_force = false;
-  rm->add_option("IMAGE", rm_refs, "name[:tag], id or id prefix")->required();
-  rm->add_flag("-f,--force", rm_force, "remove an image by id even when it has several names");
-  rm->callback([&ctx] {
+  auto rm_refs = std::make_shared<std::vector<std::string>>();
+  auto rm_force = std::make_shared<bool>(false);
+  rm->add_option("IMAGE", *rm_refs, "name[:tag], id or id prefix")->required();
+  rm->add_flag("-f,--force", *rm_force, "remove an image by id even when it has several names");
+  rm->callback([&ctx, rm_refs, rm_force] {
     Store& store = ctx.OpenStore();
-    for (const auto& ref : rm_refs) {
-      RemoveImageReport report = Check(store.RemoveImage(ref, rm_force));
+    for (const auto& ref : *rm_refs) {
+      RemoveImageReport report = Check(store.RemoveImage(ref, *rm_force));
       for (const auto& name : report.untagged) std::printf("Untagged: %s\n", name.c_str());
       if (!report.deleted_image.empty()) std::printf("Deleted: image %s\n", report.deleted_image.c_str());
       for (const auto& layer : report.deleted_layers) std::printf("Deleted: layer %s\n", layer.c_str());
@@ -95,10 +95,10 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
   });
 
   auto* tag = app.add_subcommand("tag", "give an image another name");
-  static std::string tag_src, tag_dst;
-  tag->add_option("SOURCE", tag_src, "image")->required();
-  tag->add_option("TARGET", tag_dst, "new name[:tag]")->required();
-  tag->callback([&ctx] { Check(ctx.OpenStore().Tag(tag_src, tag_dst)); });
+  auto tag_args = std::make_shared<std::pair<std::string, std::string>>();
+  tag->add_option("SOURCE", tag_args->first, "image")->required();
+  tag->add_option("TARGET", tag_args->second, "new name[:tag]")->required();
+  tag->callback([&ctx, tag_args] { Check(ctx.OpenStore().Tag(tag_args->first, tag_args->second)); });
 }
 
 }  // namespace strata::cli

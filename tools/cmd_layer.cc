@@ -51,11 +51,11 @@ void AddLayerCommands(CLI::App& app, Context& ctx) {
   layer->require_subcommand(1);
 
   auto* ls = layer->add_subcommand("ls", "list layers");
-  static bool ls_json = false;
-  ls->add_flag("--json", ls_json, "print JSON");
-  ls->callback([&ctx] {
+  auto ls_json = std::make_shared<bool>(false);
+  ls->add_flag("--json", *ls_json, "print JSON");
+  ls->callback([&ctx, ls_json] {
     auto layers = Check(ctx.OpenStore().ListLayers());
-    if (ls_json) {
+    if (*ls_json) {
       std::printf("%s\n", ToJson(layers).c_str());
       return;
     }
@@ -69,39 +69,42 @@ void AddLayerCommands(CLI::App& app, Context& ctx) {
   });
 
   auto* inspect = layer->add_subcommand("inspect", "show a layer (JSON), or its entries");
-  static std::string inspect_id;
-  static bool inspect_entries = false;
-  inspect->add_option("LAYER", inspect_id, "layer id or unique prefix")->required();
-  inspect->add_flag("--entries", inspect_entries, "list the layer's entries instead");
-  inspect->callback([&ctx] {
+  auto inspect_id = std::make_shared<std::string>();
+  auto inspect_entries = std::make_shared<bool>(false);
+  inspect->add_option("LAYER", *inspect_id, "layer id or unique prefix")->required();
+  inspect->add_flag("--entries", *inspect_entries, "list the layer's entries instead");
+  inspect->callback([&ctx, inspect_id, inspect_entries] {
     Store& store = ctx.OpenStore();
-    if (inspect_entries) {
-      PrintEntries(Check(store.ReadLayerIndex(inspect_id)));
+    if (*inspect_entries) {
+      PrintEntries(Check(store.ReadLayerIndex(*inspect_id)));
     } else {
-      std::printf("%s\n", ToJson(Check(store.GetLayer(inspect_id))).c_str());
+      std::printf("%s\n", ToJson(Check(store.GetLayer(*inspect_id))).c_str());
     }
   });
 
   auto* exp = layer->add_subcommand("export", "write a layer as a reproducible tar");
-  static std::string export_id, export_out;
-  static std::string export_compress = "none";
-  exp->add_option("LAYER", export_id, "layer id or unique prefix")->required();
-  exp->add_option("-o,--output", export_out, "output file, or - for standard output")->required();
-  exp->add_option("--compress", export_compress, "none, gzip or zstd")
+  struct ExportArgs {
+    std::string id, out, compress = "none";
+  };
+  auto export_args = std::make_shared<ExportArgs>();
+  exp->add_option("LAYER", export_args->id, "layer id or unique prefix")->required();
+  exp->add_option("-o,--output", export_args->out, "output file, or - for standard output")->required();
+  exp->add_option("--compress", export_args->compress, "none, gzip or zstd")
       ->check(CLI::IsMember({"none", "gzip", "zstd"}));
-  exp->callback([&ctx] {
-    Compression c = export_compress == "gzip"   ? Compression::kGzip
-                    : export_compress == "zstd" ? Compression::kZstd
-                                                : Compression::kNone;
-    Check(ctx.OpenStore().ExportLayer(export_id, export_out, c));
+  exp->callback([&ctx, export_args] {
+    const std::string& name = export_args->compress;
+    Compression c = name == "gzip"   ? Compression::kGzip
+                    : name == "zstd" ? Compression::kZstd
+                                     : Compression::kNone;
+    Check(ctx.OpenStore().ExportLayer(export_args->id, export_args->out, c));
   });
 
   auto* rm = layer->add_subcommand("rm", "remove layers no image uses");
-  static std::vector<std::string> rm_ids;
-  rm->add_option("LAYER", rm_ids, "layer id or unique prefix")->required();
-  rm->callback([&ctx] {
+  auto rm_ids = std::make_shared<std::vector<std::string>>();
+  rm->add_option("LAYER", *rm_ids, "layer id or unique prefix")->required();
+  rm->callback([&ctx, rm_ids] {
     Store& store = ctx.OpenStore();
-    for (const auto& id : rm_ids) {
+    for (const auto& id : *rm_ids) {
       std::string full = Check(store.GetLayer(id)).id;
       Check(store.RemoveLayer(full));
       std::printf("Deleted: layer %s\n", full.c_str());

@@ -20,7 +20,7 @@ if [ ! -f "$tarball" ]; then
 fi
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$(nproc)" >/dev/null
-strata=$PWD/build/release/tools/strata
+strata=$PWD/build/release/bin/strata
 scratch=$bench/scratch
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -24,8 +24,7 @@ Status ErrnoStatus(std::string_view what, std::string_view path) {
   if (!path.empty()) msg += ": " + std::string(path);
   msg += ": ";
   msg += strerror(errno);
-  if (errno == ENOENT) return Status::NotFound(msg);
-  return Status::IOError(msg);
+  return Status::Posix(errno, msg);
 }
 
 Status WriteAll(int fd, const void* data, size_t len, std::string_view path) {

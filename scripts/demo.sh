@@ -6,11 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$(nproc)" >/dev/null
-strata() { build/release/tools/strata "$@"; }
+strata() { build/release/bin/strata "$@"; }
 export STRATA_ROOT=${STRATA_ROOT:-/var/tmp/strata-demo}
 rm -rf "$STRATA_ROOT"
 work=$(mktemp -d /tmp/strata-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'umount "$work/mnt" 2>/dev/null; rm -rf "$work"' EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "A busybox root filesystem from Debian's busybox-static, as a tar"
@@ -45,6 +45,16 @@ strata layer ls
 top=$(strata image inspect demo/app:1.0 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][-1])')
 step "strata layer inspect $top --entries"
 strata layer inspect "$top" --entries
+
+step "strata mount demo/app:1.0: the layers as one read-only tree (FUSE)"
+mnt=$work/mnt
+mkdir -p "$mnt"
+strata mount demo/app:1.0 "$mnt"
+echo "\$ ls $mnt"; ls "$mnt"
+echo "\$ ls $mnt/etc   (passwd is whited out by the app layer)"; ls -la "$mnt/etc"
+echo "\$ $mnt/bin/busybox sh $mnt/opt/app/run.sh"; "$mnt/bin/busybox" sh "$mnt/opt/app/run.sh"
+echo "\$ touch $mnt/new"; touch "$mnt/new" 2>&1 || true
+strata umount "$mnt"
 
 step "Export is reproducible: export twice, compare, re-import to the same layer"
 base=$(strata image inspect busybox --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds strata and runs every test: unit, end-to-end and install tests with
-# warnings as errors, then the unit and CLI tests again under ASan/UBSan.
+# warnings as errors, then the unit, CLI and mount tests again under ASan/UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -12,6 +12,6 @@ cmake --build build/ci -j"$jobs"
 
 if [ "${STRATA_SKIP_SANITIZERS:-0}" != 1 ]; then
   cmake -S . -B build/asan -DSTRATA_WERROR=ON -DSTRATA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build build/asan -j"$jobs" --target unit_tests strata_cli
-  (cd build/asan && ctest --output-on-failure -R '^(unit|e2e_cli)$')
+  cmake --build build/asan -j"$jobs" --target unit_tests strata_cli strata_fuse
+  (cd build/asan && ctest --output-on-failure -R '^(unit|e2e_cli|e2e_mount)$')
 fi

@@ -38,5 +38,6 @@ std::string ShortId(const std::string& id);
 void AddImportCommand(CLI::App& app, Context& ctx);
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddLayerCommands(CLI::App& app, Context& ctx);
+void AddMountCommands(CLI::App& app, Context& ctx);
 
 }  // namespace strata::cli

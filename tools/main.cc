@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   strata::cli::AddImportCommand(app, ctx);
   strata::cli::AddImageCommands(app, ctx);
   strata::cli::AddLayerCommands(app, ctx);
+  strata::cli::AddMountCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -31,14 +31,20 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string msg) { return Status(Code::kAlreadyExists, std::move(msg)); }
   static Status InUse(std::string msg) { return Status(Code::kInUse, std::move(msg)); }
   static Status Unsupported(std::string msg) { return Status(Code::kUnsupported, std::move(msg)); }
+  // A failure with a precise POSIX meaning (ENOTDIR, ENODATA, EROFS...), for
+  // callers such as a file system that must answer with an errno.
+  static Status Posix(int error_number, std::string msg);
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The errno that best describes this status (0 when ok).
+  int ToErrno() const;
 
  private:
   Status(Code code, std::string msg) : code_(code), message_(std::move(msg)) {}
   Code code_ = Code::kOk;
+  int errno_ = 0;
   std::string message_;
 };
 

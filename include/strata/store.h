@@ -22,8 +22,8 @@ inline constexpr const char* kDefaultRoot = "/var/lib/strata";
 enum class Compression { kNone, kGzip, kZstd };
 
 struct ImportOptions {
-  std::string from{};      // image whose layers go below the new one; "" for none
-  std::string ref{};       // "name[:tag]" to tag the new image with; "" for none
+  std::string from{};        // image whose layers go below the new one; "" for none
+  std::string ref{};         // "name[:tag]" to tag the new image with; "" for none
   std::string created_by{};  // history text; defaults to "strata import"
 };
 

@@ -6,3 +6,4 @@
 #include "strata/image.h"
 #include "strata/status.h"
 #include "strata/store.h"
+#include "strata/union_view.h"

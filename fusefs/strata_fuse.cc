@@ -1,21 +1,20 @@
 // strata-fuse: the FUSE daemon. A thin translation from FUSE low-level
-// operations to strata::UnionView; every semantic lives in the library.
+// operations to strata::OverlayFs; every semantic lives in the library.
 //
-//   strata-fuse --root ROOT --image IMAGE [-f] [--allow-other] MOUNTPOINT
+//   strata-fuse --image IMAGE [--upper DIR --work DIR] [-f] [--allow-other] MOUNTPOINT
 //
-// Returns once the mount is live (unless -f), like fuse-overlayfs.
+// Without --upper the mount is read-only. Returns once the mount is live
+// (unless -f), like fuse-overlayfs; SIGTERM unmounts cleanly.
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/statvfs.h>
-#include <sys/sysmacros.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,196 +23,282 @@
 
 namespace {
 
-using strata::NodeAttr;
-using strata::UnionView;
+using strata::OverlayFs;
 
-// Layers never change, so the kernel may cache everything for as long as it likes.
-constexpr double kForever = 86400.0 * 365;
-constexpr uint64_t kNoFile = UINT64_MAX;  // fh of an empty file: nothing to read
-
-struct Fs {
+struct Daemon {
   std::unique_ptr<strata::Store> store;
-  std::unique_ptr<UnionView> view;
+  std::unique_ptr<OverlayFs> fs;
+  double timeout = 1.0;  // entry/attr cache; "forever" on a read-only mount
 };
 
-const UnionView& View(fuse_req_t req) {
-  return *static_cast<Fs*>(fuse_req_userdata(req))->view;
+Daemon& D(fuse_req_t req) {
+  return *static_cast<Daemon*>(fuse_req_userdata(req));
+}
+OverlayFs& Fs(fuse_req_t req) {
+  return *D(req).fs;
 }
 
-struct stat ToStat(const NodeAttr& a) {
-  struct stat st {};
-  st.st_ino = a.node;
-  st.st_mode = a.mode;
-  st.st_nlink = a.nlink;
-  st.st_uid = a.uid;
-  st.st_gid = a.gid;
-  st.st_size = static_cast<off_t>(a.size);
-  st.st_blksize = 4096;
-  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
-  st.st_mtim = {a.mtime_sec, static_cast<long>(a.mtime_nsec)};
-  st.st_atim = st.st_mtim;
-  st.st_ctim = st.st_mtim;
-  st.st_rdev = makedev(a.rdev_major, a.rdev_minor);
-  return st;
-}
-
-bool FillEntry(const UnionView& view, fuse_ino_t ino, fuse_entry_param* e) {
-  auto attr = view.GetAttr(ino);
-  if (!attr.ok()) return false;
-  *e = {};
-  e->ino = ino;
-  e->attr = ToStat(*attr);
-  e->attr_timeout = kForever;
-  e->entry_timeout = kForever;
+// Replies with the errno of a failed status; returns true when it did.
+template <typename T>
+bool Failed(fuse_req_t req, const T& result) {
+  if (result.ok()) return false;
+  fuse_reply_err(req, result.status().ToErrno());
   return true;
 }
 
-void OpInit(void*, fuse_conn_info* conn) {
-  for (unsigned cap :
-       {FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE, FUSE_CAP_CACHE_SYMLINKS, FUSE_CAP_READDIRPLUS}) {
+strata::Caller CallerOf(fuse_req_t req) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  return {ctx->uid, ctx->gid};
+}
+
+fuse_entry_param ToEntry(fuse_req_t req, const strata::NodeEntry& e) {
+  fuse_entry_param p{};
+  p.ino = e.node;
+  p.attr = e.attr;
+  p.attr_timeout = D(req).timeout;
+  p.entry_timeout = D(req).timeout;
+  return p;
+}
+
+void ReplyEntry(fuse_req_t req, const strata::Result<strata::NodeEntry>& e) {
+  if (Failed(req, e)) return;
+  fuse_entry_param p = ToEntry(req, *e);
+  fuse_reply_entry(req, &p);
+}
+
+strata::OpenFile* FileOf(fuse_file_info* fi) {
+  return reinterpret_cast<strata::OpenFile*>(fi->fh);
+}
+
+void OpInit(void* userdata, fuse_conn_info* conn) {
+  auto* d = static_cast<Daemon*>(userdata);
+  for (unsigned cap : {FUSE_CAP_SPLICE_WRITE, FUSE_CAP_SPLICE_MOVE, FUSE_CAP_SPLICE_READ,
+                       FUSE_CAP_READDIRPLUS, FUSE_CAP_CACHE_SYMLINKS}) {
     if (conn->capable & cap) conn->want |= cap;
   }
-  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;  // always plus: attributes are free here
+  conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  // Locks stay in the kernel: this mount is the only way to the files.
+  conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+  if (d->fs->writable() && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
 
 void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  const UnionView& view = View(req);
-  auto node = view.Lookup(parent, name);
-  fuse_entry_param e{};
-  if (!node.ok()) {
-    int err = node.status().ToErrno();
-    if (err != ENOENT) return (void)fuse_reply_err(req, err);
-    e.entry_timeout = kForever;  // a negative entry: absent now, absent forever
-    return (void)fuse_reply_entry(req, &e);
+  auto e = Fs(req).Lookup(parent, name);
+  if (!e.ok() && e.status().ToErrno() == ENOENT) {
+    fuse_entry_param neg{};
+    neg.entry_timeout = D(req).timeout;  // negative entry: the kernel learns of creations itself
+    fuse_reply_entry(req, &neg);
+    return;
   }
-  if (!FillEntry(view, *node, &e)) return (void)fuse_reply_err(req, EIO);
-  fuse_reply_entry(req, &e);
+  ReplyEntry(req, e);
 }
 
-void OpForget(fuse_req_t req, fuse_ino_t, uint64_t) {
+void OpForget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
+  Fs(req).Forget(ino, n);
   fuse_reply_none(req);
 }
-void OpForgetMulti(fuse_req_t req, size_t, fuse_forget_data*) {
+
+void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+  for (size_t i = 0; i < count; ++i) Fs(req).Forget(forgets[i].ino, forgets[i].nlookup);
   fuse_reply_none(req);
 }
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
-  auto attr = View(req).GetAttr(ino);
-  if (!attr.ok()) return (void)fuse_reply_err(req, attr.status().ToErrno());
-  struct stat st = ToStat(*attr);
-  fuse_reply_attr(req, &st, kForever);
+  auto st = Fs(req).GetAttr(ino);
+  if (Failed(req, st)) return;
+  fuse_reply_attr(req, &*st, D(req).timeout);
+}
+
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+  strata::AttrChange c;
+  using A = strata::AttrChange;
+  if (to_set & FUSE_SET_ATTR_MODE) c.mask |= A::kMode, c.mode = attr->st_mode;
+  if (to_set & FUSE_SET_ATTR_UID) c.mask |= A::kUid, c.uid = attr->st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) c.mask |= A::kGid, c.gid = attr->st_gid;
+  if (to_set & FUSE_SET_ATTR_SIZE) c.mask |= A::kSize, c.size = static_cast<uint64_t>(attr->st_size);
+  if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
+    c.mask |= A::kAtime;
+    c.atime = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? timespec{0, UTIME_NOW} : attr->st_atim;
+  }
+  if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+    c.mask |= A::kMtime;
+    c.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? timespec{0, UTIME_NOW} : attr->st_mtim;
+  }
+  int fd = fi ? FileOf(fi)->CurrentFd() : -1;
+  auto st = Fs(req).SetAttr(ino, c, fd);
+  if (Failed(req, st)) return;
+  fuse_reply_attr(req, &*st, D(req).timeout);
 }
 
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) {
-  auto target = View(req).ReadLink(ino);
-  if (!target.ok()) return (void)fuse_reply_err(req, target.status().ToErrno());
+  auto target = Fs(req).ReadLink(ino);
+  if (Failed(req, target)) return;
   fuse_reply_readlink(req, target->c_str());
 }
 
+void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  ReplyEntry(req, Fs(req).Mknod(parent, name, mode, rdev, CallerOf(req)));
+}
+void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  ReplyEntry(req, Fs(req).Mkdir(parent, name, mode, CallerOf(req)));
+}
+void OpSymlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  ReplyEntry(req, Fs(req).Symlink(parent, name, target, CallerOf(req)));
+}
+void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  ReplyEntry(req, Fs(req).Link(ino, new_parent, new_name));
+}
+void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  fuse_reply_err(req, Fs(req).Unlink(parent, name).ToErrno());
+}
+void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  fuse_reply_err(req, Fs(req).Rmdir(parent, name).ToErrno());
+}
+void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+              const char* new_name, unsigned flags) {
+  fuse_reply_err(req, Fs(req).Rename(parent, name, new_parent, new_name, flags).ToErrno());
+}
+
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto file = Fs(req).OpenNode(ino, fi->flags);
+  if (Failed(req, file)) return;
+  fi->keep_cache = (*file)->from_lower() ? 1 : 0;  // lower content never changes
+  fi->fh = reinterpret_cast<uint64_t>(file->release());
+  fuse_reply_open(req, fi);
+}
+
+void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  auto created = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
+  if (Failed(req, created)) return;
+  fuse_entry_param p = ToEntry(req, created->first);
+  fi->fh = reinterpret_cast<uint64_t>(created->second.release());
+  fuse_reply_create(req, &p, fi);
+}
+
+void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  int fd = FileOf(fi)->CurrentFd();
+  if (fd < 0) return (void)fuse_reply_buf(req, nullptr, 0);  // an empty lower file
+  fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+  buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  buf.buf[0].fd = fd;
+  buf.buf[0].pos = off;
+  fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+  fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+  out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+  out.buf[0].fd = FileOf(fi)->CurrentFd();
+  out.buf[0].pos = off;
+  ssize_t n = fuse_buf_copy(&out, in, FUSE_BUF_SPLICE_NONBLOCK);
+  if (n < 0) return (void)fuse_reply_err(req, static_cast<int>(-n));
+  fuse_reply_write(req, static_cast<size_t>(n));
+}
+
+void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  fuse_reply_err(req, 0);
+}
+
+void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete FileOf(fi);
+  fuse_reply_err(req, 0);
+}
+
+void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+  fuse_reply_err(req, Fs(req).Fsync(FileOf(fi)->CurrentFd(), datasync != 0).ToErrno());
+}
+
+void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t off, off_t len, fuse_file_info* fi) {
+  int fd = FileOf(fi)->CurrentFd();
+  fuse_reply_err(req, ::fallocate(fd, mode, off, len) == 0 ? 0 : errno);
+}
+
+// A directory handle: the merged listing, taken at opendir so offsets stay put.
+struct DirHandle {
+  std::vector<OverlayFs::Child> children;
+};
+
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto children = View(req).Children(ino);
-  if (!children.ok()) return (void)fuse_reply_err(req, children.status().ToErrno());
-  fi->cache_readdir = 1;
-  fi->keep_cache = 1;
+  auto children = Fs(req).ReadDir(ino);
+  if (Failed(req, children)) return;
+  fi->fh = reinterpret_cast<uint64_t>(new DirHandle{std::move(*children)});
+  fi->cache_readdir = !Fs(req).writable();
   fuse_reply_open(req, fi);
 }
 
 // Offsets: 0 "." , 1 "..", then child i at 2 + i; each entry carries the next offset.
-void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
-  const UnionView& view = View(req);
-  auto children = view.Children(ino);
-  if (!children.ok()) return (void)fuse_reply_err(req, children.status().ToErrno());
+void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
+  auto* dir = reinterpret_cast<DirHandle*>(fi->fh);
   std::vector<char> buf(size);
   size_t used = 0;
-  for (size_t i = static_cast<size_t>(off); i < (*children)->size() + 2; ++i) {
-    const char* name = i == 0 ? "." : i == 1 ? ".." : (**children)[i - 2].name.c_str();
-    fuse_ino_t child = i < 2 ? ino : (**children)[i - 2].node;
+  for (size_t i = static_cast<size_t>(off); i < dir->children.size() + 2; ++i) {
+    const char* name = i == 0 ? "." : i == 1 ? ".." : dir->children[i - 2].name.c_str();
     fuse_entry_param e{};
-    size_t n;
-    if (plus) {
-      if (i >= 2 && !FillEntry(view, child, &e)) return (void)fuse_reply_err(req, EIO);
-      if (i < 2) {  // e.ino stays 0: no lookup count for "." and ".."; readers skip d_ino 0
-        e.attr.st_ino = ino;
-        e.attr.st_mode = S_IFDIR;
-      }
-      n = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, static_cast<off_t>(i + 1));
-    } else {
-      auto attr = view.GetAttr(child);
-      e.attr.st_ino = child;
-      e.attr.st_mode = attr.ok() ? attr->mode : S_IFREG;
-      n = fuse_add_direntry(req, buf.data() + used, size - used, name, &e.attr, static_cast<off_t>(i + 1));
+    e.attr.st_ino = i < 2 ? ino : dir->children[i - 2].ino;
+    e.attr.st_mode = i < 2 ? S_IFDIR : dir->children[i - 2].type;
+    if (plus && i >= 2) {
+      auto found = Fs(req).Lookup(ino, name);
+      if (!found.ok()) continue;  // gone since opendir
+      e = ToEntry(req, *found);
     }
-    if (n > size - used) break;
+    size_t n = plus ? fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e,
+                                             static_cast<off_t>(i + 1))
+                    : fuse_add_direntry(req, buf.data() + used, size - used, name, &e.attr,
+                                        static_cast<off_t>(i + 1));
+    if (n > size - used) {
+      if (plus && e.ino != 0) Fs(req).Forget(e.ino, 1);  // not sent: undo its lookup
+      break;
+    }
     used += n;
   }
   fuse_reply_buf(req, buf.data(), used);
 }
 
-void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  ReadDir(req, ino, size, off, false);
+void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDir(req, ino, size, off, fi, false);
 }
-void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  ReadDir(req, ino, size, off, true);
+void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  ReadDir(req, ino, size, off, fi, true);
 }
-
-void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) return (void)fuse_reply_err(req, EROFS);
-  auto path = View(req).ContentPath(ino);
-  if (!path.ok()) return (void)fuse_reply_err(req, path.status().ToErrno());
-  fi->fh = kNoFile;
-  if (!path->empty()) {
-    int fd = ::open(path->c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return (void)fuse_reply_err(req, errno);
-    fi->fh = static_cast<uint64_t>(fd);
-  }
-  fi->keep_cache = 1;  // blobs never change: keep the page cache across opens
-  fuse_reply_open(req, fi);
+void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fuse_reply_err(req, 0);
 }
-
-void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  if (fi->fh == kNoFile) return (void)fuse_reply_buf(req, nullptr, 0);
-  fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-  buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  buf.buf[0].fd = static_cast<int>(fi->fh);
-  buf.buf[0].pos = off;
-  fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);  // spliced from the blob file, no copy
-}
-
-void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  if (fi->fh != kNoFile) ::close(static_cast<int>(fi->fh));
+void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
   fuse_reply_err(req, 0);
 }
 
 void OpStatfs(fuse_req_t req, fuse_ino_t) {
-  Fs* fs = static_cast<Fs*>(fuse_req_userdata(req));
-  struct statvfs st {};
-  if (::statvfs(fs->store->root().c_str(), &st) != 0) return (void)fuse_reply_err(req, errno);
-  st.f_files = fs->view->node_count();
-  st.f_ffree = 0;
-  st.f_namemax = 255;
-  fuse_reply_statfs(req, &st);
+  auto st = Fs(req).StatFs();
+  if (Failed(req, st)) return;
+  fuse_reply_statfs(req, &*st);
+}
+
+void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size, int flags) {
+  fuse_reply_err(req, Fs(req).SetXattr(ino, name, std::string_view(value, size), flags).ToErrno());
 }
 
 void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
-  auto xattrs = View(req).Xattrs(ino);
-  if (!xattrs.ok()) return (void)fuse_reply_err(req, xattrs.status().ToErrno());
-  for (const auto& x : **xattrs) {
-    if (x.name != name) continue;
-    if (size == 0) return (void)fuse_reply_xattr(req, x.value.size());
-    if (size < x.value.size()) return (void)fuse_reply_err(req, ERANGE);
-    return (void)fuse_reply_buf(req, x.value.data(), x.value.size());
-  }
-  fuse_reply_err(req, ENODATA);
+  auto value = Fs(req).GetXattr(ino, name);
+  if (Failed(req, value)) return;
+  if (size == 0) return (void)fuse_reply_xattr(req, value->size());
+  if (size < value->size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, value->data(), value->size());
 }
 
 void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
-  auto xattrs = View(req).Xattrs(ino);
-  if (!xattrs.ok()) return (void)fuse_reply_err(req, xattrs.status().ToErrno());
-  std::string names;
-  for (const auto& x : **xattrs) names.append(x.name).push_back('\0');
-  if (size == 0) return (void)fuse_reply_xattr(req, names.size());
-  if (size < names.size()) return (void)fuse_reply_err(req, ERANGE);
-  fuse_reply_buf(req, names.data(), names.size());
+  auto names = Fs(req).ListXattr(ino);
+  if (Failed(req, names)) return;
+  std::string all;
+  for (const auto& n : *names) all.append(n).push_back('\0');
+  if (size == 0) return (void)fuse_reply_xattr(req, all.size());
+  if (size < all.size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, all.data(), all.size());
+}
+
+void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  fuse_reply_err(req, Fs(req).RemoveXattr(ino, name).ToErrno());
 }
 
 fuse_lowlevel_ops MakeOps() {
@@ -223,26 +308,43 @@ fuse_lowlevel_ops MakeOps() {
   ops.forget = OpForget;
   ops.forget_multi = OpForgetMulti;
   ops.getattr = OpGetattr;
+  ops.setattr = OpSetattr;
   ops.readlink = OpReadlink;
+  ops.mknod = OpMknod;
+  ops.mkdir = OpMkdir;
+  ops.symlink = OpSymlink;
+  ops.link = OpLink;
+  ops.unlink = OpUnlink;
+  ops.rmdir = OpRmdir;
+  ops.rename = OpRename;
+  ops.open = OpOpen;
+  ops.create = OpCreate;
+  ops.read = OpRead;
+  ops.write_buf = OpWriteBuf;
+  ops.flush = OpFlush;
+  ops.release = OpRelease;
+  ops.fsync = OpFsync;
+  ops.fallocate = OpFallocate;
   ops.opendir = OpOpendir;
   ops.readdir = OpReaddir;
   ops.readdirplus = OpReaddirplus;
-  ops.open = OpOpen;
-  ops.read = OpRead;
-  ops.release = OpRelease;
+  ops.releasedir = OpReleasedir;
+  ops.fsyncdir = OpFsyncdir;
   ops.statfs = OpStatfs;
+  ops.setxattr = OpSetxattr;
   ops.getxattr = OpGetxattr;
   ops.listxattr = OpListxattr;
+  ops.removexattr = OpRemovexattr;
   return ops;
 }
 
-int Serve(Fs& fs, const std::string& mountpoint, const std::string& options, bool foreground) {
+int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, bool foreground) {
   std::vector<std::string> arg_strings = {"strata-fuse", "-o", options};
   std::vector<char*> argv;
   for (auto& a : arg_strings) argv.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   fuse_lowlevel_ops ops = MakeOps();
-  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &fs);
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &d);
   if (!se) return 1;
   int rc = 1;
   if (fuse_set_signal_handlers(se) == 0) {
@@ -260,15 +362,23 @@ int Serve(Fs& fs, const std::string& mountpoint, const std::string& options, boo
   return rc;
 }
 
+int Fail(const strata::Status& st) {
+  std::fprintf(stderr, "strata-fuse: error: %s\n", st.message().c_str());
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"strata-fuse: mount a strata image as a read-only union file system"};
+  CLI::App app{"strata-fuse: mount a strata image as a union file system"};
   std::string root = strata::kDefaultRoot, image, mountpoint, extra_options;
+  strata::OverlayOptions overlay;
   bool foreground = false, allow_other = false;
   if (const char* env = std::getenv("STRATA_ROOT"); env && *env) root = env;
   app.add_option("--root", root, "store root");
-  app.add_option("--image", image, "image to mount")->required();
+  app.add_option("--image", image, "image whose layers are the lower tree")->required();
+  app.add_option("--upper", overlay.upper_dir, "writable upper directory (read-only mount without it)");
+  app.add_option("--work", overlay.work_dir, "work directory, on the upper directory's file system");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground");
   app.add_flag("--allow-other", allow_other, "let other users see the mount");
   app.add_option("-o", extra_options, "extra FUSE mount options");
@@ -278,21 +388,21 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  Fs fs;
+  Daemon d;
   auto store = strata::Store::Open(root);
-  if (!store.ok()) {
-    std::fprintf(stderr, "strata-fuse: error: %s\n", store.status().message().c_str());
-    return 1;
+  if (!store.ok()) return Fail(store.status());
+  d.store = std::move(store).value();
+  auto view = strata::UnionView::OpenImage(*d.store, image);
+  if (!view.ok()) return Fail(view.status());
+  auto fs = OverlayFs::Open(std::move(view).value(), overlay);
+  if (!fs.ok()) return Fail(fs.status());
+  d.fs = std::move(fs).value();
+  std::string options = "default_permissions,fsname=strata,subtype=strata";
+  if (!d.fs->writable()) {
+    options += ",ro";
+    d.timeout = 86400.0 * 365;  // layers never change
   }
-  fs.store = std::move(store).value();
-  auto view = UnionView::OpenImage(*fs.store, image);
-  if (!view.ok()) {
-    std::fprintf(stderr, "strata-fuse: error: %s\n", view.status().message().c_str());
-    return 1;
-  }
-  fs.view = std::move(view).value();
-  std::string options = "ro,default_permissions,fsname=strata,subtype=strata";
   if (allow_other) options += ",allow_other";
   if (!extra_options.empty()) options += "," + extra_options;
-  return Serve(fs, mountpoint, options, foreground);
+  return Serve(d, mountpoint, options, foreground);
 }

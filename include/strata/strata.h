@@ -4,6 +4,7 @@
 #include "strata/digest.h"
 #include "strata/entry.h"
 #include "strata/image.h"
+#include "strata/overlay_fs.h"
 #include "strata/status.h"
 #include "strata/store.h"
 #include "strata/union_view.h"

@@ -1,0 +1,120 @@
+// OverlayFs: a writable union. A read-only lower tree (an image's merged
+// layers, a UnionView) with one upper directory on top, kept in kernel
+// overlayfs's format: whiteouts are 0/0 character devices, opaque
+// directories carry trusted.overlay.opaque=y (user.fuseoverlayfs.opaque
+// when trusted.* is not allowed). Without an upper directory the union is
+// read-only and every change is EROFS.
+//
+// Operations mirror the FUSE low-level API (node ids, lookup counts) so the
+// daemon stays a thin translation; errors carry the errno overlayfs gives.
+// The upper directory must not be changed by anyone else while the
+// OverlayFs is live: its state is cached, which is what lets a lookup under
+// a directory that was never copied up run without any host system call.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/status.h"
+#include "strata/union_view.h"
+
+namespace strata {
+
+struct OverlayOptions {
+  std::string upper_dir;  // "" for a read-only union
+  std::string work_dir;   // same file system as upper_dir; holds copy-ups in flight
+  bool fsync = true;      // false: fsync and fdatasync return at once (fuse-overlayfs's fsync=0)
+};
+
+// Who asks: new entries are owned by the caller, as the kernel would make them.
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+// Changes for SetAttr; only the fields named in `mask` apply.
+struct AttrChange {
+  enum : uint32_t { kMode = 1, kUid = 2, kGid = 4, kSize = 8, kAtime = 16, kMtime = 32 };
+  uint32_t mask = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0, gid = 0;
+  uint64_t size = 0;
+  struct timespec atime {};  // UTIME_NOW allowed
+  struct timespec mtime {};
+};
+
+// What a lookup or a creation returns: the FUSE node id and its attributes.
+struct NodeEntry {
+  uint64_t node = 0;
+  struct stat attr {};
+};
+
+// An open file: read and write its fd directly. For a file opened read-only
+// from a lower layer, call CurrentFd() before each read: once another
+// descriptor copies the file up, reads must see the upper copy.
+class OpenFile {
+ public:
+  virtual ~OpenFile() = default;
+  virtual int CurrentFd() = 0;  // -1 for an empty lower file (reads return 0 bytes)
+  virtual bool from_lower() const = 0;
+};
+
+class OverlayFs {
+ public:
+  static Result<std::unique_ptr<OverlayFs>> Open(std::unique_ptr<UnionView> lower, OverlayOptions options);
+  virtual ~OverlayFs() = default;
+
+  bool writable() const { return writable_; }
+
+  // Each successful Lookup (and Create/Mkdir/...) counts one reference that
+  // Forget releases, as FUSE expects.
+  virtual Result<NodeEntry> Lookup(uint64_t parent, std::string_view name) = 0;
+  virtual void Forget(uint64_t node, uint64_t count) = 0;
+  virtual Result<struct stat> GetAttr(uint64_t node) = 0;
+  virtual Result<struct stat> SetAttr(uint64_t node, const AttrChange& change, int fd) = 0;
+  virtual Result<std::string> ReadLink(uint64_t node) = 0;
+
+  virtual Result<NodeEntry> Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
+                                  const Caller& caller) = 0;
+  virtual Result<NodeEntry> Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
+                                  const Caller& caller) = 0;
+  virtual Result<NodeEntry> Symlink(uint64_t parent, std::string_view name, std::string_view target,
+                                    const Caller& caller) = 0;
+  virtual Result<NodeEntry> Link(uint64_t node, uint64_t new_parent, std::string_view new_name) = 0;
+  virtual Status Unlink(uint64_t parent, std::string_view name) = 0;
+  virtual Status Rmdir(uint64_t parent, std::string_view name) = 0;
+  // flags: 0, RENAME_NOREPLACE or RENAME_EXCHANGE.
+  virtual Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                        std::string_view new_name, unsigned flags) = 0;
+
+  virtual Result<std::unique_ptr<OpenFile>> OpenNode(uint64_t node, int flags) = 0;
+  virtual Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent,
+                                                                         std::string_view name, uint32_t mode,
+                                                                         int flags, const Caller& caller) = 0;
+  virtual Status Fsync(int fd, bool datasync) = 0;
+
+  // The merged children of a directory, in name order.
+  struct Child {
+    std::string name;
+    uint64_t ino;
+    uint32_t type;  // S_IF* bits
+  };
+  virtual Result<std::vector<Child>> ReadDir(uint64_t node) = 0;
+
+  virtual Result<std::string> GetXattr(uint64_t node, const std::string& name) = 0;
+  virtual Result<std::vector<std::string>> ListXattr(uint64_t node) = 0;
+  virtual Status SetXattr(uint64_t node, const std::string& name, std::string_view value, int flags) = 0;
+  virtual Status RemoveXattr(uint64_t node, const std::string& name) = 0;
+  virtual Result<struct statvfs> StatFs() = 0;
+
+ protected:
+  bool writable_ = false;
+};
+
+}  // namespace strata

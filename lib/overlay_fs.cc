@@ -1,0 +1,407 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "overlay_impl.h"
+#include "status_macros.h"
+#include "upper_dir.h"
+
+namespace strata {
+
+namespace {
+
+Status Errno(std::string_view what) {
+  return Status::Posix(errno, std::string(what) + ": " + strerror(errno));
+}
+
+struct stat FromLower(const NodeAttr& a, uint64_t ino) {
+  struct stat st {};
+  st.st_ino = ino;
+  st.st_mode = a.mode;
+  st.st_nlink = a.nlink;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blksize = 4096;
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_mtim = {a.mtime_sec, static_cast<long>(a.mtime_nsec)};
+  st.st_atim = st.st_mtim;
+  st.st_ctim = st.st_mtim;
+  st.st_rdev = makedev(a.rdev_major, a.rdev_minor);
+  return st;
+}
+
+// An open upper file: the fd is the file.
+class UpperOpenFile final : public OpenFile {
+ public:
+  explicit UpperOpenFile(int fd) : fd_(fd) {}
+  int CurrentFd() override { return fd_.get(); }
+  bool from_lower() const override { return false; }
+
+ private:
+  UniqueFd fd_;
+};
+
+}  // namespace
+
+// A file opened read-only below: once another descriptor copies it up, reads
+// switch to the upper copy, so readers see writes made through other fds.
+class LowerOpenFile final : public OpenFile {
+ public:
+  LowerOpenFile(OverlayImpl* fs, OverlayNode* node, int fd) : fs_(fs), node_(node), fd_(fd) {}
+  int CurrentFd() override {
+    if (switched_ || !node_->upper.load(std::memory_order_acquire)) return fd_.get();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!switched_) {
+      if (auto fd = fs_->OpenUpperFd(node_, O_RDONLY); fd.ok()) fd_ = UniqueFd(*fd);
+      switched_ = true;
+    }
+    return fd_.get();
+  }
+  bool from_lower() const override { return !switched_; }
+
+ private:
+  OverlayImpl* fs_;
+  OverlayNode* node_;
+  UniqueFd fd_;
+  std::mutex mu_;
+  std::atomic<bool> switched_ = false;
+};
+
+Result<std::unique_ptr<OverlayFs>> OverlayFs::Open(std::unique_ptr<UnionView> lower, OverlayOptions options) {
+  UniqueFd upper_fd, work_fd;
+  if (!options.upper_dir.empty()) {
+    if (options.work_dir.empty()) return Status::InvalidArgument("an upper directory needs a work directory");
+    upper_fd = UniqueFd(::open(options.upper_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!upper_fd.valid()) return ErrnoStatus("open upper directory", options.upper_dir);
+    work_fd = UniqueFd(::open(options.work_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!work_fd.valid()) return ErrnoStatus("open work directory", options.work_dir);
+    struct stat su, sw;
+    if (::fstat(upper_fd.get(), &su) != 0 || ::fstat(work_fd.get(), &sw) != 0 || su.st_dev != sw.st_dev) {
+      return Status::InvalidArgument("upper and work directories must be on the same file system");
+    }
+  }
+  return std::unique_ptr<OverlayFs>(
+      new OverlayImpl(std::move(lower), std::move(options), std::move(upper_fd), std::move(work_fd)));
+}
+
+OverlayImpl::OverlayImpl(std::unique_ptr<UnionView> lower, OverlayOptions options, UniqueFd upper_fd,
+                         UniqueFd work_fd)
+    : lower_(std::move(lower)),
+      options_(std::move(options)),
+      upper_fd_(std::move(upper_fd)),
+      work_fd_(std::move(work_fd)),
+      next_ino_(lower_->node_count() + 1) {
+  writable_ = upper_fd_.valid();
+  auto root = std::make_unique<OverlayNode>();
+  root->id = kRootNode;
+  root->ino = kRootNode;
+  root->lower = kRootNode;
+  root->type = S_IFDIR;
+  root->upper = writable_;
+  root->opaque = writable_ && upper::IsOpaque(options_.upper_dir);
+  root->lookups = 1;
+  nodes_.emplace(kRootNode, std::move(root));
+}
+
+Status OverlayImpl::RequireWritable() const {
+  return writable_ ? Status::OK() : Status::Posix(EROFS, "read-only file system");
+}
+
+Result<OverlayNode*> OverlayImpl::GetLocked(uint64_t id) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return Status::Posix(ESTALE, "stale node");
+  return it->second.get();
+}
+
+Result<OverlayNode*> OverlayImpl::DirLocked(uint64_t id) {
+  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  if (n->type != S_IFDIR) return Status::Posix(ENOTDIR, "not a directory");
+  if (n->removed) return Status::Posix(ENOENT, "directory was removed");
+  return n;
+}
+
+std::string OverlayImpl::Rel(const OverlayNode* n) const {
+  if (!n->parent) return ".";
+  std::string rel = n->name;
+  for (const OverlayNode* p = n->parent; p->parent; p = p->parent) rel = p->name + "/" + rel;
+  return rel;
+}
+
+std::string OverlayImpl::ChildRel(const OverlayNode* dir, std::string_view name) const {
+  return dir->parent ? Rel(dir) + "/" + std::string(name) : std::string(name);
+}
+
+uint64_t OverlayImpl::InoForHost(const struct stat& st) {
+  auto [it, inserted] = host_inos_.try_emplace({st.st_dev, st.st_ino}, next_ino_);
+  if (inserted) ++next_ino_;
+  return it->second;
+}
+
+bool OverlayImpl::LowerHasLocked(const OverlayNode* dir, std::string_view name) const {
+  return dir->lower != 0 && !dir->opaque && lower_->Lookup(dir->lower, name).ok();
+}
+
+OverlayNode* OverlayImpl::AddChildLocked(OverlayNode* dir, std::string_view name) {
+  auto node = std::make_unique<OverlayNode>();
+  node->id = next_id_++;
+  node->parent = dir;
+  node->name = std::string(name);
+  OverlayNode* raw = node.get();
+  nodes_.emplace(raw->id, std::move(node));
+  dir->children[raw->name] = raw;
+  return raw;
+}
+
+void OverlayImpl::DetachLocked(OverlayNode* n) {
+  n->removed = true;
+  if (n->parent) {
+    auto it = n->parent->children.find(n->name);
+    if (it != n->parent->children.end() && it->second == n) n->parent->children.erase(it);
+  }
+}
+
+Result<OverlayNode*> OverlayImpl::ChildLocked(OverlayNode* dir, std::string_view name) {
+  if (dir->type != S_IFDIR) return Status::Posix(ENOTDIR, "not a directory");
+  if (name.size() > 255) return Status::Posix(ENAMETOOLONG, "name too long");
+  if (auto it = dir->children.find(name); it != dir->children.end()) return it->second;
+
+  struct stat st;
+  bool in_upper = false;
+  if (dir->upper) {  // a directory never copied up has nothing in the upper directory below it
+    std::string rel = ChildRel(dir, name);
+    if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (upper::IsWhiteout(st)) return Status::Posix(ENOENT, "whited out");
+      in_upper = true;
+    } else if (upper::HasWhiteoutFile(upper_fd_.get(), rel)) {
+      return Status::Posix(ENOENT, "whited out");
+    }
+  }
+  NodeId lower = 0;
+  if (dir->lower != 0 && !dir->opaque) {
+    if (auto found = lower_->Lookup(dir->lower, name); found.ok()) lower = *found;
+  }
+  if (!in_upper && lower == 0) return Status::Posix(ENOENT, std::string(name));
+  uint32_t lower_type = 0;
+  if (lower != 0) lower_type = lower_->GetAttr(lower)->mode & S_IFMT;
+
+  OverlayNode* n = AddChildLocked(dir, name);
+  if (in_upper) {
+    n->upper = true;
+    n->type = st.st_mode & S_IFMT;
+    // Only a directory merges with what is below it.
+    if (n->type != S_IFDIR || lower_type != S_IFDIR) lower = 0;
+    if (n->type == S_IFDIR) n->opaque = upper::IsOpaque(Abs(ChildRel(dir, name)));
+    n->ino = lower != 0 ? lower : InoForHost(st);
+  } else {
+    n->type = lower_type;
+    n->ino = lower;
+  }
+  n->lower = lower;
+  return n;
+}
+
+Result<struct stat> OverlayImpl::StatLocked(OverlayNode* n) {
+  if (n->upper) {
+    struct stat st;
+    if (::fstatat(upper_fd_.get(), Rel(n).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+    st.st_ino = n->ino;
+    return st;
+  }
+  ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(n->lower));
+  return FromLower(a, n->ino);
+}
+
+Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
+  ASSIGN_OR_RETURN(struct stat st, StatLocked(n));
+  ++n->lookups;
+  return NodeEntry{n->id, st};
+}
+
+void OverlayImpl::Forget(uint64_t id, uint64_t count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(id);
+  if (it == nodes_.end() || id == kRootNode) return;
+  OverlayNode* n = it->second.get();
+  n->lookups -= std::min(n->lookups, count);
+  // Live nodes stay (their st_ino must not change); removed ones can go once
+  // nothing refers to them, child nodes included.
+  if (n->lookups == 0 && n->removed && n->children.empty()) nodes_.erase(it);
+}
+
+Result<struct stat> OverlayImpl::GetAttr(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  return StatLocked(n);
+}
+
+Result<std::string> OverlayImpl::ReadLink(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  if (!n->upper) return lower_->ReadLink(n->lower);
+  char buf[4096];
+  ssize_t len = ::readlinkat(upper_fd_.get(), Rel(n).c_str(), buf, sizeof buf);
+  if (len < 0) return Errno("readlink");
+  return std::string(buf, static_cast<size_t>(len));
+}
+
+Result<std::vector<OverlayFs::Child>> OverlayImpl::MergedChildrenLocked(OverlayNode* dir) {
+  std::map<std::string, Child> out;
+  std::set<std::string> hidden;
+  if (dir->upper) {
+    int fd = ::openat(upper_fd_.get(), Rel(dir).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Errno("opendir");
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+      ::close(fd);
+      return Errno("opendir");
+    }
+    while (struct dirent* ent = ::readdir(d)) {
+      std::string name = ent->d_name;
+      if (name == "." || name == "..") continue;
+      if (name.starts_with(upper::kWhiteoutPrefix)) {
+        if (name != upper::kOpaqueMarker) hidden.insert(name.substr(upper::kWhiteoutPrefix.size()));
+        continue;
+      }
+      struct stat st;
+      if (::fstatat(fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (upper::IsWhiteout(st)) {
+        hidden.insert(name);
+        continue;
+      }
+      auto known = dir->children.find(name);
+      uint64_t ino = known != dir->children.end() ? known->second->ino : 0;
+      if (ino == 0) {
+        NodeId below =
+            (S_ISDIR(st.st_mode) && LowerHasLocked(dir, name)) ? *lower_->Lookup(dir->lower, name) : 0;
+        ino = below != 0 ? below : InoForHost(st);
+      }
+      out.emplace(name, Child{name, ino, st.st_mode & S_IFMT});
+    }
+    ::closedir(d);
+  }
+  if (dir->lower != 0 && !dir->opaque) {
+    ASSIGN_OR_RETURN(auto children, lower_->Children(dir->lower));
+    for (const DirEntry& c : *children) {
+      if (hidden.count(c.name) || out.count(c.name)) continue;
+      ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(c.node));
+      out.emplace(c.name, Child{c.name, c.node, a.mode & S_IFMT});
+    }
+  }
+  std::vector<Child> result;
+  result.reserve(out.size());
+  for (auto& [name, child] : out) result.push_back(std::move(child));
+  return result;
+}
+
+Result<std::vector<OverlayFs::Child>> OverlayImpl::ReadDir(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(id));
+  return MergedChildrenLocked(dir);
+}
+
+Result<int> OverlayImpl::OpenUpperFd(OverlayNode* n, int flags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int fd = ::openat(upper_fd_.get(), Rel(n).c_str(), (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
+  if (fd < 0) return Errno("open");
+  return fd;
+}
+
+Result<std::unique_ptr<OpenFile>> OverlayImpl::OpenNode(uint64_t id, int flags) {
+  OverlayNode* n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(n, GetLocked(id));
+  }
+  bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  if (write) {
+    RETURN_IF_ERROR(RequireWritable());
+    RETURN_IF_ERROR(CopyUp(n, /*with_data=*/!(flags & O_TRUNC)));
+  }
+  if (n->upper) {
+    ASSIGN_OR_RETURN(int fd, OpenUpperFd(n, flags));
+    return std::unique_ptr<OpenFile>(new UpperOpenFile(fd));
+  }
+  std::string path;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(path, lower_->ContentPath(n->lower));
+  }
+  int fd = -1;
+  if (!path.empty() && (fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0) return Errno("open");
+  return std::unique_ptr<OpenFile>(new LowerOpenFile(this, n, fd));
+}
+
+Status OverlayImpl::Fsync(int fd, bool datasync) {
+  if (!options_.fsync || fd < 0) return Status::OK();
+  if ((datasync ? ::fdatasync(fd) : ::fsync(fd)) != 0) return Errno("fsync");
+  return Status::OK();
+}
+
+Result<std::string> OverlayImpl::GetXattr(uint64_t id, const std::string& name) {
+  if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  if (!n->upper) {
+    ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(n->lower));
+    for (const auto& x : *xattrs) {
+      if (x.name == name) return x.value;
+    }
+    return Status::Posix(ENODATA, "no such attribute");
+  }
+  std::string path = Abs(Rel(n));
+  std::string value(256, '\0');
+  for (;;) {
+    ssize_t len = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+    if (len >= 0) {
+      value.resize(static_cast<size_t>(len));
+      return value;
+    }
+    if (errno != ERANGE) return Errno("getxattr");
+    ssize_t need = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (need < 0) return Errno("getxattr");
+    value.resize(static_cast<size_t>(need));
+  }
+}
+
+Result<std::vector<std::string>> OverlayImpl::ListXattr(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  std::vector<std::string> names;
+  if (!n->upper) {
+    ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(n->lower));
+    for (const auto& x : *xattrs) names.push_back(x.name);
+    return names;
+  }
+  std::string path = Abs(Rel(n));
+  ssize_t len = ::llistxattr(path.c_str(), nullptr, 0);
+  if (len < 0) return Errno("listxattr");
+  std::string buf(static_cast<size_t>(len), '\0');
+  len = ::llistxattr(path.c_str(), buf.data(), buf.size());
+  if (len < 0) return Errno("listxattr");
+  for (size_t i = 0; i < static_cast<size_t>(len);) {
+    std::string name(buf.data() + i);
+    i += name.size() + 1;
+    if (!upper::IsPrivateXattr(name)) names.push_back(std::move(name));
+  }
+  return names;
+}
+
+Result<struct statvfs> OverlayImpl::StatFs() {
+  struct statvfs st {};
+  const std::string& path = writable_ ? options_.upper_dir : std::string("/");
+  if (::statvfs(path.c_str(), &st) != 0) return Errno("statfs");
+  st.f_namemax = 255;
+  return st;
+}
+
+}  // namespace strata

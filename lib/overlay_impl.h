@@ -1,0 +1,116 @@
+// OverlayImpl: the OverlayFs behind the public interface. overlay_fs.cc holds
+// the node table, lookups, attributes, directories and opens;
+// overlay_mutate.cc holds copy-up and every change to the upper directory.
+//
+// Locking: one mutex guards the node table and the upper directory's
+// namespace. It is held for metadata system calls (short), never while file
+// data is copied up or read or written.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "file_util.h"
+#include "strata/overlay_fs.h"
+
+namespace strata {
+
+struct OverlayNode {
+  uint64_t id = 0;  // FUSE node id
+  OverlayNode* parent = nullptr;
+  std::string name;
+  uint64_t ino = 0;                 // st_ino: stable for the life of the mount, across copy-up
+  NodeId lower = 0;                 // the lower entry at this path, 0 when none shows
+  std::atomic<bool> upper = false;  // present in the upper directory
+  bool opaque = false;              // an upper directory hiding what is below it
+  bool removed = false;
+  uint32_t type = 0;  // S_IFMT bits
+  uint64_t lookups = 0;
+  std::map<std::string, OverlayNode*, std::less<>> children;  // looked-up children only
+};
+
+class OverlayImpl final : public OverlayFs {
+ public:
+  OverlayImpl(std::unique_ptr<UnionView> lower, OverlayOptions options, UniqueFd upper_fd, UniqueFd work_fd);
+
+  Result<NodeEntry> Lookup(uint64_t parent, std::string_view name) override;
+  void Forget(uint64_t node, uint64_t count) override;
+  Result<struct stat> GetAttr(uint64_t node) override;
+  Result<struct stat> SetAttr(uint64_t node, const AttrChange& change, int fd) override;
+  Result<std::string> ReadLink(uint64_t node) override;
+  Result<NodeEntry> Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
+                          const Caller& caller) override;
+  Result<NodeEntry> Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
+                          const Caller& caller) override;
+  Result<NodeEntry> Symlink(uint64_t parent, std::string_view name, std::string_view target,
+                            const Caller& caller) override;
+  Result<NodeEntry> Link(uint64_t node, uint64_t new_parent, std::string_view new_name) override;
+  Status Unlink(uint64_t parent, std::string_view name) override;
+  Status Rmdir(uint64_t parent, std::string_view name) override;
+  Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
+                unsigned flags) override;
+  Result<std::unique_ptr<OpenFile>> OpenNode(uint64_t node, int flags) override;
+  Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent, std::string_view name,
+                                                                 uint32_t mode, int flags,
+                                                                 const Caller& caller) override;
+  Status Fsync(int fd, bool datasync) override;
+  Result<std::vector<Child>> ReadDir(uint64_t node) override;
+  Result<std::string> GetXattr(uint64_t node, const std::string& name) override;
+  Result<std::vector<std::string>> ListXattr(uint64_t node) override;
+  Status SetXattr(uint64_t node, const std::string& name, std::string_view value, int flags) override;
+  Status RemoveXattr(uint64_t node, const std::string& name) override;
+  Result<struct statvfs> StatFs() override;
+
+  // For OpenFile: opens the upper copy of a node (after a copy-up).
+  Result<int> OpenUpperFd(OverlayNode* n, int flags);
+
+ private:
+  // --- overlay_fs.cc (all *Locked take mu_ held) ---
+  Result<OverlayNode*> GetLocked(uint64_t id);
+  Result<OverlayNode*> DirLocked(uint64_t id);
+  std::string Rel(const OverlayNode* n) const;  // "." for the root
+  std::string ChildRel(const OverlayNode* dir, std::string_view name) const;
+  std::string Abs(const std::string& rel) const { return options_.upper_dir + "/" + rel; }
+  // The child at `name`, from the cache or from the upper directory and the
+  // lower tree; kNotFound when nothing shows there.
+  Result<OverlayNode*> ChildLocked(OverlayNode* dir, std::string_view name);
+  // True when a lower entry exists at dir/name behind whatever hides it.
+  bool LowerHasLocked(const OverlayNode* dir, std::string_view name) const;
+  OverlayNode* AddChildLocked(OverlayNode* dir, std::string_view name);
+  void DetachLocked(OverlayNode* n);
+  Result<struct stat> StatLocked(OverlayNode* n);
+  uint64_t InoForHost(const struct stat& st);
+  Result<std::vector<Child>> MergedChildrenLocked(OverlayNode* dir);
+  Status RequireWritable() const;
+
+  // --- overlay_mutate.cc ---
+  // Makes `n` exist in the upper directory (parents first). Directories and
+  // empty copies are made under the lock; file data is copied without it.
+  Status CopyUp(OverlayNode* n, bool with_data = true);
+  Status CopyUpDirsLocked(OverlayNode* dir);
+  // Owner, mode, xattrs and times of lower entry `lower`, onto dirfd/rel (`abs` for xattrs).
+  Status CopyMetadata(int dirfd, const std::string& rel, const std::string& abs, NodeId lower);
+  // Checks and clears the way for a new entry at dir/name; returns its relative path.
+  Result<std::string> PrepareNewLocked(OverlayNode* dir, std::string_view name);
+  // Replaces a non-directory (or nothing) at rel with a whiteout, atomically when possible.
+  Status WhiteoutLocked(const std::string& rel);
+  // Records a new upper entry at dir/name (already made), owned by `caller`.
+  Result<NodeEntry> FinishNewLocked(OverlayNode* dir, std::string_view name, const Caller& caller);
+  Status ClearWhiteoutsLocked(const std::string& dir_rel);
+
+  std::unique_ptr<UnionView> lower_;
+  OverlayOptions options_;
+  UniqueFd upper_fd_, work_fd_;
+  std::mutex mu_;
+  std::unordered_map<uint64_t, std::unique_ptr<OverlayNode>> nodes_;
+  uint64_t next_id_ = 2;
+  std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_;
+  uint64_t next_ino_;
+  std::atomic<uint64_t> copy_counter_ = 0;
+
+  friend class LowerOpenFile;
+};
+
+}  // namespace strata

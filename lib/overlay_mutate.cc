@@ -1,0 +1,467 @@
+// Copy-up and every change to the upper directory.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "overlay_impl.h"
+#include "status_macros.h"
+#include "upper_dir.h"
+
+namespace strata {
+
+namespace {
+
+Status Errno(std::string_view what) {
+  return Status::Posix(errno, std::string(what) + ": " + strerror(errno));
+}
+
+Status CopyData(int in, int out) {
+  for (;;) {
+    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
+    if (n == 0) return Status::OK();
+    if (n > 0) continue;
+    if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return Errno("copy up");
+    break;  // no in-kernel copy between these file systems: fall back to read/write
+  }
+  char buf[256 * 1024];
+  for (;;) {
+    ssize_t n = ::read(in, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("copy up");
+    }
+    if (n == 0) return Status::OK();
+    RETURN_IF_ERROR(WriteAll(out, buf, static_cast<size_t>(n), "copy up"));
+  }
+}
+
+bool IsAncestor(const OverlayNode* maybe_ancestor, const OverlayNode* n) {
+  for (; n; n = n->parent) {
+    if (n == maybe_ancestor) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status OverlayImpl::CopyMetadata(int dirfd, const std::string& rel, const std::string& abs, NodeId lower) {
+  ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(lower));
+  if (::fchownat(dirfd, rel.c_str(), a.uid, a.gid, AT_SYMLINK_NOFOLLOW) != 0) return Errno("chown");
+  if (!S_ISLNK(a.mode) && ::fchmodat(dirfd, rel.c_str(), a.mode & 07777, 0) != 0) return Errno("chmod");
+  ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(lower));
+  for (const Xattr& x : *xattrs) {
+    if (::lsetxattr(abs.c_str(), x.name.c_str(), x.value.data(), x.value.size(), 0) != 0 &&
+        errno != ENOTSUP && errno != EPERM) {
+      return Errno("setxattr");
+    }
+  }
+  struct timespec times[2] = {{a.mtime_sec, static_cast<long>(a.mtime_nsec)},
+                              {a.mtime_sec, static_cast<long>(a.mtime_nsec)}};
+  if (::utimensat(dirfd, rel.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return Errno("utimens");
+  return Status::OK();
+}
+
+Status OverlayImpl::CopyUpDirsLocked(OverlayNode* dir) {
+  std::vector<OverlayNode*> chain;
+  for (OverlayNode* p = dir; p && !p->upper; p = p->parent) chain.push_back(p);
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    OverlayNode* d = *it;
+    std::string rel = Rel(d);
+    if (::mkdirat(upper_fd_.get(), rel.c_str(), 0700) != 0) return Errno("copy up directory");
+    RETURN_IF_ERROR(CopyMetadata(upper_fd_.get(), rel, Abs(rel), d->lower));
+    d->upper.store(true, std::memory_order_release);
+  }
+  return Status::OK();
+}
+
+Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (n->removed) return Status::Posix(ENOENT, "removed");
+  if (n->upper) return Status::OK();
+  RETURN_IF_ERROR(RequireWritable());
+  RETURN_IF_ERROR(CopyUpDirsLocked(n->parent));
+  if (n->type == S_IFDIR) return CopyUpDirsLocked(n);
+  const NodeId lower = n->lower;
+  ASSIGN_OR_RETURN(NodeAttr attr, lower_->GetAttr(lower));
+  std::string source, target;
+  if (S_ISREG(attr.mode) && with_data) {
+    ASSIGN_OR_RETURN(source, lower_->ContentPath(lower));
+  }
+  if (S_ISLNK(attr.mode)) {
+    ASSIGN_OR_RETURN(target, lower_->ReadLink(lower));
+  }
+  lock.unlock();  // the copy runs without the lock: other operations go on meanwhile
+
+  const std::string tmp = "copyup-" + std::to_string(copy_counter_++);
+  const int work = work_fd_.get();
+  Status st;
+  if (S_ISREG(attr.mode)) {
+    UniqueFd out(::openat(work, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!out.valid()) return Errno("copy up");
+    if (!source.empty()) {
+      UniqueFd in(::open(source.c_str(), O_RDONLY | O_CLOEXEC));
+      st = in.valid() ? CopyData(in.get(), out.get()) : Errno("copy up");
+    }
+  } else if (S_ISLNK(attr.mode)) {
+    if (::symlinkat(target.c_str(), work, tmp.c_str()) != 0) st = Errno("copy up");
+  } else if (::mknodat(work, tmp.c_str(), attr.mode, makedev(attr.rdev_major, attr.rdev_minor)) != 0) {
+    st = Errno("copy up");
+  }
+  if (st.ok()) st = CopyMetadata(work, tmp, options_.work_dir + "/" + tmp, lower);
+  if (!st.ok()) {
+    ::unlinkat(work, tmp.c_str(), 0);
+    return st;
+  }
+
+  lock.lock();
+  if (n->upper || n->removed) {  // another copy-up won, or the file went away meanwhile
+    ::unlinkat(work, tmp.c_str(), 0);
+    return n->removed ? Status::Posix(ENOENT, "removed") : Status::OK();
+  }
+  std::string rel = Rel(n);  // again: a rename may have moved it meanwhile
+  if (::renameat(work, tmp.c_str(), upper_fd_.get(), rel.c_str()) != 0) {
+    Status err = Errno("copy up");
+    ::unlinkat(work, tmp.c_str(), 0);
+    return err;
+  }
+  struct stat host;
+  if (::fstatat(upper_fd_.get(), rel.c_str(), &host, AT_SYMLINK_NOFOLLOW) == 0) {
+    host_inos_[{host.st_dev, host.st_ino}] = n->ino;  // st_ino survives the copy-up
+  }
+  n->upper.store(true, std::memory_order_release);
+  return Status::OK();
+}
+
+Status OverlayImpl::WhiteoutLocked(const std::string& rel) {
+  const std::string tmp = "whiteout-" + std::to_string(copy_counter_++);
+  if (::mknodat(work_fd_.get(), tmp.c_str(), S_IFCHR | 0, makedev(0, 0)) == 0) {
+    if (::renameat(work_fd_.get(), tmp.c_str(), upper_fd_.get(), rel.c_str()) == 0) return Status::OK();
+    Status err = Errno("whiteout");
+    ::unlinkat(work_fd_.get(), tmp.c_str(), 0);
+    return err;
+  }
+  if (::unlinkat(upper_fd_.get(), rel.c_str(), 0) != 0 && errno != ENOENT) return Errno("whiteout");
+  return upper::MakeWhiteout(upper_fd_.get(), rel);
+}
+
+Status OverlayImpl::ClearWhiteoutsLocked(const std::string& dir_rel) {
+  int fd = ::openat(upper_fd_.get(), dir_rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("opendir");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return Errno("opendir");
+  }
+  std::vector<std::string> doomed;
+  while (struct dirent* ent = ::readdir(d)) {
+    std::string name = ent->d_name;
+    struct stat st;
+    if (name.starts_with(upper::kWhiteoutPrefix) ||
+        (::fstatat(fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && upper::IsWhiteout(st))) {
+      doomed.push_back(name);
+    }
+  }
+  for (const auto& name : doomed) ::unlinkat(fd, name.c_str(), 0);
+  ::closedir(d);
+  return Status::OK();
+}
+
+Result<std::string> OverlayImpl::PrepareNewLocked(OverlayNode* dir, std::string_view name) {
+  RETURN_IF_ERROR(RequireWritable());
+  if (name.size() > 255) return Status::Posix(ENAMETOOLONG, "name too long");
+  auto existing = ChildLocked(dir, name);
+  if (existing.ok()) return Status::Posix(EEXIST, std::string(name));
+  if (existing.status().ToErrno() != ENOENT) return existing.status();
+  RETURN_IF_ERROR(CopyUpDirsLocked(dir));
+  std::string rel = ChildRel(dir, name);
+  upper::RemoveWhiteout(upper_fd_.get(), rel);
+  return rel;
+}
+
+Result<NodeEntry> OverlayImpl::FinishNewLocked(OverlayNode* dir, std::string_view name,
+                                               const Caller& caller) {
+  std::string rel = ChildRel(dir, name);
+  if (::fchownat(upper_fd_.get(), rel.c_str(), caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Errno("chown");
+  }
+  struct stat st;
+  if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+  OverlayNode* n = AddChildLocked(dir, name);
+  n->upper = true;
+  n->type = st.st_mode & S_IFMT;
+  n->ino = InoForHost(st);
+  n->lookups = 1;
+  st.st_ino = n->ino;
+  return NodeEntry{n->id, st};
+}
+
+Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
+                                     const Caller& caller) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
+  if (::mknodat(upper_fd_.get(), rel.c_str(), mode, rdev) != 0) return Errno("mknod");
+  return FinishNewLocked(dir, name, caller);
+}
+
+Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
+                                     const Caller& caller) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
+  // A directory made where a lower entry was deleted must not show that entry's old contents.
+  const bool hides_lower = LowerHasLocked(dir, name);
+  if (::mkdirat(upper_fd_.get(), rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
+  if (hides_lower) RETURN_IF_ERROR(upper::SetOpaque(Abs(rel)));
+  ASSIGN_OR_RETURN(NodeEntry entry, FinishNewLocked(dir, name, caller));
+  dir->children.at(std::string(name))->opaque = hides_lower;
+  return entry;
+}
+
+Result<NodeEntry> OverlayImpl::Symlink(uint64_t parent, std::string_view name, std::string_view target,
+                                       const Caller& caller) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
+  if (::symlinkat(std::string(target).c_str(), upper_fd_.get(), rel.c_str()) != 0) return Errno("symlink");
+  return FinishNewLocked(dir, name, caller);
+}
+
+Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint64_t parent,
+                                                                            std::string_view name,
+                                                                            uint32_t mode, int flags,
+                                                                            const Caller& caller) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
+  int fd = ::openat(upper_fd_.get(), rel.c_str(), (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return Errno("create");
+  UniqueFd owned(fd);
+  ASSIGN_OR_RETURN(NodeEntry entry, FinishNewLocked(dir, name, caller));
+  struct UpperFile final : OpenFile {
+    explicit UpperFile(UniqueFd f) : fd(std::move(f)) {}
+    int CurrentFd() override { return fd.get(); }
+    bool from_lower() const override { return false; }
+    UniqueFd fd;
+  };
+  return std::make_pair(entry, std::unique_ptr<OpenFile>(new UpperFile(std::move(owned))));
+}
+
+Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::string_view new_name) {
+  RETURN_IF_ERROR(RequireWritable());
+  OverlayNode* n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(n, GetLocked(id));
+    if (n->type == S_IFDIR) return Status::Posix(EPERM, "hard link to a directory");
+  }
+  RETURN_IF_ERROR(CopyUp(n));  // overlayfs links the upper copy
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(new_parent));
+  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, new_name));
+  if (::linkat(upper_fd_.get(), Rel(n).c_str(), upper_fd_.get(), rel.c_str(), 0) != 0) return Errno("link");
+  struct stat st;
+  if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+  host_inos_[{st.st_dev, st.st_ino}] = n->ino;
+  OverlayNode* link = AddChildLocked(dir, new_name);
+  link->upper = true;
+  link->type = n->type;
+  link->ino = n->ino;
+  link->lookups = 1;
+  st.st_ino = n->ino;
+  return NodeEntry{link->id, st};
+}
+
+Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(RequireWritable());
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
+  if (n->type == S_IFDIR) return Status::Posix(EISDIR, "is a directory");
+  RETURN_IF_ERROR(CopyUpDirsLocked(dir));
+  std::string rel = ChildRel(dir, name);
+  if (LowerHasLocked(dir, name)) {
+    RETURN_IF_ERROR(WhiteoutLocked(rel));  // replaces the upper copy, if any, in one rename
+  } else if (::unlinkat(upper_fd_.get(), rel.c_str(), 0) != 0) {
+    return Errno("unlink");
+  }
+  DetachLocked(n);
+  return Status::OK();
+}
+
+Status OverlayImpl::Rmdir(uint64_t parent, std::string_view name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(RequireWritable());
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
+  if (n->type != S_IFDIR) return Status::Posix(ENOTDIR, "not a directory");
+  if (n == dir || !n->parent) return Status::Posix(EBUSY, "root");
+  ASSIGN_OR_RETURN(auto children, MergedChildrenLocked(n));
+  if (!children.empty()) return Status::Posix(ENOTEMPTY, "directory not empty");
+  RETURN_IF_ERROR(CopyUpDirsLocked(dir));
+  std::string rel = ChildRel(dir, name);
+  if (n->upper) {
+    RETURN_IF_ERROR(ClearWhiteoutsLocked(rel));
+    if (::unlinkat(upper_fd_.get(), rel.c_str(), AT_REMOVEDIR) != 0) return Errno("rmdir");
+  }
+  if (LowerHasLocked(dir, name)) RETURN_IF_ERROR(WhiteoutLocked(rel));
+  DetachLocked(n);
+  return Status::OK();
+}
+
+Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_parent,
+                           std::string_view new_name, unsigned flags) {
+  RETURN_IF_ERROR(RequireWritable());
+  if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return Status::Posix(EINVAL, "unsupported rename flags");
+  const bool exchange = flags & RENAME_EXCHANGE;
+  // Data copy-ups first, without the lock.
+  for (auto [p, n] : {std::pair{parent, name}, std::pair{new_parent, new_name}}) {
+    OverlayNode* node = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(p));
+      if (auto found = ChildLocked(dir, n); found.ok()) node = *found;
+    }
+    if (node && node->type != S_IFDIR) RETURN_IF_ERROR(CopyUp(node));
+    if (!exchange) break;  // a replaced target is never copied up
+  }
+
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  ASSIGN_OR_RETURN(OverlayNode * ndir, DirLocked(new_parent));
+  ASSIGN_OR_RETURN(OverlayNode * src, ChildLocked(dir, name));
+  OverlayNode* dst = nullptr;
+  if (auto found = ChildLocked(ndir, new_name); found.ok()) {
+    dst = *found;
+  } else if (found.status().ToErrno() != ENOENT) {
+    return found.status();
+  }
+  if (src == dst) return Status::OK();
+  if ((flags & RENAME_NOREPLACE) && dst) return Status::Posix(EEXIST, "target exists");
+  if (exchange && !dst) return Status::Posix(ENOENT, "no target to exchange with");
+  const bool src_dir = src->type == S_IFDIR, dst_dir = dst && dst->type == S_IFDIR;
+  // Without redirect_dir, overlayfs cannot move a directory that merges with a
+  // lower one: EXDEV, and mv falls back to copying.
+  if ((src_dir && src->lower) || (exchange && dst_dir && dst->lower)) {
+    return Status::Posix(EXDEV, "directory has lower contents");
+  }
+  if (src_dir && IsAncestor(src, ndir)) return Status::Posix(EINVAL, "move into itself");
+  if (exchange && dst_dir && IsAncestor(dst, dir)) return Status::Posix(EINVAL, "move into itself");
+  if (dst && !exchange) {
+    if (src_dir && !dst_dir) return Status::Posix(ENOTDIR, "target is not a directory");
+    if (!src_dir && dst_dir) return Status::Posix(EISDIR, "target is a directory");
+    if (dst_dir) {
+      ASSIGN_OR_RETURN(auto children, MergedChildrenLocked(dst));
+      if (!children.empty()) return Status::Posix(ENOTEMPTY, "target directory not empty");
+    }
+  }
+  RETURN_IF_ERROR(CopyUpDirsLocked(dir));
+  RETURN_IF_ERROR(CopyUpDirsLocked(ndir));
+  const std::string old_rel = ChildRel(dir, name), new_rel = ChildRel(ndir, new_name);
+
+  if (exchange) {
+    if (::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(), RENAME_EXCHANGE) !=
+        0) {
+      return Errno("rename");
+    }
+    std::swap(src->parent, dst->parent);
+    std::swap(src->name, dst->name);
+    src->parent->children[src->name] = src;
+    dst->parent->children[dst->name] = dst;
+    return Status::OK();
+  }
+  const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
+  if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
+  if (!dst) upper::RemoveWhiteout(upper_fd_.get(), new_rel);
+  if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0)
+    return Errno("rename");
+  if (src_dir && dst_below) {
+    RETURN_IF_ERROR(upper::SetOpaque(Abs(new_rel)));
+    src->opaque = true;
+  }
+  if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
+  if (dst) DetachLocked(dst);
+  dir->children.erase(src->name);
+  src->parent = ndir;
+  src->name = std::string(new_name);
+  ndir->children[src->name] = src;
+  return Status::OK();
+}
+
+Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, int fd) {
+  RETURN_IF_ERROR(RequireWritable());
+  OverlayNode* n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(n, GetLocked(id));
+  }
+  const bool to_empty = (change.mask & AttrChange::kSize) && change.size == 0;
+  RETURN_IF_ERROR(CopyUp(n, /*with_data=*/!to_empty));
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string rel = Rel(n);
+  const int ufd = upper_fd_.get();
+  if (change.mask & (AttrChange::kUid | AttrChange::kGid)) {
+    uid_t uid = (change.mask & AttrChange::kUid) ? change.uid : static_cast<uid_t>(-1);
+    gid_t gid = (change.mask & AttrChange::kGid) ? change.gid : static_cast<gid_t>(-1);
+    if (::fchownat(ufd, rel.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return Errno("chown");
+  }
+  if ((change.mask & AttrChange::kMode) && n->type != S_IFLNK &&
+      ::fchmodat(ufd, rel.c_str(), change.mode & 07777, 0) != 0) {
+    return Errno("chmod");
+  }
+  if (change.mask & AttrChange::kSize) {
+    if (n->type == S_IFDIR) return Status::Posix(EISDIR, "is a directory");
+    UniqueFd own;
+    if (fd < 0) {
+      own = UniqueFd(::openat(ufd, rel.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!own.valid()) return Errno("truncate");
+      fd = own.get();
+    }
+    if (::ftruncate(fd, static_cast<off_t>(change.size)) != 0) return Errno("truncate");
+  }
+  if (change.mask & (AttrChange::kAtime | AttrChange::kMtime)) {
+    struct timespec times[2] = {change.atime, change.mtime};
+    if (!(change.mask & AttrChange::kAtime)) times[0].tv_nsec = UTIME_OMIT;
+    if (!(change.mask & AttrChange::kMtime)) times[1].tv_nsec = UTIME_OMIT;
+    if (::utimensat(ufd, rel.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return Errno("utimens");
+  }
+  return StatLocked(n);
+}
+
+Status OverlayImpl::SetXattr(uint64_t id, const std::string& name, std::string_view value, int flags) {
+  RETURN_IF_ERROR(RequireWritable());
+  if (upper::IsPrivateXattr(name)) return Status::Posix(EPERM, "overlay attribute");
+  OverlayNode* n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(n, GetLocked(id));
+  }
+  RETURN_IF_ERROR(CopyUp(n));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (::lsetxattr(Abs(Rel(n)).c_str(), name.c_str(), value.data(), value.size(), flags) != 0) {
+    return Errno("setxattr");
+  }
+  return Status::OK();
+}
+
+Status OverlayImpl::RemoveXattr(uint64_t id, const std::string& name) {
+  RETURN_IF_ERROR(RequireWritable());
+  if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
+  OverlayNode* n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(n, GetLocked(id));
+  }
+  RETURN_IF_ERROR(CopyUp(n));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (::lremovexattr(Abs(Rel(n)).c_str(), name.c_str()) != 0) return Errno("removexattr");
+  return Status::OK();
+}
+
+}  // namespace strata

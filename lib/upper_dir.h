@@ -1,0 +1,38 @@
+// The conventions of an overlayfs upper directory, shared by kernel
+// overlayfs and fuse-overlayfs: how a whiteout and an opaque directory look
+// on disk, and which extended attributes are the overlay's own.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+#include <string_view>
+
+#include "strata/status.h"
+
+namespace strata::upper {
+
+inline constexpr std::string_view kWhiteoutPrefix = ".wh.";
+inline constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
+
+// A 0/0 character device: the kernel's whiteout.
+inline bool IsWhiteout(const struct stat& st) {
+  return S_ISCHR(st.st_mode) && st.st_rdev == 0;
+}
+
+// Creates a whiteout at dirfd/rel: a 0/0 device, or (without CAP_MKNOD) an
+// empty `.wh.NAME` file beside it, as fuse-overlayfs does.
+Status MakeWhiteout(int dirfd, const std::string& rel);
+// Removes a whiteout of either form at dirfd/rel, if there is one.
+void RemoveWhiteout(int dirfd, const std::string& rel);
+// True when a `.wh.NAME` file marks rel as deleted.
+bool HasWhiteoutFile(int dirfd, const std::string& rel);
+
+// `path` is absolute (xattr calls take paths).
+bool IsOpaque(const std::string& path);
+Status SetOpaque(const std::string& path);
+
+// trusted.overlay.*, user.overlay.*, user.fuseoverlayfs.*: never shown to users.
+bool IsPrivateXattr(std::string_view name);
+
+}  // namespace strata::upper

@@ -1,0 +1,57 @@
+# The three-layer fixture of the mount tests: stack:0, stack:1, stack:2 in
+# the store (made by GNU tar from directories, so every directory is
+# explicit), and the same layers extracted for kernel overlayfs as
+# $WORK/k0 $WORK/k1 $WORK/k2 (lowerdir=$WORK/k2:$WORK/k1:$WORK/k0).
+
+make_stack_image() {
+  # Three layers, each made by GNU tar from a directory: every directory is explicit.
+  l0=$WORK/l0 l1=$WORK/l1 l2=$WORK/l2
+  mkdir -p "$l0"/{etc,bin,data/sub,keep/inner,replace-me} "$l1"/{etc,data,keep,newdir} "$l2"/{etc,keep/inner}
+  echo "root:x:0:0" >"$l0/etc/passwd"
+  echo "box" >"$l0/etc/hostname"
+  printf 'binary' >"$l0/bin/tool" && chmod 4755 "$l0/bin/tool"
+  ln -s tool "$l0/bin/alias"
+  ln "$l0/bin/tool" "$l0/bin/tool.hard"
+  ln "$l0/etc/passwd" "$l0/etc/passwd.link"
+  echo "same bytes" >"$l0/data/a" && echo "same bytes" >"$l0/data/b"
+  echo old >"$l0/data/sub/old"
+  echo inner >"$l0/keep/inner/f"
+  echo x >"$l0/replace-me/x"
+  mkfifo "$l0/bin/fifo"
+  setfattr -n user.origin -v base "$l0/etc/hostname"
+  chown 1000:1000 "$l0/data/a"
+
+  echo "layer1" >"$l1/etc/hostname"                      # replaces a lower file
+  touch "$l1/etc/.wh.passwd"                              # deletes passwd (passwd.link stays)
+  touch "$l1/data/.wh..wh..opq"                           # hides a, b, sub
+  echo fresh >"$l1/data/fresh"
+  echo "top" >"$l1/newdir/top"
+  echo "was a dir" >"$l1/replace-me.tmp" && mv "$l1/replace-me.tmp" "$l1/replace-me"
+  echo added >"$l1/keep/added"
+
+  echo "layer2" >"$l2/etc/motd"
+  echo inner2 >"$l2/keep/inner/g"
+  touch "$l2/.wh.newdir"                                  # deletes a whole directory
+  chmod 700 "$l2/keep"                                    # directory metadata from the top
+
+  for i in 0 1 2; do tar --xattrs --numeric-owner -C "$WORK/l$i" -cf "$WORK/l$i.tar" .; done
+  "$STRATA" import "$WORK/l0.tar" stack:0 >/dev/null
+  "$STRATA" import "$WORK/l1.tar" stack:1 --from stack:0 >/dev/null
+  "$STRATA" import "$WORK/l2.tar" stack:2 --from stack:1 >/dev/null
+}
+
+make_kernel_lowers() {
+  # The kernel reference: each layer extracted, whiteouts as overlayfs wants them.
+  for i in 0 1 2; do
+    d=$WORK/k$i
+    mkdir -p "$d"
+    tar --xattrs --numeric-owner -C "$d" -xpf "$WORK/l$i.tar"
+    find "$d" -name '.wh..wh..opq' | while read -r m; do
+      setfattr -n trusted.overlay.opaque -v y "$(dirname "$m")" && rm "$m"
+    done
+    find "$d" -name '.wh.*' | while read -r w; do
+      n=$(dirname "$w")/$(basename "$w" | sed 's/^\.wh\.//')
+      rm "$w" && mknod "$n" c 0 0
+    done
+  done
+}

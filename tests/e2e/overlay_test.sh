@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# End-to-end test of the writable union: the same changes made through a
+# strata mount and through kernel overlayfs over the same layers must leave
+# the same tree; strata's upper directory must mount with kernel overlayfs
+# too; fsync'd writes survive SIGKILL of the daemon; many threads at once.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/layers.sh"
+[ -c /dev/fuse ] || { echo "FAIL: /dev/fuse is missing"; exit 1; }
+FUSE=$(dirname "$STRATA")/strata-fuse
+mnt=$WORK/mnt ref=$WORK/ref check=$WORK/check
+mkdir -p "$mnt" "$ref" "$check" "$WORK"/{u1,w1,u2,w2}
+trap 'for m in "$mnt" "$ref" "$check"; do umount "$m" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+make_stack_image
+make_kernel_lowers
+lowers="$WORK/k2:$WORK/k1:$WORK/k0"
+
+expect_ok "writable mount" "$FUSE" --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
+mount -t overlay overlay -o "lowerdir=$lowers,upperdir=$WORK/u2,workdir=$WORK/w2" "$ref"
+
+changes() {  # the same changes, run in each mount
+  cd "$1" || return 1
+  echo new >etc/newfile                      # create
+  echo appended >>etc/hostname               # copy-up on write
+  chmod 600 bin/tool                         # copy-up on chmod
+  chown 1234:5678 keep/inner/f               # copy-up on chown
+  rm keep/added                              # whiteout of a lower file
+  rm -r data                                 # whiteouts, then of a directory
+  mkdir data && echo again >data/again       # made again: opaque
+  mv etc/motd etc/motd.moved                 # rename of a lower file
+  mv keep keep2                              # a merged directory: EXDEV, mv copies
+  ln bin/alias bin/alias.hard                # hardlink to a lower entry
+  ln -s /etc/hostname sym                    # symlink
+  mkfifo fifo2                               # mknod
+  truncate -s 2 replace-me                   # truncate
+  setfattr -n user.new -v value etc/hostname # xattr
+  setfattr -n user.tmp -v 1 etc/hostname && setfattr -x user.tmp etc/hostname
+  touch -m -d @1000000000 etc/passwd.link    # utimens
+  mkdir -p a/b/c && echo deep >a/b/c/f && rm -rf a/b
+  mv etc/newfile newfile-top                 # rename across directories
+  echo over >over && mv over newfile-top     # rename over an existing file
+  mkdir emptydir && rmdir emptydir
+  : >etc/hostname.trunc && echo x >bin/.hidden
+  cd - >/dev/null
+}
+changes "$mnt"
+changes "$ref"
+
+listing() {
+  (cd "$1" && find . -mindepth 1 \( -type d -printf '%p %y %m %U:%G\n' \) -o \
+    \( -printf '%p %y %m %U:%G %s %n %l\n' \) | sort)
+}
+expect_eq "tree after changes matches kernel overlayfs" "$(listing "$mnt")" "$(listing "$ref")"
+expect_eq "contents match" "$(cd "$mnt" && find . -type f -exec md5sum {} + | sort)" \
+  "$(cd "$ref" && find . -type f -exec md5sum {} + | sort)"
+expect_eq "xattrs match" "$(cd "$mnt" && getfattr -R -d -m user. . 2>/dev/null)" \
+  "$(cd "$ref" && getfattr -R -d -m user. . 2>/dev/null)"
+expect_eq "utimens" "$(stat -c %Y "$mnt/etc/passwd.link")" 1000000000
+expect_eq "recreated dir hides old contents" "$(ls "$mnt/data")" "again"
+expect_eq "hardlink to a lower file" "$(stat -c %h "$mnt/bin/alias.hard")" 2
+
+# Errors are overlayfs's.
+errno_of() { python3 -c "import os,sys,errno
+try:
+    $1
+    print('ok')
+except OSError as e:
+    print(errno.errorcode[e.errno])"; }
+for m in "$mnt" "$ref"; do
+  what=$([ "$m" = "$mnt" ] && echo strata || echo kernel)
+  expect_eq "$what: rmdir non-empty" "$(errno_of "os.rmdir('$m/keep2')")" ENOTEMPTY
+  expect_eq "$what: mkdir existing" "$(errno_of "os.mkdir('$m/etc')")" EEXIST
+  expect_eq "$what: unlink a dir" "$(errno_of "os.unlink('$m/etc')")" EISDIR
+  expect_eq "$what: rmdir a file" "$(errno_of "os.rmdir('$m/sym')")" ENOTDIR
+  expect_eq "$what: missing" "$(errno_of "os.stat('$m/nope')")" ENOENT
+  expect_eq "$what: under a file" "$(errno_of "os.stat('$m/sym/x')")" ENOTDIR
+  expect_eq "$what: long name" "$(errno_of "open('$m/' + 'n' * 300, 'w')")" ENAMETOOLONG
+  expect_eq "$what: excl create" "$(errno_of "os.open('$m/sym', os.O_CREAT | os.O_EXCL)")" EEXIST
+  expect_eq "$what: rename dir over file" "$(errno_of "os.rename('$m/data', '$m/sym')")" ENOTDIR
+  expect_eq "$what: rename merged dir" "$(errno_of "os.rename('$m/keep2', '$m/keep3')")" ok
+  expect_eq "$what: rename lower-merged dir" "$(errno_of "os.rename('$m/bin', '$m/bin2')")" EXDEV
+done
+
+# Readers see writes made through other descriptors, and a shared writable mmap works.
+expect_eq "reader sees another fd's write" "$(python3 - "$mnt/etc/passwd.link" <<'PY'
+import os, sys, mmap
+path = sys.argv[1]
+r = os.open(path, os.O_RDONLY)            # opened while the file is still lower
+w = os.open(path, os.O_RDWR)              # copies it up
+os.pwrite(w, b"ROOT", 0)
+print(os.pread(r, 4, 0).decode(), end=" ")
+m = mmap.mmap(w, 0)                       # shared writable mapping
+m[0:4] = b"MMAP"
+m.flush()
+print(os.pread(r, 4, 0).decode())
+PY
+)" "ROOT MMAP"
+
+# strata's upper directory is kernel overlayfs's format: it mounts there as is.
+umount "$mnt"
+mount -t overlay overlay -o "lowerdir=$WORK/u1:$lowers" "$check"
+expect_eq "kernel reads strata's upper" "$(listing "$check" | grep -v alias)" "$(listing "$ref" | grep -v alias)"
+umount "$check"
+
+# fsync'd writes survive SIGKILL of the daemon.
+"$FUSE" --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
+python3 -c "
+import os
+fd = os.open('$mnt/durable', os.O_CREAT | os.O_WRONLY, 0o644)
+os.write(fd, b'fsynced data')
+os.fsync(fd)"
+pkill -KILL -f "strata-fuse .*$mnt"
+sleep 0.5
+umount -l "$mnt" 2>/dev/null || true
+"$FUSE" --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
+expect_eq "fsync'd write after SIGKILL and remount" "$(cat "$mnt/durable")" "fsynced data"
+
+# Many threads creating and renaming in one directory.
+mkdir "$mnt/busy"
+for t in $(seq 8); do
+  (for i in $(seq 100); do echo "$t.$i" >"$mnt/busy/tmp.$t.$i" && mv "$mnt/busy/tmp.$t.$i" "$mnt/busy/f.$t.$i"; done) &
+done
+wait
+expect_eq "800 files after parallel create+rename" "$(ls "$mnt/busy" | grep -c '^f\.')" 800
+expect_eq "no temp names left" "$(ls "$mnt/busy" | grep -c '^tmp\.')" 0
+expect_eq "contents intact" "$(cat "$mnt/busy/f.3.77")" "3.77"
+
+# A reader and a writer on one file at once. A 4 KiB read may interleave with
+# a write (plain ext4 does that too); what must hold is that every read is
+# whole and holds only bytes that were written, and the last write wins.
+python3 - "$mnt/shared" <<'PY' >"$WORK/rw.out"
+import os, sys, threading
+path = sys.argv[1]
+with open(path, "wb") as f:
+    f.write(b"\0" * 4096 * 64)
+stop = False
+bad = []
+def reader():
+    fd = os.open(path, os.O_RDONLY)
+    while not stop:
+        block = os.pread(fd, 4096, 4096 * 7)
+        if len(block) != 4096 or max(block) > 250:
+            bad.append(block[:8])
+    os.close(fd)
+t = threading.Thread(target=reader)
+t.start()
+fd = os.open(path, os.O_WRONLY)
+for i in range(2000):
+    os.pwrite(fd, bytes([i % 251]) * 4096, 4096 * 7)
+stop = True
+t.join()
+print("bad" if bad else "whole", os.pread(os.open(path, os.O_RDONLY), 1, 4096 * 7)[0])
+PY
+expect_eq "reader and writer at once" "$(cat "$WORK/rw.out")" "whole $((1999 % 251))"
+umount "$mnt"
+umount "$ref"
+finish

@@ -1,0 +1,170 @@
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "strata/overlay_fs.h"
+#include "test_util.h"
+
+using namespace strata;
+using namespace strata::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+Entry E(std::string path, EntryType type = EntryType::kRegular, uint32_t mode = 0644) {
+  Entry e;
+  e.path = std::move(path);
+  e.type = type;
+  e.mode = mode;
+  e.mtime_sec = 1600000000;
+  return e;
+}
+
+// A lower tree whose regular files are real files under `blobs`.
+struct Fixture {
+  TempDir tmp;
+  std::unique_ptr<OverlayFs> fs;
+
+  explicit Fixture(bool writable = true) {
+    fs::create_directories(tmp / "blobs");
+    fs::create_directories(tmp / "upper");
+    fs::create_directories(tmp / "work");
+    Entry data = E("dir/data", EntryType::kRegular, 04750);
+    data.uid = 1000;
+    data.gid = 100;
+    data.size = 5;
+    data.content.bytes[0] = 1;
+    data.xattrs = {{"user.k", "v"}};
+    WriteBytes(tmp / "blobs/data", "lower");
+    Entry root = E("", EntryType::kDirectory, 0755);
+    std::vector<Entry> entries = {root,           E("dir", EntryType::kDirectory, 0750), data,
+                                  E("dir/other"), E("sub", EntryType::kDirectory, 0755), E("sub/inner")};
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
+    std::string blobs = tmp / "blobs";
+    auto view =
+        UnionView::FromLayers({LayerIndex{entries}}, [blobs](const Digest&) { return blobs + "/data"; });
+    REQUIRE(view.ok());
+    OverlayOptions options;
+    if (writable) options = {tmp / "upper", tmp / "work", true};
+    auto opened = OverlayFs::Open(std::move(view).value(), options);
+    REQUIRE(opened.ok());
+    fs = std::move(opened).value();
+  }
+  uint64_t Node(uint64_t parent, const char* name) {
+    auto e = fs->Lookup(parent, name);
+    REQUIRE(e.ok());
+    return e->node;
+  }
+  std::string Read(uint64_t node) {
+    auto f = fs->OpenNode(node, O_RDONLY);
+    REQUIRE(f.ok());
+    char buf[64] = {};
+    ssize_t n = ::pread((*f)->CurrentFd(), buf, sizeof buf, 0);
+    return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("copy-up keeps owner, mode, times and xattrs, and st_ino") {
+  Fixture f;
+  uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");
+  auto before = f.fs->GetAttr(data);
+  REQUIRE(before.ok());
+  REQUIRE(f.fs->SetXattr(data, "user.added", "1", 0).ok());  // copies up
+  REQUIRE(fs::exists(f.tmp / "upper/dir/data"));
+  auto after = f.fs->GetAttr(data);
+  REQUIRE(after->st_ino == before->st_ino);
+  REQUIRE(after->st_mode == before->st_mode);
+  REQUIRE(after->st_uid == 1000);
+  REQUIRE(after->st_gid == 100);
+  REQUIRE(after->st_mtim.tv_sec == 1600000000);
+  REQUIRE(*f.fs->GetXattr(data, "user.k") == "v");
+  REQUIRE(f.Read(data) == "lower");
+  auto dir_attr = f.fs->GetAttr(dir);
+  REQUIRE((dir_attr->st_mode & 07777) == 0750);  // the parent was copied up with its metadata
+  REQUIRE(f.fs->GetXattr(data, "trusted.overlay.opaque").status().ToErrno() == ENODATA);
+}
+
+TEST_CASE("a reader opened below sees writes made after a copy-up") {
+  Fixture f;
+  uint64_t data = f.Node(f.Node(kRootNode, "dir"), "data");
+  auto reader = f.fs->OpenNode(data, O_RDONLY);
+  REQUIRE(reader.ok());
+  REQUIRE((*reader)->from_lower());
+  auto writer = f.fs->OpenNode(data, O_WRONLY);
+  REQUIRE(writer.ok());
+  REQUIRE(::pwrite((*writer)->CurrentFd(), "UPPER", 5, 0) == 5);
+  char buf[6] = {};
+  REQUIRE(::pread((*reader)->CurrentFd(), buf, 5, 0) == 5);
+  REQUIRE(std::string(buf) == "UPPER");
+}
+
+TEST_CASE("rename: NOREPLACE, EXCHANGE and the overlayfs refusals") {
+  Fixture f;
+  uint64_t dir = f.Node(kRootNode, "dir");
+  SECTION("noreplace refuses an existing target") {
+    REQUIRE(f.fs->Rename(dir, "data", dir, "other", RENAME_NOREPLACE).ToErrno() == EEXIST);
+    REQUIRE(f.fs->Rename(dir, "data", dir, "fresh", RENAME_NOREPLACE).ok());
+    REQUIRE(f.fs->Lookup(dir, "data").status().ToErrno() == ENOENT);
+    REQUIRE(f.Read(f.Node(dir, "fresh")) == "lower");
+  }
+  SECTION("exchange swaps two lower files") {
+    uint64_t data = f.Node(dir, "data"), other = f.Node(dir, "other");
+    REQUIRE(f.fs->Rename(dir, "data", dir, "other", RENAME_EXCHANGE).ok());
+    REQUIRE(f.Node(dir, "other") == data);
+    REQUIRE(f.Node(dir, "data") == other);
+    REQUIRE(f.Read(data) == "lower");
+    REQUIRE(f.fs->GetAttr(f.Node(dir, "data"))->st_size == 0);
+  }
+  SECTION("exchange needs both") {
+    REQUIRE(f.fs->Rename(dir, "data", dir, "none", RENAME_EXCHANGE).ToErrno() == ENOENT);
+  }
+  SECTION("a directory with lower contents is EXDEV; one made above moves") {
+    REQUIRE(f.fs->Rename(kRootNode, "sub", kRootNode, "sub2", 0).ToErrno() == EXDEV);
+    REQUIRE(f.fs->Mkdir(kRootNode, "made", 0755, {}).ok());
+    REQUIRE(f.fs->Rename(kRootNode, "made", kRootNode, "moved", 0).ok());
+    REQUIRE(f.fs->Rename(kRootNode, "moved", f.Node(kRootNode, "moved"), "x", 0).ToErrno() == EINVAL);
+  }
+  SECTION("type mismatches") {
+    REQUIRE(f.fs->Rename(kRootNode, "sub", dir, "data", 0).ToErrno() == EXDEV);
+    REQUIRE(f.fs->Mkdir(kRootNode, "d", 0755, {}).ok());
+    REQUIRE(f.fs->Rename(kRootNode, "d", dir, "data", 0).ToErrno() == ENOTDIR);
+    REQUIRE(f.fs->Rename(dir, "data", kRootNode, "d", 0).ToErrno() == EISDIR);
+    REQUIRE(f.fs->Rename(dir, "data", kRootNode, "sub", 0).ToErrno() == EISDIR);
+  }
+}
+
+TEST_CASE("removing leaves whiteouts; a directory made again is opaque") {
+  Fixture f;
+  REQUIRE(f.fs->Rmdir(kRootNode, "sub").ToErrno() == ENOTEMPTY);
+  uint64_t sub = f.Node(kRootNode, "sub");
+  REQUIRE(f.fs->Unlink(sub, "inner").ok());
+  REQUIRE(f.fs->Rmdir(kRootNode, "sub").ok());
+  struct stat st;
+  REQUIRE(::lstat((f.tmp / "upper/sub").c_str(), &st) == 0);
+  REQUIRE((S_ISCHR(st.st_mode) && st.st_rdev == 0));
+  REQUIRE(f.fs->Lookup(kRootNode, "sub").status().ToErrno() == ENOENT);
+  REQUIRE(f.fs->Mkdir(kRootNode, "sub", 0700, {}).ok());
+  char v[2] = {};
+  REQUIRE(::lgetxattr((f.tmp / "upper/sub").c_str(), "trusted.overlay.opaque", v, 1) == 1);
+  REQUIRE(v[0] == 'y');
+  REQUIRE(f.fs->ReadDir(f.Node(kRootNode, "sub"))->empty());
+}
+
+TEST_CASE("a read-only union refuses every change with EROFS") {
+  Fixture f(/*writable=*/false);
+  uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");
+  REQUIRE(f.fs->OpenNode(data, O_WRONLY).status().ToErrno() == EROFS);
+  REQUIRE(f.fs->Mkdir(kRootNode, "x", 0755, {}).status().ToErrno() == EROFS);
+  REQUIRE(f.fs->Unlink(dir, "data").ToErrno() == EROFS);
+  REQUIRE(f.fs->Rename(dir, "data", dir, "y", 0).ToErrno() == EROFS);
+  REQUIRE(f.fs->SetXattr(data, "user.x", "1", 0).ToErrno() == EROFS);
+  REQUIRE(f.Read(data) == "lower");
+}

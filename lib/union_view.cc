@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 
+#include "dir_layer.h"
 #include "status_macros.h"
 
 namespace strata {
@@ -157,6 +159,21 @@ Result<std::unique_ptr<UnionView>> UnionView::OpenImage(Store& store, const std:
     layers.push_back(std::move(index));
   }
   return FromLayers(std::move(layers), [&store](const Digest& d) { return store.BlobPath(d); });
+}
+
+Result<std::unique_ptr<UnionView>> UnionView::FromDirectories(const std::vector<std::string>& lower_dirs) {
+  if (lower_dirs.empty()) return Status::InvalidArgument("no lower directory");
+  auto paths = std::make_shared<std::unordered_map<Digest, std::string>>();
+  uint64_t next_id = 0;
+  std::vector<LayerIndex> layers;
+  for (auto it = lower_dirs.rbegin(); it != lower_dirs.rend(); ++it) {  // bottom first
+    ASSIGN_OR_RETURN(LayerIndex index, ScanDirectoryLayer(*it, &next_id, paths.get()));
+    layers.push_back(std::move(index));
+  }
+  return FromLayers(std::move(layers), [paths](const Digest& d) {
+    auto it = paths->find(d);
+    return it == paths->end() ? std::string() : it->second;
+  });
 }
 
 Result<NodeId> UnionView::Lookup(NodeId parent, std::string_view name) const {

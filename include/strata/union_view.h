@@ -48,6 +48,9 @@ class UnionView {
   // Merges a stack of layer indexes, bottom first; `blob_path` maps content to files.
   static Result<std::unique_ptr<UnionView>> FromLayers(std::vector<LayerIndex> layers,
                                                        std::function<std::string(const Digest&)> blob_path);
+  // Merges plain directories laid out as overlayfs lower layers, top first
+  // (the order of overlayfs's lowerdir=). Their files are read in place.
+  static Result<std::unique_ptr<UnionView>> FromDirectories(const std::vector<std::string>& lower_dirs);
   ~UnionView();
 
   // ENOENT when absent, ENOTDIR when `parent` is not a directory.

@@ -20,6 +20,7 @@ make_stack_image() {
   mkfifo "$l0/bin/fifo"
   setfattr -n user.origin -v base "$l0/etc/hostname"
   chown 1000:1000 "$l0/data/a"
+  echo owned >"$l0/bin/owned" && chown 1000:1000 "$l0/bin/owned"
 
   echo "layer1" >"$l1/etc/hostname"                      # replaces a lower file
   touch "$l1/etc/.wh.passwd"                              # deletes passwd (passwd.link stays)
@@ -54,4 +55,38 @@ make_kernel_lowers() {
       rm "$w" && mknod "$n" c 0 0
     done
   done
+}
+
+# One line per entry: type, mode, owner; for non-directories also size, link
+# count, symlink target and (with "times") mtime.
+listing() {
+  local fmt='%p %y %m %U:%G %s %n %l\n'
+  [ "${2:-}" = times ] && fmt='%p %y %m %U:%G %s %n %l %T@\n'
+  (cd "$1" && find . -mindepth 1 \( -type d -printf '%p %y %m %U:%G\n' \) -o \( -printf "$fmt" \) | sort)
+}
+
+changes() {  # the same changes, run in each mount
+  cd "$1" || return 1
+  echo new >etc/newfile                      # create
+  echo appended >>etc/hostname               # copy-up on write
+  chmod 600 bin/tool                         # copy-up on chmod
+  chown 1234:5678 keep/inner/f               # copy-up on chown
+  rm keep/added                              # whiteout of a lower file
+  rm -r data                                 # whiteouts, then of a directory
+  mkdir data && echo again >data/again       # made again: opaque
+  mv etc/motd etc/motd.moved                 # rename of a lower file
+  mv keep keep2                              # a merged directory: EXDEV, mv copies
+  ln bin/alias bin/alias.hard                # hardlink to a lower entry
+  ln -s /etc/hostname sym                    # symlink
+  mkfifo fifo2                               # mknod
+  truncate -s 2 replace-me                   # truncate
+  setfattr -n user.new -v value etc/hostname # xattr
+  setfattr -n user.tmp -v 1 etc/hostname && setfattr -x user.tmp etc/hostname
+  touch -m -d @1000000000 etc/passwd.link    # utimens
+  mkdir -p a/b/c && echo deep >a/b/c/f && rm -rf a/b
+  mv etc/newfile newfile-top                 # rename across directories
+  echo over >over && mv over newfile-top     # rename over an existing file
+  mkdir emptydir && rmdir emptydir
+  : >etc/hostname.trunc && echo x >bin/.hidden
+  cd - >/dev/null
 }

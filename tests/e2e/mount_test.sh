@@ -21,15 +21,11 @@ mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0" "$ref"
 expect_ok "strata mount" "$STRATA" mount stack:2 "$mnt"
 expect_eq "mounted" "$(findmnt -n -o FSTYPE "$mnt")" "fuse.strata"
 
-listing() {
-  (cd "$1" && find . -mindepth 1 \( -type d -printf '%p %y %m %U:%G\n' \) -o \
-    \( -printf '%p %y %m %U:%G %s %n %l %T@\n' \) | sort)
-}
 # One known difference (docs/ARCHITECTURE.md): a hardlink whose other name an upper
 # layer deleted. overlayfs reports the lower inode's link count, strata the names
 # that remain, so the one line that differs is compared on its own below.
-expect_eq "tree matches kernel overlayfs" "$(listing "$mnt" | grep -v passwd.link)" \
-  "$(listing "$ref" | grep -v passwd.link)"
+expect_eq "tree matches kernel overlayfs" "$(listing "$mnt" times | grep -v passwd.link)" \
+  "$(listing "$ref" times | grep -v passwd.link)"
 expect_eq "link count: names that remain" "$(stat -c %h "$mnt/etc/passwd.link")" 1
 expect_eq "link count: overlayfs keeps the lower inode's" "$(stat -c %h "$ref/etc/passwd.link")" 2
 expect_eq "hardlinks share an inode" "$(stat -c %i "$mnt/bin/tool")" "$(stat -c %i "$mnt/bin/tool.hard")"

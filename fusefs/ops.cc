@@ -1,35 +1,18 @@
-// strata-fuse: the FUSE daemon. A thin translation from FUSE low-level
-// operations to strata::OverlayFs; every semantic lives in the library.
-//
-//   strata-fuse --image IMAGE [--upper DIR --work DIR] [-f] [--allow-other] MOUNTPOINT
-//
-// Without --upper the mount is read-only. Returns once the mount is live
-// (unless -f), like fuse-overlayfs; SIGTERM unmounts cleanly.
-#define FUSE_USE_VERSION 312
-#include <fuse_lowlevel.h>
+// The FUSE low-level operations: each one a thin translation to OverlayFs,
+// with fuse-overlayfs's id mapping applied at the boundary.
+#include "ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
-#include <CLI/CLI.hpp>
 
-#include <cstdio>
-#include <memory>
-#include <string>
 #include <vector>
 
-#include "strata/strata.h"
+namespace strata::fuse {
 
 namespace {
 
 using strata::OverlayFs;
-
-struct Daemon {
-  std::unique_ptr<strata::Store> store;
-  std::unique_ptr<OverlayFs> fs;
-  double timeout = 1.0;  // entry/attr cache; "forever" on a read-only mount
-};
 
 Daemon& D(fuse_req_t req) {
   return *static_cast<Daemon*>(fuse_req_userdata(req));
@@ -48,13 +31,14 @@ bool Failed(fuse_req_t req, const T& result) {
 
 strata::Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  return {ctx->uid, ctx->gid};
+  return {D(req).ids.HostUid(ctx->uid), D(req).ids.HostGid(ctx->gid)};
 }
 
 fuse_entry_param ToEntry(fuse_req_t req, const strata::NodeEntry& e) {
   fuse_entry_param p{};
   p.ino = e.node;
   p.attr = e.attr;
+  D(req).ids.Present(&p.attr);
   p.attr_timeout = D(req).timeout;
   p.entry_timeout = D(req).timeout;
   return p;
@@ -107,6 +91,7 @@ void OpForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   auto st = Fs(req).GetAttr(ino);
   if (Failed(req, st)) return;
+  D(req).ids.Present(&*st);
   fuse_reply_attr(req, &*st, D(req).timeout);
 }
 
@@ -114,8 +99,8 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   strata::AttrChange c;
   using A = strata::AttrChange;
   if (to_set & FUSE_SET_ATTR_MODE) c.mask |= A::kMode, c.mode = attr->st_mode;
-  if (to_set & FUSE_SET_ATTR_UID) c.mask |= A::kUid, c.uid = attr->st_uid;
-  if (to_set & FUSE_SET_ATTR_GID) c.mask |= A::kGid, c.gid = attr->st_gid;
+  if (to_set & FUSE_SET_ATTR_UID) c.mask |= A::kUid, c.uid = D(req).ids.HostUid(attr->st_uid);
+  if (to_set & FUSE_SET_ATTR_GID) c.mask |= A::kGid, c.gid = D(req).ids.HostGid(attr->st_gid);
   if (to_set & FUSE_SET_ATTR_SIZE) c.mask |= A::kSize, c.size = static_cast<uint64_t>(attr->st_size);
   if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
     c.mask |= A::kAtime;
@@ -128,6 +113,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   int fd = fi ? FileOf(fi)->CurrentFd() : -1;
   auto st = Fs(req).SetAttr(ino, c, fd);
   if (Failed(req, st)) return;
+  D(req).ids.Present(&*st);
   fuse_reply_attr(req, &*st, D(req).timeout);
 }
 
@@ -301,6 +287,8 @@ void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   fuse_reply_err(req, Fs(req).RemoveXattr(ino, name).ToErrno());
 }
 
+}  // namespace
+
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops{};
   ops.init = OpInit;
@@ -338,71 +326,4 @@ fuse_lowlevel_ops MakeOps() {
   return ops;
 }
 
-int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, bool foreground) {
-  std::vector<std::string> arg_strings = {"strata-fuse", "-o", options};
-  std::vector<char*> argv;
-  for (auto& a : arg_strings) argv.push_back(a.data());
-  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
-  fuse_lowlevel_ops ops = MakeOps();
-  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &d);
-  if (!se) return 1;
-  int rc = 1;
-  if (fuse_set_signal_handlers(se) == 0) {
-    if (fuse_session_mount(se, mountpoint.c_str()) == 0) {
-      fuse_daemonize(foreground ? 1 : 0);  // the parent returns here, with the mount live
-      fuse_loop_config* config = fuse_loop_cfg_create();
-      fuse_loop_cfg_set_max_threads(config, 16);
-      rc = fuse_session_loop_mt(se, config) == 0 ? 0 : 1;
-      fuse_loop_cfg_destroy(config);
-      fuse_session_unmount(se);
-    }
-    fuse_remove_signal_handlers(se);
-  }
-  fuse_session_destroy(se);
-  return rc;
-}
-
-int Fail(const strata::Status& st) {
-  std::fprintf(stderr, "strata-fuse: error: %s\n", st.message().c_str());
-  return 1;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"strata-fuse: mount a strata image as a union file system"};
-  std::string root = strata::kDefaultRoot, image, mountpoint, extra_options;
-  strata::OverlayOptions overlay;
-  bool foreground = false, allow_other = false;
-  if (const char* env = std::getenv("STRATA_ROOT"); env && *env) root = env;
-  app.add_option("--root", root, "store root");
-  app.add_option("--image", image, "image whose layers are the lower tree")->required();
-  app.add_option("--upper", overlay.upper_dir, "writable upper directory (read-only mount without it)");
-  app.add_option("--work", overlay.work_dir, "work directory, on the upper directory's file system");
-  app.add_flag("-f,--foreground", foreground, "stay in the foreground");
-  app.add_flag("--allow-other", allow_other, "let other users see the mount");
-  app.add_option("-o", extra_options, "extra FUSE mount options");
-  app.add_option("MOUNTPOINT", mountpoint, "directory to mount on")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  Daemon d;
-  auto store = strata::Store::Open(root);
-  if (!store.ok()) return Fail(store.status());
-  d.store = std::move(store).value();
-  auto view = strata::UnionView::OpenImage(*d.store, image);
-  if (!view.ok()) return Fail(view.status());
-  auto fs = OverlayFs::Open(std::move(view).value(), overlay);
-  if (!fs.ok()) return Fail(fs.status());
-  d.fs = std::move(fs).value();
-  std::string options = "default_permissions,fsname=strata,subtype=strata";
-  if (!d.fs->writable()) {
-    options += ",ro";
-    d.timeout = 86400.0 * 365;  // layers never change
-  }
-  if (allow_other) options += ",allow_other";
-  if (!extra_options.empty()) options += "," + extra_options;
-  return Serve(d, mountpoint, options, foreground);
-}
+}  // namespace strata::fuse

@@ -1,0 +1,82 @@
+// strata-fuse: mounts a union of read-only layers (a strata image, or plain
+// directories as fuse-overlayfs takes them) with an optional writable upper
+// directory. Returns once the mount is live (unless -f); SIGTERM unmounts.
+//
+//   strata-fuse [--root ROOT] --image IMAGE [--upper DIR --work DIR] [-f] MOUNTPOINT
+//   strata-fuse -o lowerdir=L1:L2[,upperdir=U,workdir=W][,fsync=0,...] MOUNTPOINT
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "ops.h"
+
+namespace {
+
+using namespace strata::fuse;
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "strata-fuse: error: %s\n", message.c_str());
+  return 1;
+}
+
+int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, bool foreground) {
+  std::vector<std::string> arg_strings = {"strata-fuse", "-o", options};
+  std::vector<char*> argv;
+  for (auto& a : arg_strings) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  fuse_lowlevel_ops ops = MakeOps();
+  fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &d);
+  if (!se) return 1;
+  int rc = 1;
+  if (fuse_set_signal_handlers(se) == 0) {
+    if (fuse_session_mount(se, mountpoint.c_str()) == 0) {
+      fuse_daemonize(foreground ? 1 : 0);  // the parent returns here, with the mount live
+      fuse_loop_config* config = fuse_loop_cfg_create();
+      fuse_loop_cfg_set_max_threads(config, 16);
+      rc = fuse_session_loop_mt(se, config) == 0 ? 0 : 1;
+      fuse_loop_cfg_destroy(config);
+      fuse_session_unmount(se);
+    }
+    fuse_remove_signal_handlers(se);
+  }
+  fuse_session_destroy(se);
+  return rc;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = ParseCommandLine(argc, argv);
+  if (auto* error = std::get_if<std::string>(&parsed))
+    return Fail(*error + " (see the header of fusefs/main.cc)");
+  DaemonOptions& o = std::get<DaemonOptions>(parsed);
+  if (o.show_version) {
+    std::printf("strata-fuse: version 0.1.0\nFUSE library version %s\n", fuse_pkgversion());
+    return 0;
+  }
+  Daemon d;
+  d.ids = o.ids;
+  std::unique_ptr<strata::UnionView> lower;
+  if (!o.image.empty()) {
+    auto store = strata::Store::Open(o.root);
+    if (!store.ok()) return Fail(store.status().message());
+    d.store = std::move(store).value();
+    auto view = strata::UnionView::OpenImage(*d.store, o.image);
+    if (!view.ok()) return Fail(view.status().message());
+    lower = std::move(view).value();
+  } else {
+    auto view = strata::UnionView::FromDirectories(o.lower_dirs);
+    if (!view.ok()) return Fail(view.status().message());
+    lower = std::move(view).value();
+  }
+  auto fs = strata::OverlayFs::Open(std::move(lower), o.overlay);
+  if (!fs.ok()) return Fail(fs.status().message());
+  d.fs = std::move(fs).value();
+  std::string options = "default_permissions,fsname=strata,subtype=strata";
+  if (!d.fs->writable()) {
+    options += ",ro";
+    d.timeout = 86400.0 * 365;  // nothing can change under a read-only union
+  }
+  for (const auto& opt : o.fuse_options) options += "," + opt;
+  return Serve(d, o.mountpoint, options, o.foreground);
+}

@@ -1,0 +1,140 @@
+#include "options.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace strata::fuse {
+
+namespace {
+
+constexpr uint32_t kOverflowId = 65534;
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string item;
+  while (std::getline(in, item, sep)) out.push_back(item);
+  return out;
+}
+
+std::optional<uint32_t> ParseId(const std::string& s) {
+  char* end = nullptr;
+  unsigned long v = std::strtoul(s.c_str(), &end, 10);
+  if (s.empty() || *end || v > UINT32_MAX) return std::nullopt;
+  return static_cast<uint32_t>(v);
+}
+
+}  // namespace
+
+std::optional<IdMap> IdMap::Parse(const std::string& spec) {
+  auto parts = Split(spec, ':');
+  if (parts.empty() || parts.size() % 3 != 0) return std::nullopt;
+  IdMap map;
+  for (size_t i = 0; i < parts.size(); i += 3) {
+    auto c = ParseId(parts[i]), h = ParseId(parts[i + 1]), n = ParseId(parts[i + 2]);
+    if (!c || !h || !n) return std::nullopt;
+    map.ranges_.push_back({*c, *h, *n});
+  }
+  return map;
+}
+
+uint32_t IdMap::ToContainer(uint32_t host) const {
+  if (ranges_.empty()) return host;
+  for (const Range& r : ranges_) {
+    if (host >= r.host && host - r.host < r.count) return r.container + (host - r.host);
+  }
+  return kOverflowId;
+}
+
+uint32_t IdMap::ToHost(uint32_t container) const {
+  if (ranges_.empty()) return container;
+  for (const Range& r : ranges_) {
+    if (container >= r.container && container - r.container < r.count)
+      return r.host + (container - r.container);
+  }
+  return kOverflowId;
+}
+
+void IdPolicy::Present(struct stat* st) const {
+  st->st_uid = squash_uid ? *squash_uid : uids.ToContainer(st->st_uid);
+  st->st_gid = squash_gid ? *squash_gid : gids.ToContainer(st->st_gid);
+}
+
+std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv) {
+  DaemonOptions o;
+  o.root =
+      std::getenv("STRATA_ROOT") && *std::getenv("STRATA_ROOT") ? std::getenv("STRATA_ROOT") : kDefaultRoot;
+  std::vector<std::string> positional;
+  auto value_of = [&](int& i) -> std::optional<std::string> {
+    if (i + 1 >= argc) return std::nullopt;
+    return std::string(argv[++i]);
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::optional<std::string> v;
+    if (a == "--version" || a == "-V") {
+      o.show_version = true;
+    } else if (a == "-f" || a == "-d" || a == "--foreground") {
+      o.foreground = true;
+    } else if (a == "--allow-other") {
+      o.fuse_options.push_back("allow_other");
+    } else if (a == "--root" || a == "--image" || a == "--upper" || a == "--work" || a == "-o") {
+      if (!(v = value_of(i))) return "option " + a + " needs a value";
+      if (a == "--root") o.root = *v;
+      if (a == "--image") o.image = *v;
+      if (a == "--upper") o.overlay.upper_dir = *v;
+      if (a == "--work") o.overlay.work_dir = *v;
+      if (a == "-o") {
+        for (const std::string& opt : Split(*v, ',')) {
+          auto eq = opt.find('=');
+          std::string key = opt.substr(0, eq), val = eq == std::string::npos ? "" : opt.substr(eq + 1);
+          if (key == "lowerdir") {
+            for (auto& d : Split(val, ':')) {
+              if (!d.empty()) o.lower_dirs.push_back(d);
+            }
+          } else if (key == "upperdir") {
+            o.overlay.upper_dir = val;
+          } else if (key == "workdir") {
+            o.overlay.work_dir = val;
+          } else if (key == "volatile") {
+            o.overlay.fsync = false;
+          } else if (key == "fsync") {
+            o.overlay.fsync = val != "0";
+          } else if (key == "squash_to_root") {
+            o.ids.squash_uid = o.ids.squash_gid = 0;
+          } else if (key == "squash_to_uid" || key == "squash_to_gid") {
+            auto id = ParseId(val);
+            if (!id) return "bad value in " + opt;
+            (key == "squash_to_uid" ? o.ids.squash_uid : o.ids.squash_gid) = *id;
+          } else if (key == "uidmapping" || key == "gidmapping") {
+            auto map = IdMap::Parse(val);
+            if (!map) return "bad mapping in " + opt + " (want CONTAINER:HOST:COUNT[:...])";
+            (key == "uidmapping" ? o.ids.uids : o.ids.gids) = *map;
+          } else if (key == "allow_other" || key == "allow_root" || key == "default_permissions") {
+            if (key != "default_permissions") o.fuse_options.push_back(key);  // always on
+          } else if (key == "private" || key == "ro" || key == "rw" || key == "suid" || key == "dev" ||
+                     key == "noatime" || key == "relatime") {
+            // Mount flags the mounting program handles, or that mean nothing here.
+          } else {
+            std::fprintf(stderr, "strata-fuse: warning: ignoring unknown option '%s'\n", opt.c_str());
+          }
+        }
+      }
+    } else if (!a.empty() && a[0] == '-') {
+      return "unknown argument " + a;
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (o.show_version) return o;
+  if (positional.size() != 1) return "want exactly one mount point";
+  o.mountpoint = positional[0];
+  if (o.image.empty() == o.lower_dirs.empty()) return "name either --image IMAGE or -o lowerdir=DIR[:DIR...]";
+  if (o.overlay.upper_dir.empty() != o.overlay.work_dir.empty()) return "upperdir and workdir go together";
+  return o;
+}
+
+}  // namespace strata::fuse

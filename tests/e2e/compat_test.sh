@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# strata-fuse as a drop-in for fuse-overlayfs: its command line over plain
+# directories (the way podman's containers/storage calls a mount_program),
+# both whiteout styles, fsync=0, squash_to_*, uid/gid mappings, unknown
+# options ignored with a warning, and unmounting with fusermount3 -u.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/layers.sh"
+[ -c /dev/fuse ] || { echo "FAIL: /dev/fuse is missing"; exit 1; }
+FUSE=$(dirname "$STRATA")/strata-fuse
+mnt=$WORK/mnt ref=$WORK/ref
+mkdir -p "$mnt" "$ref" "$WORK"/{u1,w1,u2,w2}
+trap 'for m in "$mnt" "$ref"; do umount "$m" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+make_stack_image
+make_kernel_lowers
+# The middle layer as fuse-overlayfs writes one without CAP_MKNOD: .wh. files.
+mkdir -p "$WORK/f1" && tar -C "$WORK/f1" -xpf "$WORK/l1.tar"
+expect_eq "fixture has .wh. files" "$(find "$WORK/f1" -name '.wh.*' | wc -l)" 2
+
+expect_ok "--version" "$FUSE" --version
+expect_eq "version line" "$(head -c 20 "$WORK/out")" "strata-fuse: version"
+
+# Read-only: lowerdir alone.
+expect_ok "read-only mount" "$FUSE" -o "lowerdir=$WORK/k2:$WORK/f1:$WORK/k0" "$mnt"
+mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0" "$ref"
+expect_eq "lower directories merge as kernel overlayfs does" "$(listing "$mnt" | grep -v passwd.link)" \
+  "$(listing "$ref" | grep -v passwd.link)"
+expect_eq "contents match" "$(cd "$mnt" && find . -type f -exec md5sum {} + | sort)" \
+  "$(cd "$ref" && find . -type f -exec md5sum {} + | sort)"
+expect_eq "read-only" "$(touch "$mnt/x" 2>&1 | grep -c 'Read-only')" 1
+expect_ok "fusermount3 -u" fusermount3 -u "$mnt"
+umount "$ref"
+
+# Writable, with the options podman passes and one it does not know.
+"$FUSE" -o "lowerdir=$WORK/k2:$WORK/f1:$WORK/k0,upperdir=$WORK/u1,workdir=$WORK/w1,fsync=0,private,volatile,frobnicate=1" \
+  "$mnt" 2>"$WORK/warn"
+expect_eq "mount is live when the command returns" "$(findmnt -n -o FSTYPE "$mnt")" "fuse.strata"
+expect_eq "unknown option: one warning" "$(grep -c "ignoring unknown option 'frobnicate=1'" "$WORK/warn")" 1
+mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0,upperdir=$WORK/u2,workdir=$WORK/w2" "$ref"
+changes "$mnt"
+changes "$ref"
+expect_eq "changes match kernel overlayfs" "$(listing "$mnt" | grep -v passwd.link)" \
+  "$(listing "$ref" | grep -v passwd.link)"
+expect_eq "changed contents match" "$(cd "$mnt" && find . -type f -exec md5sum {} + | sort)" \
+  "$(cd "$ref" && find . -type f -exec md5sum {} + | sort)"
+expect_eq "whiteouts in the upper are 0/0 devices" "$(stat -c '%F %t:%T' "$WORK/u1/keep")" "character special file 0:0"
+fusermount3 -u "$mnt"
+umount "$ref"
+
+# Ownership presentation.
+"$FUSE" -o "lowerdir=$WORK/k0,squash_to_root" "$mnt"
+expect_eq "squash_to_root" "$(stat -c %u:%g "$mnt/bin/owned")" "0:0"
+fusermount3 -u "$mnt"
+"$FUSE" -o "lowerdir=$WORK/k0,squash_to_uid=7,squash_to_gid=8" "$mnt"
+expect_eq "squash_to_uid/gid" "$(stat -c %u:%g "$mnt/bin/tool")" "7:8"
+fusermount3 -u "$mnt"
+rm -rf "$WORK"/u1/* "$WORK"/w1/*
+"$FUSE" -o "lowerdir=$WORK/k0,upperdir=$WORK/u1,workdir=$WORK/w1,uidmapping=0:1000:10,gidmapping=0:1000:10" "$mnt"
+expect_eq "mapped host 1000 shows as 0" "$(stat -c %u:%g "$mnt/bin/owned")" "0:0"
+expect_eq "unmapped host 0 shows as overflow" "$(stat -c %u:%g "$mnt/bin/tool")" "65534:65534"
+echo made >"$mnt/made-by-root"
+expect_eq "new file: container 0 is host 1000 on disk" "$(stat -c %u:%g "$WORK/u1/made-by-root")" "1000:1000"
+chown 5:5 "$mnt/made-by-root"
+expect_eq "chown maps too" "$(stat -c %u:%g "$WORK/u1/made-by-root"):$(stat -c %u:%g "$mnt/made-by-root")" "1005:1005:5:5"
+fusermount3 -u "$mnt"
+
+expect_error "bad mapping refused" "bad mapping" "$FUSE" -o "lowerdir=$WORK/k0,uidmapping=0:1000" "$mnt"
+expect_error "missing lower refused" "lower directory" "$FUSE" -o "lowerdir=$WORK/nope" "$mnt"
+expect_eq "nothing mounted after errors" "$(findmnt -n "$mnt" | wc -l)" 0
+finish

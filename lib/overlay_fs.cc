@@ -347,6 +347,21 @@ Status OverlayImpl::Fsync(int fd, bool datasync) {
   return Status::OK();
 }
 
+Status OverlayImpl::FsyncDir(uint64_t id) {
+  if (!writable_ || !options_.fsync) return Status::OK();
+  std::string rel;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(OverlayNode * n, DirLocked(id));
+    if (!n->upper) return Status::OK();  // nothing of it in the upper directory yet
+    rel = Rel(n);
+  }
+  UniqueFd fd(::openat(upper_fd_.get(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return Errno("fsyncdir");
+  if (::fsync(fd.get()) != 0) return Errno("fsyncdir");
+  return Status::OK();
+}
+
 Result<std::string> OverlayImpl::GetXattr(uint64_t id, const std::string& name) {
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
   std::lock_guard<std::mutex> lock(mu_);

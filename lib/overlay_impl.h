@@ -56,6 +56,7 @@ class OverlayImpl final : public OverlayFs {
                                                                  uint32_t mode, int flags,
                                                                  const Caller& caller) override;
   Status Fsync(int fd, bool datasync) override;
+  Status FsyncDir(uint64_t node) override;
   Result<std::vector<Child>> ReadDir(uint64_t node) override;
   Result<std::string> GetXattr(uint64_t node, const std::string& name) override;
   Result<std::vector<std::string>> ListXattr(uint64_t node) override;

@@ -98,6 +98,8 @@ class OverlayFs {
                                                                          std::string_view name, uint32_t mode,
                                                                          int flags, const Caller& caller) = 0;
   virtual Status Fsync(int fd, bool datasync) = 0;
+  // Makes the directory's entries in the upper directory durable.
+  virtual Status FsyncDir(uint64_t node) = 0;
 
   // The merged children of a directory, in name order.
   struct Child {

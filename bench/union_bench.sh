@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Mounts the same lower layers with strata (from its store, and from plain
+# directories as fuse-overlayfs takes them), kernel overlayfs and
+# fuse-overlayfs, and times the same operations on each, cold (caches
+# dropped) and warm. Prints one table: seconds, and the ratio to kernel
+# overlayfs. Run as root:  bash bench/union_bench.sh
+#
+# Data sets: a debootstrap'd Debian rootfs split into three layers (with a
+# 200 MiB file added), and a synthetic tree of 100,000 small files in 1,000
+# directories.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v fuse-overlayfs >/dev/null || apt-get install -y -qq fuse-overlayfs >/dev/null
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j"$(nproc)" >/dev/null
+bin=$PWD/build/release/bin
+bench=/var/tmp/strata-bench
+export STRATA_ROOT=$bench/store
+[ -d "$bench/rootfs" ] || bash bench/import_bench.sh >/dev/null  # makes the debootstrap rootfs
+
+# --- data sets, made once ---
+if [ ! -f "$bench/layers.done" ]; then
+  rm -rf "$bench/layers" "$STRATA_ROOT" && mkdir -p "$bench/layers"/{d0,d1,d2,syn}
+  cp -a "$bench/rootfs/usr" "$bench/layers/d0/"
+  head -c $((200 << 20)) /dev/urandom >"$bench/layers/d0/big.bin"
+  cp -a "$bench/rootfs/etc" "$bench/rootfs/var" "$bench/layers/d1/"
+  (cd "$bench/rootfs" && for e in *; do [ "$e" = usr ] || [ "$e" = etc ] || [ "$e" = var ] || cp -a "$e" "$bench/layers/d2/"; done)
+  for d in $(seq 1000); do
+    mkdir "$bench/layers/syn/dir$d"
+    for f in $(seq 100); do echo "file $d/$f" >"$bench/layers/syn/dir$d/f$f"; done
+  done
+  for l in d0 d1 d2 syn; do tar --numeric-owner -C "$bench/layers/$l" -cf "$bench/layers/$l.tar" .; done
+  "$bin/strata" import "$bench/layers/d0.tar" deb:0 >/dev/null
+  "$bin/strata" import "$bench/layers/d1.tar" deb:1 --from deb:0 >/dev/null
+  "$bin/strata" import "$bench/layers/d2.tar" deb:2 --from deb:1 >/dev/null
+  "$bin/strata" import "$bench/layers/syn.tar" syn:1 >/dev/null
+  rm -f "$bench/layers/"*.tar
+  touch "$bench/layers.done"
+fi
+
+mnt=$bench/mnt
+mkdir -p "$mnt"
+# mount KIND SET: a fresh writable union of data set SET (deb or syn) on $mnt
+mount_union() {
+  local kind=$1 set=$2 lowers image
+  rm -rf "$bench/upper" "$bench/work" && mkdir -p "$bench/upper" "$bench/work"
+  if [ "$set" = deb ]; then lowers=$bench/layers/d2:$bench/layers/d1:$bench/layers/d0 image=deb:2
+  else lowers=$bench/layers/syn image=syn:1; fi
+  local o="lowerdir=$lowers,upperdir=$bench/upper,workdir=$bench/work"
+  case $kind in
+    kernel) mount -t overlay overlay -o "$o" "$mnt" ;;
+    fuse-overlayfs) fuse-overlayfs -o "$o" "$mnt" ;;
+    strata-dirs) "$bin/strata-fuse" -o "$o" "$mnt" ;;
+    strata) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" "$mnt" ;;
+  esac
+}
+unmount() { umount "$mnt" 2>/dev/null || fusermount3 -u "$mnt"; }
+now() { date +%s.%N; }
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# The operations. Each runs in a fresh mount; "cold" drops caches first.
+op_find() { find "$mnt" >/dev/null; }
+op_stat() { find "$mnt" -printf '%s %m %U\n' >/dev/null; }   # stat of every entry
+op_tar() { tar -C "$mnt" -cf - . | cat >/dev/null; }
+op_seqread() { dd if="$mnt/big.bin" of=/dev/null bs=1M status=none; }
+op_randread() {
+  python3 -c "
+import os, random
+fd = os.open('$mnt/big.bin', os.O_RDONLY); size = os.fstat(fd).st_size; random.seed(1)
+for _ in range(20000): os.pread(fd, 4096, random.randrange(size // 4096) * 4096)"
+}
+op_copyup() { printf x >>"$mnt/big.bin"; sync -f "$mnt/big.bin" 2>/dev/null || true; }
+op_create() { mkdir "$mnt/new" && for i in $(seq 10000); do : >"$mnt/new/f$i"; done; }
+op_rmrf() { rm -rf "$mnt/usr/share" 2>/dev/null || rm -rf "$mnt/dir1"* ; }
+
+rows=(
+  "deb find op_find" "deb stat-all op_stat" "deb tar-c op_tar" "deb seq-read-200M op_seqread"
+  "deb rand-read-4k op_randread" "deb copy-up-append op_copyup" "deb create-10k op_create"
+  "deb rm-rf-lower op_rmrf" "syn find op_find" "syn stat-all op_stat" "syn tar-c op_tar"
+)
+kinds=(kernel fuse-overlayfs strata-dirs strata)
+results=$bench/union-results.txt
+: >"$results"
+for row in "${rows[@]}"; do
+  read -r set name fn <<<"$row"
+  for temp in cold warm; do
+    for kind in "${kinds[@]}"; do
+      if [ "$temp" = warm ]; then
+        # A first run in a throwaway mount fills the host caches; a read-only
+        # operation then runs once more in the timed mount to fill its caches.
+        mount_union "$kind" "$set" && { $fn >/dev/null 2>&1 || true; } && unmount
+        mount_union "$kind" "$set"
+        case $fn in op_copyup | op_create | op_rmrf) ;; *) $fn >/dev/null 2>&1 || true ;; esac
+      else
+        mount_union "$kind" "$set"
+        drop_caches
+      fi
+      t0=$(now)
+      $fn >/dev/null 2>&1 || true
+      t1=$(now)
+      unmount
+      echo "$set $name $temp $kind $(echo "$t1 - $t0" | bc)" >>"$results"
+    done
+  done
+done
+python3 - "$results" <<'PY'
+import sys, collections
+rows = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    s, name, temp, kind, t = line.split()
+    rows.setdefault((s, name, temp), {})[kind] = float(t)
+kinds = ["kernel", "fuse-overlayfs", "strata-dirs", "strata"]
+print(f"{'data':4} {'operation':18} {'cache':5} " + " ".join(f"{k:>16}" for k in kinds) + "   strata/fuse-ovl  strata/kernel")
+for (s, name, temp), r in rows.items():
+    cells = " ".join(f"{r[k]:16.3f}" for k in kinds)
+    print(f"{s:4} {name:18} {temp:5} {cells}   {r['strata']/r['fuse-overlayfs']:15.2f} {r['strata']/r['kernel']:14.2f}")
+PY

@@ -73,10 +73,7 @@ int main(int argc, char** argv) {
   if (!fs.ok()) return Fail(fs.status().message());
   d.fs = std::move(fs).value();
   std::string options = "default_permissions,fsname=strata,subtype=strata";
-  if (!d.fs->writable()) {
-    options += ",ro";
-    d.timeout = 86400.0 * 365;  // nothing can change under a read-only union
-  }
+  if (!d.fs->writable()) options += ",ro";
   for (const auto& opt : o.fuse_options) options += "," + opt;
   return Serve(d, o.mountpoint, options, o.foreground);
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <vector>
 
 namespace strata::fuse {
@@ -149,7 +150,7 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto file = Fs(req).OpenNode(ino, fi->flags);
   if (Failed(req, file)) return;
-  fi->keep_cache = (*file)->from_lower() ? 1 : 0;  // lower content never changes
+  fi->keep_cache = 1;  // the page cache stays right: every write comes through this mount
   fi->fh = reinterpret_cast<uint64_t>(file->release());
   fuse_reply_open(req, fi);
 }
@@ -200,22 +201,35 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t off, off_t len, fus
   fuse_reply_err(req, ::fallocate(fd, mode, off, len) == 0 ? 0 : errno);
 }
 
-// A directory handle: the merged listing, taken at opendir so offsets stay put.
+// A directory handle. The merged listing is taken on the first readdir that
+// reaches us (with the kernel's readdir cache warm, none does) and kept, so
+// offsets stay put.
 struct DirHandle {
+  std::mutex mu;
+  bool loaded = false;
   std::vector<OverlayFs::Child> children;
 };
 
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto children = Fs(req).ReadDir(ino);
-  if (Failed(req, children)) return;
-  fi->fh = reinterpret_cast<uint64_t>(new DirHandle{std::move(*children)});
-  fi->cache_readdir = !Fs(req).writable();
+  auto st = Fs(req).GetAttr(ino);
+  if (Failed(req, st)) return;
+  if (!S_ISDIR(st->st_mode)) return (void)fuse_reply_err(req, ENOTDIR);
+  fi->fh = reinterpret_cast<uint64_t>(new DirHandle);
+  fi->cache_readdir = 1;  // the kernel drops it when the directory changes through this mount
+  fi->keep_cache = 1;
   fuse_reply_open(req, fi);
 }
 
 // Offsets: 0 "." , 1 "..", then child i at 2 + i; each entry carries the next offset.
 void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
   auto* dir = reinterpret_cast<DirHandle*>(fi->fh);
+  std::lock_guard<std::mutex> lock(dir->mu);
+  if (!dir->loaded) {
+    auto children = Fs(req).ReadDir(ino);
+    if (Failed(req, children)) return;
+    dir->children = std::move(*children);
+    dir->loaded = true;
+  }
   std::vector<char> buf(size);
   size_t used = 0;
   for (size_t i = static_cast<size_t>(off); i < dir->children.size() + 2; ++i) {
@@ -225,7 +239,7 @@ void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
     e.attr.st_mode = i < 2 ? S_IFDIR : dir->children[i - 2].type;
     if (plus && i >= 2) {
       auto found = Fs(req).Lookup(ino, name);
-      if (!found.ok()) continue;  // gone since opendir
+      if (!found.ok()) continue;  // gone since the listing was taken
       e = ToEntry(req, *found);
     }
     size_t n = plus ? fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e,

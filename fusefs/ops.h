@@ -15,7 +15,9 @@ struct Daemon {
   std::unique_ptr<Store> store;  // only with --image
   std::unique_ptr<OverlayFs> fs;
   IdPolicy ids;
-  double timeout = 1.0;  // entry and attribute caching; "forever" on a read-only mount
+  // How long the kernel may cache entries and attributes. Every change to the
+  // union goes through this mount, so the kernel always knows: forever.
+  double timeout = 86400.0 * 365;
 };
 
 fuse_lowlevel_ops MakeOps();

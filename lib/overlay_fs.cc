@@ -207,15 +207,29 @@ Result<OverlayNode*> OverlayImpl::ChildLocked(OverlayNode* dir, std::string_view
   return n;
 }
 
-Result<struct stat> OverlayImpl::StatLocked(OverlayNode* n) {
-  if (n->upper) {
+Result<OverlayImpl::Where> OverlayImpl::Locate(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  bool upper = n->upper;
+  return Where{upper, upper ? Rel(n) : std::string(), n->lower, n->ino};
+}
+
+// The lower tree is immutable and the upper path was taken under the lock:
+// no lock is needed here.
+Result<struct stat> OverlayImpl::StatAt(const Where& w) {
+  if (w.upper) {
     struct stat st;
-    if (::fstatat(upper_fd_.get(), Rel(n).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
-    st.st_ino = n->ino;
+    if (::fstatat(upper_fd_.get(), w.rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+    st.st_ino = w.ino;
     return st;
   }
-  ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(n->lower));
-  return FromLower(a, n->ino);
+  ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(w.lower));
+  return FromLower(a, w.ino);
+}
+
+Result<struct stat> OverlayImpl::StatLocked(OverlayNode* n) {
+  bool upper = n->upper;
+  return StatAt(Where{upper, upper ? Rel(n) : std::string(), n->lower, n->ino});
 }
 
 Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
@@ -239,17 +253,15 @@ void OverlayImpl::Forget(uint64_t id, uint64_t count) {
 }
 
 Result<struct stat> OverlayImpl::GetAttr(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
-  return StatLocked(n);
+  ASSIGN_OR_RETURN(Where w, Locate(id));
+  return StatAt(w);
 }
 
 Result<std::string> OverlayImpl::ReadLink(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
-  if (!n->upper) return lower_->ReadLink(n->lower);
+  ASSIGN_OR_RETURN(Where w, Locate(id));
+  if (!w.upper) return lower_->ReadLink(w.lower);
   char buf[4096];
-  ssize_t len = ::readlinkat(upper_fd_.get(), Rel(n).c_str(), buf, sizeof buf);
+  ssize_t len = ::readlinkat(upper_fd_.get(), w.rel.c_str(), buf, sizeof buf);
   if (len < 0) return Errno("readlink");
   return std::string(buf, static_cast<size_t>(len));
 }
@@ -364,16 +376,15 @@ Status OverlayImpl::FsyncDir(uint64_t id) {
 
 Result<std::string> OverlayImpl::GetXattr(uint64_t id, const std::string& name) {
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
-  std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
-  if (!n->upper) {
-    ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(n->lower));
+  ASSIGN_OR_RETURN(Where w, Locate(id));
+  if (!w.upper) {
+    ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(w.lower));
     for (const auto& x : *xattrs) {
       if (x.name == name) return x.value;
     }
     return Status::Posix(ENODATA, "no such attribute");
   }
-  std::string path = Abs(Rel(n));
+  std::string path = Abs(w.rel);
   std::string value(256, '\0');
   for (;;) {
     ssize_t len = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
@@ -389,15 +400,14 @@ Result<std::string> OverlayImpl::GetXattr(uint64_t id, const std::string& name) 
 }
 
 Result<std::vector<std::string>> OverlayImpl::ListXattr(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  ASSIGN_OR_RETURN(Where w, Locate(id));
   std::vector<std::string> names;
-  if (!n->upper) {
-    ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(n->lower));
+  if (!w.upper) {
+    ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(w.lower));
     for (const auto& x : *xattrs) names.push_back(x.name);
     return names;
   }
-  std::string path = Abs(Rel(n));
+  std::string path = Abs(w.rel);
   ssize_t len = ::llistxattr(path.c_str(), nullptr, 0);
   if (len < 0) return Errno("listxattr");
   std::string buf(static_cast<size_t>(len), '\0');

@@ -82,6 +82,15 @@ class OverlayImpl final : public OverlayFs {
   OverlayNode* AddChildLocked(OverlayNode* dir, std::string_view name);
   void DetachLocked(OverlayNode* n);
   Result<struct stat> StatLocked(OverlayNode* n);
+  // Where a node lives, copied under the lock so the host call can run without it.
+  struct Where {
+    bool upper;
+    std::string rel;  // in the upper directory, when `upper`
+    NodeId lower;
+    uint64_t ino;
+  };
+  Result<Where> Locate(uint64_t id);
+  Result<struct stat> StatAt(const Where& w);
   uint64_t InoForHost(const struct stat& st);
   Result<std::vector<Child>> MergedChildrenLocked(OverlayNode* dir);
   Status RequireWritable() const;

@@ -26,6 +26,7 @@ int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, 
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
   fuse_lowlevel_ops ops = MakeOps();
   fuse_session* se = fuse_session_new(&args, &ops, sizeof ops, &d);
+  fuse_opt_free_args(&args);
   if (!se) return 1;
   int rc = 1;
   if (fuse_set_signal_handlers(se) == 0) {

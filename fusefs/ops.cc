@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <vector>
 
 namespace strata::fuse {
@@ -203,9 +202,10 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t off, off_t len, fus
 
 // A directory handle. The merged listing is taken on the first readdir that
 // reaches us (with the kernel's readdir cache warm, none does) and kept, so
-// offsets stay put.
+// offsets stay put. No lock: the kernel never runs two readdirs on one open
+// directory at once. And nothing may touch the handle after the reply: the
+// reply lets the kernel send releasedir, which another worker may run at once.
 struct DirHandle {
-  std::mutex mu;
   bool loaded = false;
   std::vector<OverlayFs::Child> children;
 };
@@ -223,7 +223,6 @@ void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 // Offsets: 0 "." , 1 "..", then child i at 2 + i; each entry carries the next offset.
 void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
   auto* dir = reinterpret_cast<DirHandle*>(fi->fh);
-  std::lock_guard<std::mutex> lock(dir->mu);
   if (!dir->loaded) {
     auto children = Fs(req).ReadDir(ino);
     if (Failed(req, children)) return;

@@ -156,7 +156,25 @@ OverlayNode* OverlayImpl::AddChildLocked(OverlayNode* dir, std::string_view name
   OverlayNode* raw = node.get();
   nodes_.emplace(raw->id, std::move(node));
   dir->children[raw->name] = raw;
+  ++dir->kids;
   return raw;
+}
+
+void OverlayImpl::ReparentLocked(OverlayNode* n, OverlayNode* new_parent) {
+  --n->parent->kids;
+  ++new_parent->kids;
+  n->parent = new_parent;
+}
+
+void OverlayImpl::MaybeFreeLocked(OverlayNode* n) {
+  // A node goes only when the kernel has forgotten it, it is gone from the
+  // tree, and no other node still names it as parent (Rel() walks parents).
+  while (n && n->id != kRootNode && n->removed && n->lookups == 0 && n->kids == 0) {
+    OverlayNode* parent = n->parent;
+    --parent->kids;
+    nodes_.erase(n->id);
+    n = parent;
+  }
 }
 
 void OverlayImpl::DetachLocked(OverlayNode* n) {
@@ -165,6 +183,7 @@ void OverlayImpl::DetachLocked(OverlayNode* n) {
     auto it = n->parent->children.find(n->name);
     if (it != n->parent->children.end() && it->second == n) n->parent->children.erase(it);
   }
+  MaybeFreeLocked(n);  // n may be gone after this
 }
 
 Result<OverlayNode*> OverlayImpl::ChildLocked(OverlayNode* dir, std::string_view name) {
@@ -210,6 +229,7 @@ Result<OverlayNode*> OverlayImpl::ChildLocked(OverlayNode* dir, std::string_view
 Result<OverlayImpl::Where> OverlayImpl::Locate(uint64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  if (n->removed) return Status::Posix(ENOENT, "removed");
   bool upper = n->upper;
   return Where{upper, upper ? Rel(n) : std::string(), n->lower, n->ino};
 }
@@ -247,9 +267,9 @@ void OverlayImpl::Forget(uint64_t id, uint64_t count) {
   if (it == nodes_.end() || id == kRootNode) return;
   OverlayNode* n = it->second.get();
   n->lookups -= std::min(n->lookups, count);
-  // Live nodes stay (their st_ino must not change); removed ones can go once
-  // nothing refers to them, child nodes included.
-  if (n->lookups == 0 && n->removed && n->children.empty()) nodes_.erase(it);
+  // Live nodes stay (their st_ino must not change); removed ones go once
+  // nothing refers to them.
+  MaybeFreeLocked(n);
 }
 
 Result<struct stat> OverlayImpl::GetAttr(uint64_t id) {
@@ -323,6 +343,7 @@ Result<std::vector<OverlayFs::Child>> OverlayImpl::ReadDir(uint64_t id) {
 
 Result<int> OverlayImpl::OpenUpperFd(OverlayNode* n, int flags) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (n->removed) return Status::Posix(ENOENT, "removed");
   int fd = ::openat(upper_fd_.get(), Rel(n).c_str(), (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
   if (fd < 0) return Errno("open");
   return fd;
@@ -333,6 +354,7 @@ Result<std::unique_ptr<OpenFile>> OverlayImpl::OpenNode(uint64_t id, int flags) 
   {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
+    if (n->removed) return Status::Posix(ENOENT, "removed");
   }
   bool write = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   if (write) {

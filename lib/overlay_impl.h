@@ -28,6 +28,7 @@ struct OverlayNode {
   bool removed = false;
   uint32_t type = 0;  // S_IFMT bits
   uint64_t lookups = 0;
+  uint64_t kids = 0;  // live nodes whose `parent` is this one: it must outlive them
   std::map<std::string, OverlayNode*, std::less<>> children;  // looked-up children only
 };
 
@@ -81,6 +82,10 @@ class OverlayImpl final : public OverlayFs {
   bool LowerHasLocked(const OverlayNode* dir, std::string_view name) const;
   OverlayNode* AddChildLocked(OverlayNode* dir, std::string_view name);
   void DetachLocked(OverlayNode* n);
+  // Moves n under a new parent, keeping both parents' `kids` counts right.
+  void ReparentLocked(OverlayNode* n, OverlayNode* new_parent);
+  // Frees n, and then any ancestor left removed, forgotten and childless.
+  void MaybeFreeLocked(OverlayNode* n);
   Result<struct stat> StatLocked(OverlayNode* n);
   // Where a node lives, copied under the lock so the host call can run without it.
   struct Where {

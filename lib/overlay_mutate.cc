@@ -259,6 +259,7 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
   {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
+    if (n->removed) return Status::Posix(ENOENT, "removed");
     if (n->type == S_IFDIR) return Status::Posix(EPERM, "hard link to a directory");
   }
   RETURN_IF_ERROR(CopyUp(n));  // overlayfs links the upper copy
@@ -370,7 +371,9 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
         0) {
       return Errno("rename");
     }
-    std::swap(src->parent, dst->parent);
+    OverlayNode* src_parent = src->parent;
+    ReparentLocked(src, dst->parent);
+    ReparentLocked(dst, src_parent);
     std::swap(src->name, dst->name);
     src->parent->children[src->name] = src;
     dst->parent->children[dst->name] = dst;
@@ -388,7 +391,7 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
   if (dst) DetachLocked(dst);
   dir->children.erase(src->name);
-  src->parent = ndir;
+  ReparentLocked(src, ndir);
   src->name = std::string(new_name);
   ndir->children[src->name] = src;
   return Status::OK();

@@ -31,4 +31,14 @@ expect_eq "mtime" "$(stat -c %Y "$mnt/dir0123/file007")" 1700000007
 expect_eq "distinct inodes for equal content" \
   "$(stat -c %i "$mnt/dir0001/file005" "$mnt/dir0002/file005" | sort -u | wc -l)" 2
 expect_ok "umount" "$STRATA" umount "$mnt"
+
+# Writable over the same layer: rm -rf of half the tree (many readdirs,
+# releasedirs and forgets racing across worker threads) leaves whiteouts.
+mkdir -p "$WORK/upper" "$WORK/work"
+"$(dirname "$STRATA")/strata-fuse" --image big:1 --upper "$WORK/upper" --work "$WORK/work" "$mnt"
+rm -rf "$mnt"/dir0[0-4]*
+expect_eq "rm -rf of 500 directories" "$(ls "$mnt" | wc -l)" 500
+expect_eq "the rest intact" "$(find "$mnt" -type f | wc -l)" 50000
+expect_eq "whiteouts in the upper" "$(find "$WORK/upper" -maxdepth 1 -type c | wc -l)" 500
+umount "$mnt"
 finish

@@ -6,7 +6,7 @@ packages=(
   cmake g++ make pkg-config python3 tar gzip zstd attr procps util-linux
   libfuse3-dev fuse3 libxxhash-dev libzstd-dev libarchive-dev libssl-dev
   nlohmann-json3-dev libsqlite3-dev libcli11-dev catch2
-  busybox-static
+  busybox-static podman runc
 )
 missing=()
 for p in "${packages[@]}"; do

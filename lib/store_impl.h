@@ -1,8 +1,10 @@
 // Store::Impl: the parts of an open store, shared by store*.cc.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <unordered_set>
 
 #include "blob_store.h"
 #include "catalog.h"
@@ -10,6 +12,13 @@
 #include "strata/store.h"
 
 namespace strata {
+
+// A layer read from its source, its blobs written to a batch not yet committed.
+struct ParsedLayer {
+  LayerIndex index;
+  std::unordered_set<Digest> blobs;
+  uint64_t content_bytes = 0;
+};
 
 struct Store::Impl {
   std::string root;
@@ -25,6 +34,10 @@ struct Store::Impl {
   Result<std::string> ResolveImageId(const std::string& ref);
   Result<Image> LoadImage(const std::string& id);
   Result<LayerIndex> LoadIndex(const LayerInfo& layer);
+  // Reads a layer with `read`, then makes it a layer and an image on top of
+  // options.from, atomically (store_import.cc).
+  Result<Image> ImportLayer(const ImportOptions& options, const std::string& default_created_by,
+                            const std::function<Result<ParsedLayer>(BlobBatch&, uint64_t)>& read);
   // Writes the image's config file and returns the image with its id set.
   Result<Image> WriteImageConfig(Image image, bool* created);
 };

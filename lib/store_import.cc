@@ -1,4 +1,5 @@
-// Store::ImportTar: a tar stream becomes one layer and one image.
+// Store::ImportTar and ImportDirectory: a tar stream, or an overlayfs upper
+// directory, becomes one layer and one image.
 //
 // Order of durability: blobs (synced, then renamed), the layer index, the
 // image config, and last the catalog transaction that makes them exist. A
@@ -8,9 +9,12 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "blob_store.h"
+#include "dir_layer.h"
 #include "file_util.h"
 #include "index_codec.h"
 #include "layer_builder.h"
@@ -24,11 +28,15 @@ namespace strata {
 
 namespace {
 
-struct ParsedLayer {
-  LayerIndex index;
-  std::unordered_set<Digest> blobs;
-  uint64_t content_bytes = 0;
-};
+// Collects the blobs an index uses and the bytes they hold.
+void CountContent(ParsedLayer* out) {
+  for (const Entry& e : out->index.entries) {
+    if (e.type == EntryType::kRegular && e.size > 0) {
+      out->blobs.insert(e.content);
+      out->content_bytes += e.size;
+    }
+  }
+}
 
 Result<uint64_t> FreeBytes(const std::string& dir) {
   struct statvfs vfs;
@@ -58,12 +66,41 @@ Result<ParsedLayer> ReadLayer(TarReader& reader, BlobBatch& batch, uint64_t free
   }
   ParsedLayer out;
   out.index = std::move(builder).Finish();
-  for (const Entry& e : out.index.entries) {
-    if (e.type == EntryType::kRegular && e.size > 0) {
-      out.blobs.insert(e.content);
-      out.content_bytes += e.size;
-    }
+  CountContent(&out);
+  return out;
+}
+
+// An overlayfs upper directory (whiteouts, opaque markers) as a layer: every
+// file's bytes go into the blob store; the root's own metadata stays the
+// lower layers' (it is implicit), as a container's changes never include it.
+Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, BlobBatch& batch, uint64_t free_bytes) {
+  uint64_t next_id = 0;
+  std::unordered_map<Digest, std::string> paths;
+  ParsedLayer out;
+  ASSIGN_OR_RETURN(out.index, ScanDirectoryLayer(dir, &next_id, &paths));
+  for (Entry& e : out.index.entries) {
+    if (e.path.empty()) e.implicit = true;
+    if (e.type != EntryType::kRegular || e.size == 0) continue;
+    if (e.size > free_bytes) return Status::IOError("not enough space in the store for " + e.path);
+    const std::string& file = paths.at(e.content);
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return ErrnoStatus("open", file);
+    std::vector<char> buf(256 * 1024);
+    int64_t offset = 0;
+    ASSIGN_OR_RETURN(e.content,
+                     batch.Add(e.size, [&](const void** data, size_t* len, int64_t* off, bool* done) {
+                       ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+                       if (n < 0) return ErrnoStatus("read", file);
+                       *done = n == 0;
+                       *data = buf.data();
+                       *len = static_cast<size_t>(n);
+                       *off = offset;
+                       offset += n;
+                       return Status::OK();
+                     }));
+    free_bytes -= e.size;
   }
+  CountContent(&out);
   return out;
 }
 
@@ -90,45 +127,61 @@ Result<Image> Store::ImportTar(const std::string& path, const ImportOptions& opt
 }
 
 Result<Image> Store::ImportTarFd(int fd, const std::string& source_name, const ImportOptions& options) {
+  return impl_->ImportLayer(
+      options, "strata import " + source_name,
+      [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
+        ASSIGN_OR_RETURN(auto reader, TarReader::Open(fd));
+        auto parsed = ReadLayer(*reader, batch, free_bytes);
+        if (!parsed.ok() && parsed.status().code() == Code::kInvalidArgument) {
+          return Status::InvalidArgument(source_name + ": " + parsed.status().message());
+        }
+        return parsed;
+      });
+}
+
+Result<Image> Store::ImportDirectory(const std::string& dir, const ImportOptions& options) {
+  return impl_->ImportLayer(options, "strata commit " + dir,
+                            [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
+                              return ReadDirectoryLayer(dir, batch, free_bytes);
+                            });
+}
+
+Result<Image> Store::Impl::ImportLayer(const ImportOptions& options, const std::string& default_created_by,
+                                       const std::function<Result<ParsedLayer>(BlobBatch&, uint64_t)>& read) {
   std::string tag;
   if (!options.ref.empty()) {
     ASSIGN_OR_RETURN(tag, NormalizeReference(options.ref));
   }
-  ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl_->root));
+  ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(root));
   Image base;
   if (!options.from.empty()) {
-    ASSIGN_OR_RETURN(base, GetImage(options.from));
+    ASSIGN_OR_RETURN(std::string base_id, ResolveImageId(options.from));
+    ASSIGN_OR_RETURN(base, LoadImage(base_id));
   }
   const std::string parent = base.layers.empty() ? "" : base.layers.back();
 
-  ASSIGN_OR_RETURN(auto reader, TarReader::Open(fd));
-  BlobBatch batch(*impl_->blobs);
-  ASSIGN_OR_RETURN(uint64_t free_bytes, FreeBytes(impl_->blobs->dir()));
-  auto parsed = ReadLayer(*reader, batch, free_bytes);
-  if (!parsed.ok()) {
-    return Status(parsed.status().code() == Code::kInvalidArgument
-                      ? Status::InvalidArgument(source_name + ": " + parsed.status().message())
-                      : parsed.status());
-  }
+  BlobBatch batch(*blobs);
+  ASSIGN_OR_RETURN(uint64_t free_bytes, FreeBytes(blobs->dir()));
+  ASSIGN_OR_RETURN(ParsedLayer parsed, read(batch, free_bytes));
 
-  const std::string raw_index = EncodeIndex(parsed->index);
-  const Digest diff = HashBytes(impl_->secret, raw_index.data(), raw_index.size());
+  const std::string raw_index = EncodeIndex(parsed.index);
+  const Digest diff = HashBytes(secret, raw_index.data(), raw_index.size());
   LayerInfo layer;
-  layer.id = impl_->ChainId(parent, diff);
+  layer.id = ChainId(parent, diff);
   layer.parent = parent;
   layer.diff_digest = diff.Hex();
-  layer.size = parsed->content_bytes;
-  layer.entry_count = parsed->index.entries.size();
+  layer.size = parsed.content_bytes;
+  layer.entry_count = parsed.index.entries.size();
   layer.created = std::time(nullptr);
 
   Undo undo;
-  ASSIGN_OR_RETURN(auto existing, impl_->catalog->FindLayer(layer.id));
+  ASSIGN_OR_RETURN(auto existing, catalog->FindLayer(layer.id));
   if (!existing) {
-    RETURN_IF_ERROR(WriteLayerDir(impl_->root + "/layers", layer.id, raw_index));
-    undo.Add(impl_->LayerDir(layer.id));
+    RETURN_IF_ERROR(WriteLayerDir(root + "/layers", layer.id, raw_index));
+    undo.Add(LayerDir(layer.id));
   }
-  Status committed = batch.Commit(parsed->blobs);
-  for (const Digest& d : batch.created()) undo.Add(impl_->blobs->PathOf(d));
+  Status committed = batch.Commit(parsed.blobs);
+  for (const Digest& d : batch.created()) undo.Add(blobs->PathOf(d));
   RETURN_IF_ERROR(committed);
 
   Image image;
@@ -137,22 +190,21 @@ Result<Image> Store::ImportTarFd(int fd, const std::string& source_name, const I
   image.layers = base.layers;
   image.layers.push_back(layer.id);
   image.created = layer.created;
-  image.history.push_back({layer.created,
-                           options.created_by.empty() ? "strata import " + source_name : options.created_by,
-                           "", false});
+  image.history.push_back(
+      {layer.created, options.created_by.empty() ? default_created_by : options.created_by, "", false});
   bool image_created = false;
-  ASSIGN_OR_RETURN(image, impl_->WriteImageConfig(std::move(image), &image_created));
-  if (image_created) undo.Add(impl_->ImageDir(image.id));
+  ASSIGN_OR_RETURN(image, WriteImageConfig(std::move(image), &image_created));
+  if (image_created) undo.Add(ImageDir(image.id));
 
-  Catalog::Transaction txn(*impl_->catalog);
+  Catalog::Transaction txn(*catalog);
   RETURN_IF_ERROR(txn.status());
   if (!existing) {
     RETURN_IF_ERROR(
-        impl_->catalog->InsertLayer(layer, std::vector<Digest>(parsed->blobs.begin(), parsed->blobs.end())));
+        catalog->InsertLayer(layer, std::vector<Digest>(parsed.blobs.begin(), parsed.blobs.end())));
   }
-  ASSIGN_OR_RETURN(auto known_image, impl_->catalog->FindImage(image.id));
-  if (!known_image) RETURN_IF_ERROR(impl_->catalog->InsertImage({image.id, image.created, image.layers}));
-  if (!tag.empty()) RETURN_IF_ERROR(impl_->catalog->SetTag(tag, image.id));
+  ASSIGN_OR_RETURN(auto known_image, catalog->FindImage(image.id));
+  if (!known_image) RETURN_IF_ERROR(catalog->InsertImage({image.id, image.created, image.layers}));
+  if (!tag.empty()) RETURN_IF_ERROR(catalog->SetTag(tag, image.id));
   RETURN_IF_ERROR(txn.Commit());
   undo.Dismiss();
   if (!tag.empty()) image.names.push_back(tag);

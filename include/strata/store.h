@@ -47,6 +47,10 @@ class Store {
   // and makes it one layer on top of `options.from`'s layers.
   Result<Image> ImportTar(const std::string& path, const ImportOptions& options);
   Result<Image> ImportTarFd(int fd, const std::string& source_name, const ImportOptions& options);
+  // Makes a writable union's upper directory (overlayfs format: 0/0 devices or
+  // .wh. files as whiteouts, opaque xattrs) one new layer on top of
+  // `options.from`: what a container's changes or a build step become.
+  Result<Image> ImportDirectory(const std::string& dir, const ImportOptions& options);
 
   Result<std::vector<Image>> ListImages();
   // `ref` is "name[:tag]", an image id, or a unique prefix of one.

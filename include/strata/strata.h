@@ -2,6 +2,7 @@
 #pragma once
 
 #include "strata/digest.h"
+#include "strata/dockerfile.h"
 #include "strata/entry.h"
 #include "strata/image.h"
 #include "strata/overlay_fs.h"

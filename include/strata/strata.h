@@ -6,6 +6,7 @@
 #include "strata/entry.h"
 #include "strata/image.h"
 #include "strata/overlay_fs.h"
+#include "strata/runtime.h"
 #include "strata/status.h"
 #include "strata/store.h"
 #include "strata/union_view.h"

@@ -1,0 +1,48 @@
+// Running a process in a root file system with an OCI runtime (runc by
+// default): what a build's RUN step and a container's start both do.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "strata/status.h"
+
+namespace strata {
+
+struct BindMount {
+  std::string source;  // host path
+  std::string destination;
+  bool readonly = false;
+};
+
+struct RunSpec {
+  std::string rootfs;  // absolute path of a mounted root file system
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // "KEY=value"
+  std::string cwd = "/";
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string hostname = "strata";
+  bool network = false;  // false: a network namespace with loopback only
+  std::vector<BindMount> mounts;
+};
+
+// The OCI runtime-spec config.json for `spec`: proc, a tmpfs /dev with pts,
+// shm and mqueue, a read-only /sys, the usual masked and read-only paths,
+// Docker's default capabilities, no rlimits (raising them needs
+// CAP_SYS_RESOURCE, which a sandbox may not have).
+std::string OciConfigJson(const RunSpec& spec);
+
+struct RuntimeOptions {
+  std::string runtime = "runc";  // a path or a name on PATH
+  std::string state_dir;         // where the bundle is made; a temporary directory when empty
+  int stdout_fd = 1;
+  int stderr_fd = 2;
+};
+
+// Runs the process to its end and returns its exit status (128 + signal
+// when killed). The bundle and the runtime's state are removed afterwards.
+Result<int> RunInRuntime(const RunSpec& spec, const RuntimeOptions& options = {});
+
+}  // namespace strata

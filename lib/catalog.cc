@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <nlohmann/json.hpp>
+
 #include "status_macros.h"
 
 namespace strata {
@@ -24,6 +26,11 @@ CREATE TABLE IF NOT EXISTS image_layers(
   PRIMARY KEY(image_id, position)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS image_layers_layer ON image_layers(layer_id);
 CREATE TABLE IF NOT EXISTS tags(name TEXT PRIMARY KEY, image_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS volumes(
+  name TEXT PRIMARY KEY, driver TEXT NOT NULL, labels TEXT NOT NULL, options TEXT NOT NULL,
+  anonymous INTEGER NOT NULL, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS volume_users(
+  volume TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY(volume, user)) WITHOUT ROWID;
 )sql";
 
 Status DbError(sqlite3* db, const std::string& what) {
@@ -267,6 +274,63 @@ Result<std::multimap<std::string, std::string>> Catalog::TagsByImage() {
     return Status::OK();
   }));
   return out;
+}
+
+Status Catalog::InsertVolume(const VolumeInfo& v) {
+  return Stmt(db_, "INSERT INTO volumes VALUES(?,?,?,?,?,?)")
+      .Bind(v.name)
+      .Bind(v.driver)
+      .Bind(nlohmann::json(v.labels).dump())
+      .Bind(nlohmann::json(v.options).dump())
+      .Bind(static_cast<int64_t>(v.anonymous))
+      .Bind(v.created)
+      .Run();
+}
+
+Result<std::optional<VolumeInfo>> Catalog::FindVolume(const std::string& name) {
+  Stmt s(db_, "SELECT driver, labels, options, anonymous, created FROM volumes WHERE name=?");
+  s.Bind(name);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<VolumeInfo>();
+  VolumeInfo v;
+  v.name = name;
+  v.driver = s.Text(0);
+  auto labels = nlohmann::json::parse(s.Text(1), nullptr, false);
+  auto options = nlohmann::json::parse(s.Text(2), nullptr, false);
+  if (labels.is_object()) labels.get_to(v.labels);
+  if (options.is_object()) options.get_to(v.options);
+  v.anonymous = s.Int(3) != 0;
+  v.created = s.Int(4);
+  Stmt u(db_, "SELECT user FROM volume_users WHERE volume=? ORDER BY user");
+  u.Bind(name);
+  RETURN_IF_ERROR(ForEachRow(u, [&]() -> Status {
+    v.users.push_back(u.Text(0));
+    return Status::OK();
+  }));
+  return std::optional<VolumeInfo>(std::move(v));
+}
+
+Result<std::vector<std::string>> Catalog::VolumeNames() {
+  Stmt s(db_, "SELECT name FROM volumes ORDER BY name");
+  std::vector<std::string> out;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
+    out.push_back(s.Text(0));
+    return Status::OK();
+  }));
+  return out;
+}
+
+Status Catalog::DeleteVolume(const std::string& name) {
+  RETURN_IF_ERROR(Stmt(db_, "DELETE FROM volume_users WHERE volume=?").Bind(name).Run());
+  return Stmt(db_, "DELETE FROM volumes WHERE name=?").Bind(name).Run();
+}
+
+Status Catalog::AddVolumeUser(const std::string& volume, const std::string& user) {
+  return Stmt(db_, "INSERT OR IGNORE INTO volume_users VALUES(?,?)").Bind(volume).Bind(user).Run();
+}
+
+Status Catalog::RemoveVolumeUser(const std::string& volume, const std::string& user) {
+  return Stmt(db_, "DELETE FROM volume_users WHERE volume=? AND user=?").Bind(volume).Bind(user).Run();
 }
 
 Result<std::vector<std::string>> Catalog::IdsWithPrefix(const std::string& table, const std::string& prefix) {

@@ -13,6 +13,7 @@
 #include "strata/digest.h"
 #include "strata/image.h"
 #include "strata/status.h"
+#include "strata/volume.h"
 
 struct sqlite3;
 
@@ -62,6 +63,13 @@ class Catalog {
   Status DeleteTag(const std::string& name);
   Result<std::optional<std::string>> TagTarget(const std::string& name);
   Result<std::multimap<std::string, std::string>> TagsByImage();  // image id -> name
+
+  Status InsertVolume(const VolumeInfo& volume);
+  Result<std::optional<VolumeInfo>> FindVolume(const std::string& name);  // users filled in
+  Result<std::vector<std::string>> VolumeNames();
+  Status DeleteVolume(const std::string& name);
+  Status AddVolumeUser(const std::string& volume, const std::string& user);
+  Status RemoveVolumeUser(const std::string& volume, const std::string& user);
 
   // Ids in `table` ("layers" or "images") that start with `prefix`.
   Result<std::vector<std::string>> IdsWithPrefix(const std::string& table, const std::string& prefix);

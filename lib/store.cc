@@ -41,7 +41,7 @@ Status LoadOrCreateSecret(const std::string& root, Secret* secret) {
 // Temporary files of an operation that crashed: only safe to remove while we
 // hold the writer lock.
 void RemoveStaleTemps(const std::string& root) {
-  for (const char* top : {"blobs", "layers", "images"}) {
+  for (const char* top : {"blobs", "layers", "images", "volumes"}) {
     std::string dir = root + "/" + top;
     DIR* d = ::opendir(dir.c_str());
     if (!d) continue;
@@ -142,6 +142,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
   }
   if (auto lock = StoreLock::TryAcquire(impl->root); lock.ok()) RemoveStaleTemps(impl->root);
   impl->blobs = std::make_unique<BlobStore>(impl->root + "/blobs", impl->secret);
+  impl->volume_drivers.emplace("local", MakeLocalVolumeDriver(impl->root + "/volumes"));
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -25,6 +26,7 @@ struct Store::Impl {
   Secret secret{};
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<BlobStore> blobs;
+  std::map<std::string, std::unique_ptr<VolumeDriver>> volume_drivers;
 
   std::string LayerDir(const std::string& id) const { return root + "/layers/" + id; }
   std::string ImageDir(const std::string& id) const { return root + "/images/" + id; }
@@ -38,6 +40,8 @@ struct Store::Impl {
   // options.from, atomically (store_import.cc).
   Result<Image> ImportLayer(const ImportOptions& options, const std::string& default_created_by,
                             const std::function<Result<ParsedLayer>(BlobBatch&, uint64_t)>& read);
+  Result<VolumeDriver*> Driver(const std::string& name);
+  Result<VolumeInfo> LoadVolume(const std::string& name);  // with its driver's mountpoint
   // Writes the image's config file and returns the image with its id set.
   Result<Image> WriteImageConfig(Image image, bool* created);
 };

@@ -39,5 +39,6 @@ void AddImportCommand(CLI::App& app, Context& ctx);
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddLayerCommands(CLI::App& app, Context& ctx);
 void AddMountCommands(CLI::App& app, Context& ctx);
+void AddVolumeCommands(CLI::App& app, Context& ctx);
 
 }  // namespace strata::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   strata::cli::AddImageCommands(app, ctx);
   strata::cli::AddLayerCommands(app, ctx);
   strata::cli::AddMountCommands(app, ctx);
+  strata::cli::AddVolumeCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -14,6 +14,7 @@
 #include "strata/entry.h"
 #include "strata/image.h"
 #include "strata/status.h"
+#include "strata/volume.h"
 
 namespace strata {
 
@@ -69,6 +70,19 @@ class Store {
   Status ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression);
   // Refused while an image or another layer uses the layer.
   Status RemoveLayer(const std::string& id_or_prefix);
+
+  // Volumes. Names are Docker's: [a-zA-Z0-9][a-zA-Z0-9_.-]+.
+  Status RegisterVolumeDriver(std::unique_ptr<VolumeDriver> driver);
+  Result<VolumeInfo> CreateVolume(const std::string& name, const VolumeCreateOptions& options);
+  Result<std::vector<VolumeInfo>> ListVolumes();
+  Result<VolumeInfo> GetVolume(const std::string& name);
+  // Refused while a container uses the volume.
+  Status RemoveVolume(const std::string& name);
+  // Removes unused volumes: anonymous ones, or all of them with `all`.
+  Result<std::vector<std::string>> PruneVolumes(bool all);
+  // Records that `user` (a container) uses the volume and returns the data's host path.
+  Result<std::string> MountVolume(const std::string& name, const std::string& user);
+  Status UnmountVolume(const std::string& name, const std::string& user);
 
   // Path of the blob file holding `digest`'s bytes (read-only, never changes).
   std::string BlobPath(const Digest& digest) const;

@@ -85,6 +85,21 @@ expect_ok "image rm deletes" "$STRATA" image rm app:1
 expect_eq "top layer deleted" "$(grep -c '^Deleted: layer' "$WORK/out")" 1
 expect_eq "base still there" "$("$STRATA" image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')" "$base_layer"
 
+# volumes
+expect_ok "volume create" "$STRATA" volume create data_volume --label team=db
+expect_eq "volume create prints the name" "$(cat "$WORK/out")" "data_volume"
+expect_eq "volume ls -q" "$("$STRATA" volume ls -q)" "data_volume"
+expect_eq "volume inspect mountpoint" "$("$STRATA" volume inspect data_volume | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Mountpoint"])')" \
+  "$STRATA_ROOT/volumes/data_volume/_data"
+expect_error "bad volume name" "invalid volume name" "$STRATA" volume create "a b"
+expect_error "unsupported driver option" "not supported" "$STRATA" volume create vol2 --opt type=nfs
+expect_error "bad label" "KEY=VALUE" "$STRATA" volume create vol2 --label nolabel
+expect_eq "nothing made by the errors" "$("$STRATA" volume ls -q | wc -l)" 1
+expect_ok "volume prune keeps named volumes" "$STRATA" volume prune
+expect_eq "still there" "$("$STRATA" volume ls -q)" "data_volume"
+expect_ok "volume rm" "$STRATA" volume rm data_volume
+expect_error "volume rm again" "no such volume" "$STRATA" volume rm data_volume
+
 # --root and STRATA_ROOT
 other=$WORK/other
 "$STRATA" --root "$other" import "$WORK/base.tar" x >/dev/null

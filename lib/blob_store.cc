@@ -35,6 +35,23 @@ Result<bool> FileEquals(const std::string& path, std::string_view bytes) {
   }
   return got == bytes.size() && std::string_view(buf.data(), got) == bytes;
 }
+// Pulls blocks from `next` until it is done, checking each lies within `size`.
+Status ForEachBlock(const BlobBatch::BlockSource& next, uint64_t size,
+                    const std::function<Status(const void*, size_t, uint64_t)>& fn) {
+  for (;;) {
+    const void* data = nullptr;
+    size_t len = 0;
+    int64_t offset = 0;
+    bool done = false;
+    RETURN_IF_ERROR(next(&data, &len, &offset, &done));
+    if (done) return Status::OK();
+    if (offset < 0 || static_cast<uint64_t>(offset) + len > size) {
+      return Status::InvalidArgument("data block outside the file's declared size");
+    }
+    RETURN_IF_ERROR(fn(data, len, static_cast<uint64_t>(offset)));
+  }
+}
+
 }  // namespace
 
 std::string BlobStore::PathOf(const Digest& d) const {
@@ -140,18 +157,10 @@ std::string BlobBatch::NextTempPath() {
 
 Result<Digest> BlobBatch::AddSmall(uint64_t size, const BlockSource& next) {
   std::string bytes(size, '\0');
-  for (;;) {
-    const void* data = nullptr;
-    size_t len = 0;
-    int64_t offset = 0;
-    bool done = false;
-    RETURN_IF_ERROR(next(&data, &len, &offset, &done));
-    if (done) break;
-    if (offset < 0 || static_cast<uint64_t>(offset) + len > size) {
-      return Status::InvalidArgument("data block outside the file's declared size");
-    }
+  RETURN_IF_ERROR(ForEachBlock(next, size, [&](const void* data, size_t len, uint64_t offset) {
     std::memcpy(bytes.data() + offset, data, len);
-  }
+    return Status::OK();
+  }));
   Digest d = HashBytes(store_.secret(), bytes.data(), bytes.size());
   Status dup = CheckDuplicate(d, [&](const std::string& path) { return FileEquals(path, bytes); });
   if (dup.ok()) return d;
@@ -173,23 +182,16 @@ Result<Digest> BlobBatch::Add(uint64_t size, const BlockSource& next) {
   if (!fd.valid()) return ErrnoStatus("create", tmp);
   Hasher hasher(store_.secret());
   uint64_t pos = 0;  // bytes hashed so far
-  for (;;) {
-    const void* data = nullptr;
-    size_t len = 0;
-    int64_t offset = 0;
-    bool done = false;
-    RETURN_IF_ERROR(next(&data, &len, &offset, &done));
-    if (done) break;
-    if (offset < 0 || static_cast<uint64_t>(offset) < pos || static_cast<uint64_t>(offset) + len > size) {
-      return Status::InvalidArgument("data block outside the file's declared size");
-    }
-    hasher.UpdateZeros(static_cast<uint64_t>(offset) - pos);  // a hole
-    if (::pwrite(fd.get(), data, len, offset) != static_cast<ssize_t>(len)) {
+  RETURN_IF_ERROR(ForEachBlock(next, size, [&](const void* data, size_t len, uint64_t offset) {
+    if (offset < pos) return Status::InvalidArgument("data blocks out of order");
+    hasher.UpdateZeros(offset - pos);  // a hole
+    if (::pwrite(fd.get(), data, len, static_cast<off_t>(offset)) != static_cast<ssize_t>(len)) {
       return ErrnoStatus("write", tmp);
     }
     hasher.Update(data, len);
-    pos = static_cast<uint64_t>(offset) + len;
-  }
+    pos = offset + len;
+    return Status::OK();
+  }));
   hasher.UpdateZeros(size - pos);
   if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) return ErrnoStatus("truncate", tmp);
   fd.Reset();

@@ -18,12 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 Entry E(std::string path, EntryType type = EntryType::kRegular, uint32_t mode = 0644) {
-  Entry e;
-  e.path = std::move(path);
-  e.type = type;
-  e.mode = mode;
-  e.mtime_sec = 1600000000;
-  return e;
+  return MakeEntry(std::move(path), type, mode);
 }
 
 // A lower tree whose regular files are real files under `blobs`.

@@ -11,12 +11,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<Store> OpenStore(const TempDir& tmp) {
-  auto store = Store::Open(tmp / "store");
-  REQUIRE(store.ok());
-  return std::move(store).value();
-}
-
 size_t CountBlobs(const std::string& root) {
   size_t n = 0;
   for (const auto& e : fs::recursive_directory_iterator(root + "/blobs")) n += e.is_regular_file();
@@ -65,7 +59,7 @@ std::vector<TarSpec> EveryEntryType() {
 
 TEST_CASE("an every-entry-type tar round-trips to the same layer id") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   WriteTar(tmp / "all.tar", EveryEntryType());
   auto image = store->ImportTar(tmp / "all.tar", {.ref = "all:1"});
   REQUIRE(image.ok());
@@ -102,7 +96,7 @@ TEST_CASE("an every-entry-type tar round-trips to the same layer id") {
 
 TEST_CASE("common tar dialects import: GNU long names, ustar, pax, sparse, compressed") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   std::string src = tmp / "src";
   std::string deep = src + "/" + std::string(150, 'd');
   fs::create_directories(deep);
@@ -145,7 +139,7 @@ TEST_CASE("common tar dialects import: GNU long names, ustar, pax, sparse, compr
 
 TEST_CASE("the same file in two images is stored once") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   std::string big(1 << 20, 'b');
   WriteTar(tmp / "one.tar", {File("usr/lib/libbig.so", big), File("one", "1")});
   WriteTar(tmp / "two.tar", {File("opt/copy/libbig.so", big), File("two", "2")});
@@ -156,7 +150,7 @@ TEST_CASE("the same file in two images is stored once") {
 
 TEST_CASE("layers stack with --from and ids chain through parents") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   WriteTar(tmp / "base.tar", {File("etc/os-release", "base")});
   WriteTar(tmp / "app.tar", {File("app/main", "app"), File("etc/.wh.os-release", "")});
   auto base = store->ImportTar(tmp / "base.tar", {.ref = "base"});
@@ -179,7 +173,7 @@ TEST_CASE("layers stack with --from and ids chain through parents") {
 
 TEST_CASE("hostile tars are refused and the store is left exactly as it was") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   WriteTar(tmp / "ok.tar", {File("etc/hostname", "box"), Symlink("lib", "usr/lib")});
   REQUIRE(store->ImportTar(tmp / "ok.tar", {.ref = "ok"}).ok());
   const auto before = SnapshotStore(store->root());
@@ -249,7 +243,7 @@ TEST_CASE("hostile tars are refused and the store is left exactly as it was") {
 
 TEST_CASE("absolute names land relative to the layer root") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   WriteTar(tmp / "abs.tar", {File("/etc/motd", "hi"), Dir("/")});
   auto image = store->ImportTar(tmp / "abs.tar", {});
   REQUIRE(image.ok());
@@ -260,7 +254,7 @@ TEST_CASE("absolute names land relative to the layer root") {
 
 TEST_CASE("removing images and layers respects users and frees what is unused") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   WriteTar(tmp / "base.tar", {File("shared", "shared bytes"), File("base-only", "b")});
   WriteTar(tmp / "top.tar", {File("top-only", "t"), File("copy-of-shared", "shared bytes")});
   auto base = store->ImportTar(tmp / "base.tar", {.ref = "base"});
@@ -291,7 +285,7 @@ TEST_CASE("removing images and layers respects users and frees what is unused") 
 
 TEST_CASE("a layer no image uses can be removed") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   WriteTar(tmp / "x.tar", {File("x", "x")});
   auto image = store->ImportTar(tmp / "x.tar", {});
   REQUIRE(image.ok());
@@ -303,7 +297,7 @@ TEST_CASE("a layer no image uses can be removed") {
 
 TEST_CASE("stored content is verified when read") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   WriteTar(tmp / "x.tar", {File("data", "original content")});
   auto image = store->ImportTar(tmp / "x.tar", {});
   REQUIRE(image.ok());
@@ -327,7 +321,7 @@ TEST_CASE("stored content is verified when read") {
 
 TEST_CASE("image references are validated") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   WriteTar(tmp / "x.tar", {File("x", "x")});
   REQUIRE(store->ImportTar(tmp / "x.tar", {.ref = "Bad Name"}).status().code() == Code::kInvalidArgument);
   REQUIRE(store->ListImages()->empty());

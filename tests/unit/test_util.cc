@@ -1,5 +1,7 @@
 #include "test_util.h"
 
+#include <catch2/catch.hpp>
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <sys/wait.h>
@@ -183,6 +185,21 @@ std::map<std::string, std::string> SnapshotStore(const std::string& root) {
     snap["#layers"] = layers.ok() ? ToJson(*layers) : layers.status().message();
   }
   return snap;
+}
+
+std::unique_ptr<Store> OpenTestStore(const TempDir& tmp) {
+  auto store = Store::Open(tmp / "store");
+  REQUIRE(store.ok());
+  return std::move(store).value();
+}
+
+Entry MakeEntry(std::string path, EntryType type, uint32_t mode) {
+  Entry e;
+  e.path = std::move(path);
+  e.type = type;
+  e.mode = mode;
+  e.mtime_sec = 1600000000;
+  return e;
 }
 
 int Sh(const std::string& command) {

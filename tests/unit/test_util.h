@@ -5,9 +5,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "strata/entry.h"
+#include "strata/store.h"
 
 namespace strata::test {
 
@@ -63,6 +67,12 @@ std::string ReadBytes(const std::string& path);
 // Every file under `root` (but the SQLite journal files and the lock) mapped
 // to its contents' hash, plus the catalog's logical contents.
 std::map<std::string, std::string> SnapshotStore(const std::string& root);
+
+class TempDir;
+// A store under TMP/store; fails the test when it cannot be opened.
+std::unique_ptr<Store> OpenTestStore(const TempDir& tmp);
+// An index entry (mtime 1600000000, everything else zero).
+Entry MakeEntry(std::string path, EntryType type = EntryType::kRegular, uint32_t mode = 0644);
 
 // Runs a shell command, returning its exit status.
 int Sh(const std::string& command);

@@ -5,17 +5,15 @@
 #include <algorithm>
 
 #include "strata/union_view.h"
+#include "test_util.h"
 
 using namespace strata;
+using namespace strata::test;
 
 namespace {
 
 Entry E(std::string path, EntryType type = EntryType::kRegular, uint32_t mode = 0644) {
-  Entry e;
-  e.path = std::move(path);
-  e.type = type;
-  e.mode = mode;
-  return e;
+  return MakeEntry(std::move(path), type, mode);
 }
 Entry D(std::string path, uint32_t mode = 0755) {
   return E(std::move(path), EntryType::kDirectory, mode);

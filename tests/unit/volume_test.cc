@@ -9,19 +9,11 @@ using namespace strata;
 using namespace strata::test;
 namespace fs = std::filesystem;
 
-namespace {
 
-std::unique_ptr<Store> OpenStore(const TempDir& tmp) {
-  auto store = Store::Open(tmp / "store");
-  REQUIRE(store.ok());
-  return std::move(store).value();
-}
-
-}  // namespace
 
 TEST_CASE("a volume is a directory under volumes/ that outlives its users") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   VolumeCreateOptions options;
   options.labels = {{"team", "db"}};
   auto v = store->CreateVolume("data_volume", options);
@@ -51,7 +43,7 @@ TEST_CASE("a volume is a directory under volumes/ that outlives its users") {
 
 TEST_CASE("bad volume requests are refused and change nothing") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   auto before = SnapshotStore(store->root());
   REQUIRE(store->CreateVolume("bad name", {}).status().code() == Code::kInvalidArgument);
   REQUIRE(store->CreateVolume("../escape", {}).status().code() == Code::kInvalidArgument);
@@ -69,7 +61,7 @@ TEST_CASE("bad volume requests are refused and change nothing") {
 
 TEST_CASE("prune removes unused anonymous volumes, or all unused with all") {
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   VolumeCreateOptions anonymous;
   anonymous.anonymous = true;
   REQUIRE(store->CreateVolume("named", {}).ok());
@@ -102,7 +94,7 @@ TEST_CASE("a registered driver serves the volumes made with it") {
     Result<std::vector<std::string>> List() override { return std::vector<std::string>{}; }
   };
   TempDir tmp;
-  auto store = OpenStore(tmp);
+  auto store = OpenTestStore(tmp);
   REQUIRE(store->RegisterVolumeDriver(std::make_unique<MemoryDriver>(tmp / "elsewhere")).ok());
   VolumeCreateOptions options;
   options.driver = "test";

@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=$(nproc)
 
+# The code is clang-formatted (.clang-format at the root).
+git ls-files -z '*.cc' '*.h' | xargs -0 clang-format --dry-run -Werror
+
 cmake -S . -B build/ci -DSTRATA_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/ci -j"$jobs"
 (cd build/ci && ctest --output-on-failure -j"$jobs")

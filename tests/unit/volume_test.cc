@@ -9,8 +9,6 @@ using namespace strata;
 using namespace strata::test;
 namespace fs = std::filesystem;
 
-
-
 TEST_CASE("a volume is a directory under volumes/ that outlives its users") {
   TempDir tmp;
   auto store = OpenTestStore(tmp);

@@ -134,12 +134,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
   impl->root = root;
   while (impl->root.size() > 1 && impl->root.back() == '/') impl->root.pop_back();
   RETURN_IF_ERROR(MakeDirs(impl->root));
-  {
+  if (PathExists(impl->root + "/secret")) {
+    // An existing store: readers must not wait for a writer (an import can
+    // hold the lock for minutes), and nothing here needs it.
+    RETURN_IF_ERROR(LoadOrCreateSecret(impl->root, &impl->secret));
+  } else {
     ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl->root));
     for (const char* top : kTopDirs) RETURN_IF_ERROR(MakeDirs(impl->root + "/" + top));
     RETURN_IF_ERROR(LoadOrCreateSecret(impl->root, &impl->secret));
-    ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(impl->root + "/catalog.db"));
   }
+  ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(impl->root + "/catalog.db"));
   if (auto lock = StoreLock::TryAcquire(impl->root); lock.ok()) RemoveStaleTemps(impl->root);
   impl->blobs = std::make_unique<BlobStore>(impl->root + "/blobs", impl->secret);
   impl->volume_drivers.emplace("local", MakeLocalVolumeDriver(impl->root + "/volumes"));

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "strata/store.h"
@@ -330,4 +334,23 @@ TEST_CASE("image references are validated") {
   REQUIRE(store->ImportTar(tmp / "x.tar", {.ref = "plain"}).ok());
   REQUIRE(store->GetImage("plain:latest").ok());
   REQUIRE(store->GetImage("nothing").status().code() == Code::kNotFound);
+}
+
+TEST_CASE("readers do not wait for a writer") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  WriteTar(tmp / "x.tar", {File("x", "x")});
+  REQUIRE(store->ImportTar(tmp / "x.tar", {.ref = "x"}).ok());
+  // Hold the writer lock, as a long import does, on a file description of our
+  // own (flock locks conflict across descriptions, even in one process). If
+  // opening or reading took the lock, this test would hang until ctest's
+  // timeout fails it.
+  int fd = ::open((store->root() + "/lock").c_str(), O_RDWR | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+  auto reader = Store::Open(store->root());
+  REQUIRE(reader.ok());
+  REQUIRE((*reader)->GetImage("x").ok());
+  REQUIRE((*reader)->ListLayers()->size() == 1);
+  ::close(fd);
 }

@@ -10,7 +10,7 @@ strata() { build/release/bin/strata "$@"; }
 export STRATA_ROOT=${STRATA_ROOT:-/var/tmp/strata-demo}
 rm -rf "$STRATA_ROOT"
 work=$(mktemp -d /tmp/strata-demo.XXXXXX)
-trap 'umount "$work/mnt" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'umount "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "A busybox root filesystem from Debian's busybox-static, as a tar"

@@ -210,10 +210,9 @@ struct DirHandle {
   std::vector<OverlayFs::Child> children;
 };
 
-void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto st = Fs(req).GetAttr(ino);
-  if (Failed(req, st)) return;
-  if (!S_ISDIR(st->st_mode)) return (void)fuse_reply_err(req, ENOTDIR);
+// The kernel sends opendir only for directories, so there is nothing to check
+// here: a stale node fails on the first readdir that reaches us.
+void OpOpendir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fi->fh = reinterpret_cast<uint64_t>(new DirHandle);
   fi->cache_readdir = 1;  // the kernel drops it when the directory changes through this mount
   fi->keep_cache = 1;

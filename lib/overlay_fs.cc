@@ -37,17 +37,6 @@ struct stat FromLower(const NodeAttr& a, uint64_t ino) {
   return st;
 }
 
-// An open upper file: the fd is the file.
-class UpperOpenFile final : public OpenFile {
- public:
-  explicit UpperOpenFile(int fd) : fd_(fd) {}
-  int CurrentFd() override { return fd_.get(); }
-  bool from_lower() const override { return false; }
-
- private:
-  UniqueFd fd_;
-};
-
 }  // namespace
 
 // A file opened read-only below: once another descriptor copies it up, reads

@@ -32,6 +32,17 @@ struct OverlayNode {
   std::map<std::string, OverlayNode*, std::less<>> children;  // looked-up children only
 };
 
+// An open upper file: the descriptor is the file.
+class UpperOpenFile final : public OpenFile {
+ public:
+  explicit UpperOpenFile(int fd) : fd_(fd) {}
+  int CurrentFd() override { return fd_.get(); }
+  bool from_lower() const override { return false; }
+
+ private:
+  UniqueFd fd_;
+};
+
 class OverlayImpl final : public OverlayFs {
  public:
   OverlayImpl(std::unique_ptr<UnionView> lower, OverlayOptions options, UniqueFd upper_fd, UniqueFd work_fd);
@@ -104,6 +115,9 @@ class OverlayImpl final : public OverlayFs {
   // Makes `n` exist in the upper directory (parents first). Directories and
   // empty copies are made under the lock; file data is copied without it.
   Status CopyUp(OverlayNode* n, bool with_data = true);
+  // The preamble of every change to an existing node: refuses a read-only
+  // union, finds the node and copies it up. Takes the lock itself.
+  Result<OverlayNode*> CopiedUp(uint64_t id, bool with_data = true);
   Status CopyUpDirsLocked(OverlayNode* dir);
   // Owner, mode, xattrs and times of lower entry `lower`, onto dirfd/rel (`abs` for xattrs).
   Status CopyMetadata(int dirfd, const std::string& rel, const std::string& abs, NodeId lower);

@@ -242,15 +242,9 @@ Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint
   ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
   int fd = ::openat(upper_fd_.get(), rel.c_str(), (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return Errno("create");
-  UniqueFd owned(fd);
+  auto file = std::make_unique<UpperOpenFile>(fd);
   ASSIGN_OR_RETURN(NodeEntry entry, FinishNewLocked(dir, name, caller));
-  struct UpperFile final : OpenFile {
-    explicit UpperFile(UniqueFd f) : fd(std::move(f)) {}
-    int CurrentFd() override { return fd.get(); }
-    bool from_lower() const override { return false; }
-    UniqueFd fd;
-  };
-  return std::make_pair(entry, std::unique_ptr<OpenFile>(new UpperFile(std::move(owned))));
+  return std::make_pair(entry, std::unique_ptr<OpenFile>(std::move(file)));
 }
 
 Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::string_view new_name) {
@@ -397,15 +391,20 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   return Status::OK();
 }
 
-Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, int fd) {
+Result<OverlayNode*> OverlayImpl::CopiedUp(uint64_t id, bool with_data) {
   RETURN_IF_ERROR(RequireWritable());
   OverlayNode* n;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
   }
+  RETURN_IF_ERROR(CopyUp(n, with_data));
+  return n;
+}
+
+Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, int fd) {
   const bool to_empty = (change.mask & AttrChange::kSize) && change.size == 0;
-  RETURN_IF_ERROR(CopyUp(n, /*with_data=*/!to_empty));
+  ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id, /*with_data=*/!to_empty));
   std::lock_guard<std::mutex> lock(mu_);
   const std::string rel = Rel(n);
   const int ufd = upper_fd_.get();
@@ -440,12 +439,7 @@ Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, 
 Status OverlayImpl::SetXattr(uint64_t id, const std::string& name, std::string_view value, int flags) {
   RETURN_IF_ERROR(RequireWritable());
   if (upper::IsPrivateXattr(name)) return Status::Posix(EPERM, "overlay attribute");
-  OverlayNode* n;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(n, GetLocked(id));
-  }
-  RETURN_IF_ERROR(CopyUp(n));
+  ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
   std::lock_guard<std::mutex> lock(mu_);
   if (::lsetxattr(Abs(Rel(n)).c_str(), name.c_str(), value.data(), value.size(), flags) != 0) {
     return Errno("setxattr");
@@ -456,12 +450,7 @@ Status OverlayImpl::SetXattr(uint64_t id, const std::string& name, std::string_v
 Status OverlayImpl::RemoveXattr(uint64_t id, const std::string& name) {
   RETURN_IF_ERROR(RequireWritable());
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
-  OverlayNode* n;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(n, GetLocked(id));
-  }
-  RETURN_IF_ERROR(CopyUp(n));
+  ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
   std::lock_guard<std::mutex> lock(mu_);
   if (::lremovexattr(Abs(Rel(n)).c_str(), name.c_str()) != 0) return Errno("removexattr");
   return Status::OK();

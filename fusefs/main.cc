@@ -3,6 +3,7 @@
 // directory. Returns once the mount is live (unless -f); SIGTERM unmounts.
 //
 //   strata-fuse [--root ROOT] --image IMAGE [--upper DIR --work DIR] [-f] MOUNTPOINT
+//   strata-fuse [--root ROOT] --layer LAYER [--upper DIR --work DIR] [-f] MOUNTPOINT
 //   strata-fuse -o lowerdir=L1:L2[,upperdir=U,workdir=W][,fsync=0,...] MOUNTPOINT
 #include <cstdio>
 #include <string>
@@ -58,11 +59,21 @@ int main(int argc, char** argv) {
   Daemon d;
   d.ids = o.ids;
   std::unique_ptr<strata::UnionView> lower;
-  if (!o.image.empty()) {
+  if (!o.image.empty() || o.layer) {
     auto store = strata::Store::Open(o.root);
     if (!store.ok()) return Fail(store.status().message());
     d.store = std::move(store).value();
-    auto view = strata::UnionView::OpenImage(*d.store, o.image);
+    std::vector<std::string> chain;
+    if (o.layer) {
+      auto layers = d.store->LayerChain(*o.layer);
+      if (!layers.ok()) return Fail(layers.status().message());
+      chain = std::move(layers).value();
+    } else {
+      auto image = d.store->GetImage(o.image);
+      if (!image.ok()) return Fail(image.status().message());
+      chain = image->layers;
+    }
+    auto view = strata::UnionView::OpenLayers(*d.store, chain);
     if (!view.ok()) return Fail(view.status().message());
     lower = std::move(view).value();
   } else {

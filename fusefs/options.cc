@@ -81,10 +81,11 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
       o.foreground = true;
     } else if (a == "--allow-other") {
       o.fuse_options.push_back("allow_other");
-    } else if (a == "--root" || a == "--image" || a == "--upper" || a == "--work" || a == "-o") {
+    } else if (a == "--root" || a == "--image" || a == "--layer" || a == "--upper" || a == "--work" || a == "-o") {
       if (!(v = value_of(i))) return "option " + a + " needs a value";
       if (a == "--root") o.root = *v;
       if (a == "--image") o.image = *v;
+      if (a == "--layer") o.layer = *v;
       if (a == "--upper") o.overlay.upper_dir = *v;
       if (a == "--work") o.overlay.work_dir = *v;
       if (a == "-o") {
@@ -132,7 +133,8 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
   if (o.show_version) return o;
   if (positional.size() != 1) return "want exactly one mount point";
   o.mountpoint = positional[0];
-  if (o.image.empty() == o.lower_dirs.empty()) return "name either --image IMAGE or -o lowerdir=DIR[:DIR...]";
+  if (int(!o.image.empty()) + int(o.layer.has_value()) + int(!o.lower_dirs.empty()) != 1)
+    return "name one of --image IMAGE, --layer LAYER or -o lowerdir=DIR[:DIR...]";
   if (o.overlay.upper_dir.empty() != o.overlay.work_dir.empty()) return "upperdir and workdir go together";
   return o;
 }

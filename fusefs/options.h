@@ -41,6 +41,7 @@ struct IdPolicy {
 struct DaemonOptions {
   std::string root;                     // store root (with --image)
   std::string image;                    // strata image as the lower tree
+  std::optional<std::string> layer;     // or a store layer and those below it ("": empty tree)
   std::vector<std::string> lower_dirs;  // or plain lower directories, top first
   OverlayOptions overlay;
   IdPolicy ids;

@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS volumes(
   anonymous INTEGER NOT NULL, created INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS volume_users(
   volume TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY(volume, user)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS build_cache(
+  parent TEXT NOT NULL, key TEXT NOT NULL, layer_id TEXT NOT NULL, created INTEGER NOT NULL,
+  PRIMARY KEY(parent, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS build_cache_layer ON build_cache(layer_id);
 )sql";
 
 Status DbError(sqlite3* db, const std::string& what) {
@@ -205,7 +209,40 @@ Result<std::string> Catalog::LayerUser(const std::string& id) {
   child.Bind(id);
   ASSIGN_OR_RETURN(bool has_child, child.Step());
   if (has_child) return "layer " + child.Text(0).substr(0, 12);
+  Stmt cache(db_, "SELECT 1 FROM build_cache WHERE layer_id=? LIMIT 1");
+  cache.Bind(id);
+  ASSIGN_OR_RETURN(bool cached, cache.Step());
+  if (cached) return std::string("the build cache");
   return std::string();
+}
+
+Status Catalog::InsertCacheEntry(const std::string& parent, const std::string& key, const std::string& layer,
+                                 int64_t created) {
+  return Stmt(db_, "INSERT OR REPLACE INTO build_cache VALUES(?,?,?,?)")
+      .Bind(parent)
+      .Bind(key)
+      .Bind(layer)
+      .Bind(created)
+      .Run();
+}
+
+Result<std::optional<std::string>> Catalog::FindCacheEntry(const std::string& parent, const std::string& key) {
+  Stmt s(db_, "SELECT layer_id FROM build_cache WHERE parent=? AND key=?");
+  s.Bind(parent).Bind(key);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.Text(0));
+}
+
+Result<std::vector<std::string>> Catalog::DeleteCacheEntries() {
+  Stmt s(db_, "SELECT DISTINCT layer_id FROM build_cache");
+  std::vector<std::string> layers;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
+    layers.push_back(s.Text(0));
+    return Status::OK();
+  }));
+  RETURN_IF_ERROR(Exec("DELETE FROM build_cache"));
+  return layers;
 }
 
 Status Catalog::InsertImage(const ImageRow& image) {

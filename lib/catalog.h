@@ -54,6 +54,13 @@ class Catalog {
   // Why the layer cannot go: "" when nothing uses it.
   Result<std::string> LayerUser(const std::string& id);
 
+  // The build cache: (parent layer, step key) -> the layer that step made.
+  Status InsertCacheEntry(const std::string& parent, const std::string& key, const std::string& layer,
+                          int64_t created);
+  Result<std::optional<std::string>> FindCacheEntry(const std::string& parent, const std::string& key);
+  // Empties the cache and returns the layers it named.
+  Result<std::vector<std::string>> DeleteCacheEntries();
+
   Status InsertImage(const ImageRow& image);
   Result<std::optional<ImageRow>> FindImage(const std::string& id);
   Result<std::vector<ImageRow>> Images();

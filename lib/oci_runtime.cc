@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "file_util.h"
+#include "process.h"
 #include "status_macros.h"
 #include "strata/runtime.h"
 
@@ -25,29 +26,6 @@ const std::vector<std::string> kCapabilities = {
 
 json Mount(const char* dest, const char* type, const char* source, std::vector<std::string> options) {
   return json{{"destination", dest}, {"type", type}, {"source", source}, {"options", std::move(options)}};
-}
-
-// Runs argv with stdout/stderr redirected; returns the exit status.
-Result<int> Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) return ErrnoStatus("fork", "");
-  if (pid == 0) {
-    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // dup2 makes fd 0 inheritable
-    ::dup2(devnull, 0);
-    if (out_fd != 1) ::dup2(out_fd, 1);
-    if (err_fd != 2) ::dup2(err_fd, 2);
-    ::execvp(argv[0], argv.data());
-    std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
-    _exit(127);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus("waitpid", "");
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace

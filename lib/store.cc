@@ -6,7 +6,9 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "file_util.h"
 #include "image_json.h"
@@ -196,19 +198,15 @@ Result<RemoveImageReport> Store::RemoveImage(const std::string& ref, bool force)
   report.untagged = image.names;
   report.deleted_image = id;
   RETURN_IF_ERROR(catalog.DeleteImage(id));
-  std::vector<Digest> dead_blobs;
-  for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
-    ASSIGN_OR_RETURN(std::string user, catalog.LayerUser(*it));
-    if (!user.empty()) break;  // this layer and those below it are still needed
-    ASSIGN_OR_RETURN(auto blobs, catalog.DeleteLayer(*it));
-    dead_blobs.insert(dead_blobs.end(), blobs.begin(), blobs.end());
-    report.deleted_layers.push_back(*it);
+  Impl::Garbage garbage;
+  if (!image.layers.empty()) {
+    ASSIGN_OR_RETURN(garbage, impl_->CollectLayers({image.layers.back()}));
   }
   RETURN_IF_ERROR(txn.Commit());
   // The catalog no longer names these; a crash from here on leaves only garbage.
   (void)RemoveAll(impl_->ImageDir(id));
-  for (const auto& layer : report.deleted_layers) (void)RemoveAll(impl_->LayerDir(layer));
-  for (const auto& d : dead_blobs) (void)impl_->blobs->Remove(d);
+  impl_->RemoveGarbage(garbage);
+  report.deleted_layers = garbage.layers;
   return report;
 }
 
@@ -221,6 +219,18 @@ Result<LayerInfo> Store::GetLayer(const std::string& id_or_prefix) {
   ASSIGN_OR_RETURN(auto layer, impl_->catalog->FindLayer(id));
   if (!layer) return Status::NotFound("no such layer: " + id_or_prefix);
   return *layer;
+}
+
+Result<std::vector<std::string>> Store::LayerChain(const std::string& top_layer) {
+  std::vector<std::string> chain;
+  for (std::string id = top_layer; !id.empty();) {
+    ASSIGN_OR_RETURN(auto layer, impl_->catalog->FindLayer(id));
+    if (!layer) return Status::NotFound("no such layer: " + id);
+    chain.push_back(id);
+    id = layer->parent;
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
 }
 
 Result<LayerIndex> Store::ReadLayerIndex(const std::string& id_or_prefix) {
@@ -261,6 +271,25 @@ Status Store::RemoveLayer(const std::string& id_or_prefix) {
   (void)RemoveAll(impl_->LayerDir(id));
   for (const auto& d : dead_blobs) (void)impl_->blobs->Remove(d);
   return Status::OK();
+}
+
+Digest Store::Hash(std::string_view data) const {
+  return HashBytes(impl_->secret, data.data(), data.size());
+}
+
+Result<Digest> Store::HashFile(const std::string& path) const {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path);
+  Hasher hasher(impl_->secret);
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("read", path);
+    if (n == 0) break;
+    hasher.Update(buf.data(), static_cast<size_t>(n));
+  }
+  return hasher.Finish();
 }
 
 std::string Store::BlobPath(const Digest& digest) const {

@@ -21,6 +21,21 @@ struct ParsedLayer {
   uint64_t content_bytes = 0;
 };
 
+// Deletes what a failed operation made, unless Dismiss()ed.
+class Undo {
+ public:
+  ~Undo() {
+    if (!dismissed_)
+      for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) (void)RemoveAll(*it);
+  }
+  void Add(std::string path) { paths_.push_back(std::move(path)); }
+  void Dismiss() { dismissed_ = true; }
+
+ private:
+  std::vector<std::string> paths_;
+  bool dismissed_ = false;
+};
+
 struct Store::Impl {
   std::string root;
   Secret secret{};
@@ -36,29 +51,35 @@ struct Store::Impl {
   Result<std::string> ResolveImageId(const std::string& ref);
   Result<Image> LoadImage(const std::string& id);
   Result<LayerIndex> LoadIndex(const LayerInfo& layer);
+  using ReadLayerFn = std::function<Result<ParsedLayer>(BlobBatch&, uint64_t free_bytes)>;
+  // A layer read with `read` whose index and blobs are on disk but not yet in
+  // the catalog (store_import.cc). The caller holds the lock.
+  struct StagedLayer {
+    LayerInfo info;
+    bool existing = false;  // the store already had this layer
+    std::vector<Digest> blobs;
+  };
+  Result<StagedLayer> StageLayer(const std::string& parent, const ReadLayerFn& read, Undo& undo);
+  Status InsertStagedLayer(const StagedLayer& staged);           // inside a transaction
+  Status InsertImageRow(const Image& image, const std::string& tag);  // inside a transaction; tag may be ""
   // Reads a layer with `read`, then makes it a layer and an image on top of
-  // options.from, atomically (store_import.cc).
+  // options.from, atomically.
   Result<Image> ImportLayer(const ImportOptions& options, const std::string& default_created_by,
-                            const std::function<Result<ParsedLayer>(BlobBatch&, uint64_t)>& read);
+                            const ReadLayerFn& read);
+  // Layers dropped from the catalog whose files go once the transaction commits.
+  struct Garbage {
+    std::vector<std::string> layers;
+    std::vector<Digest> blobs;
+  };
+  // Inside a transaction: drops `candidates` and then their parents from the
+  // catalog, as long as nothing uses them (store_build.cc).
+  Result<Garbage> CollectLayers(std::vector<std::string> candidates);
+  void RemoveGarbage(const Garbage& garbage);  // after the commit
   Result<VolumeDriver*> Driver(const std::string& name);
   Result<VolumeInfo> LoadVolume(const std::string& name);  // with its driver's mountpoint
   // Writes the image's config file and returns the image with its id set.
   Result<Image> WriteImageConfig(Image image, bool* created);
 };
 
-// Deletes what a failed operation made, unless Dismiss()ed.
-class Undo {
- public:
-  ~Undo() {
-    if (!dismissed_)
-      for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) (void)RemoveAll(*it);
-  }
-  void Add(std::string path) { paths_.push_back(std::move(path)); }
-  void Dismiss() { dismissed_ = true; }
-
- private:
-  std::vector<std::string> paths_;
-  bool dismissed_ = false;
-};
 
 }  // namespace strata

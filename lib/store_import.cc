@@ -146,8 +146,70 @@ Result<Image> Store::ImportDirectory(const std::string& dir, const ImportOptions
                             });
 }
 
+Result<Store::Impl::StagedLayer> Store::Impl::StageLayer(const std::string& parent, const ReadLayerFn& read,
+                                                         Undo& undo) {
+  BlobBatch batch(*blobs);
+  ASSIGN_OR_RETURN(uint64_t free_bytes, FreeBytes(blobs->dir()));
+  ASSIGN_OR_RETURN(ParsedLayer parsed, read(batch, free_bytes));
+
+  const std::string raw_index = EncodeIndex(parsed.index);
+  const Digest diff = HashBytes(secret, raw_index.data(), raw_index.size());
+  StagedLayer staged;
+  LayerInfo& layer = staged.info;
+  layer.id = ChainId(parent, diff);
+  layer.parent = parent;
+  layer.diff_digest = diff.Hex();
+  layer.size = parsed.content_bytes;
+  layer.entry_count = parsed.index.entries.size();
+  layer.created = std::time(nullptr);
+  staged.blobs.assign(parsed.blobs.begin(), parsed.blobs.end());
+
+  ASSIGN_OR_RETURN(auto existing, catalog->FindLayer(layer.id));
+  staged.existing = existing.has_value();
+  if (existing) {
+    layer = *existing;
+  } else {
+    RETURN_IF_ERROR(WriteLayerDir(root + "/layers", layer.id, raw_index));
+    undo.Add(LayerDir(layer.id));
+  }
+  Status committed = batch.Commit(parsed.blobs);
+  for (const Digest& d : batch.created()) undo.Add(blobs->PathOf(d));
+  RETURN_IF_ERROR(committed);
+  return staged;
+}
+
+Status Store::Impl::InsertStagedLayer(const StagedLayer& staged) {
+  if (staged.existing) return Status::OK();
+  return catalog->InsertLayer(staged.info, staged.blobs);
+}
+
+Result<LayerInfo> Store::CommitLayer(const std::string& parent_layer, const std::string& dir,
+                                     const std::string& cache_key) {
+  ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl_->root));
+  if (!parent_layer.empty()) {
+    ASSIGN_OR_RETURN(auto parent, impl_->catalog->FindLayer(parent_layer));
+    if (!parent) return Status::NotFound("no such layer: " + parent_layer);
+  }
+  Undo undo;
+  ASSIGN_OR_RETURN(auto staged, impl_->StageLayer(parent_layer,
+                                                  [&](BlobBatch& batch, uint64_t free_bytes) {
+                                                    return ReadDirectoryLayer(dir, batch, free_bytes);
+                                                  },
+                                                  undo));
+  Catalog::Transaction txn(*impl_->catalog);
+  RETURN_IF_ERROR(txn.status());
+  RETURN_IF_ERROR(impl_->InsertStagedLayer(staged));
+  if (!cache_key.empty()) {
+    RETURN_IF_ERROR(
+        impl_->catalog->InsertCacheEntry(parent_layer, cache_key, staged.info.id, std::time(nullptr)));
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  undo.Dismiss();
+  return staged.info;
+}
+
 Result<Image> Store::Impl::ImportLayer(const ImportOptions& options, const std::string& default_created_by,
-                                       const std::function<Result<ParsedLayer>(BlobBatch&, uint64_t)>& read) {
+                                       const ReadLayerFn& read) {
   std::string tag;
   if (!options.ref.empty()) {
     ASSIGN_OR_RETURN(tag, NormalizeReference(options.ref));
@@ -158,57 +220,36 @@ Result<Image> Store::Impl::ImportLayer(const ImportOptions& options, const std::
     ASSIGN_OR_RETURN(std::string base_id, ResolveImageId(options.from));
     ASSIGN_OR_RETURN(base, LoadImage(base_id));
   }
-  const std::string parent = base.layers.empty() ? "" : base.layers.back();
-
-  BlobBatch batch(*blobs);
-  ASSIGN_OR_RETURN(uint64_t free_bytes, FreeBytes(blobs->dir()));
-  ASSIGN_OR_RETURN(ParsedLayer parsed, read(batch, free_bytes));
-
-  const std::string raw_index = EncodeIndex(parsed.index);
-  const Digest diff = HashBytes(secret, raw_index.data(), raw_index.size());
-  LayerInfo layer;
-  layer.id = ChainId(parent, diff);
-  layer.parent = parent;
-  layer.diff_digest = diff.Hex();
-  layer.size = parsed.content_bytes;
-  layer.entry_count = parsed.index.entries.size();
-  layer.created = std::time(nullptr);
-
   Undo undo;
-  ASSIGN_OR_RETURN(auto existing, catalog->FindLayer(layer.id));
-  if (!existing) {
-    RETURN_IF_ERROR(WriteLayerDir(root + "/layers", layer.id, raw_index));
-    undo.Add(LayerDir(layer.id));
-  }
-  Status committed = batch.Commit(parsed.blobs);
-  for (const Digest& d : batch.created()) undo.Add(blobs->PathOf(d));
-  RETURN_IF_ERROR(committed);
+  ASSIGN_OR_RETURN(StagedLayer staged, StageLayer(base.layers.empty() ? "" : base.layers.back(), read, undo));
 
   Image image;
   image.config = base.config;
   image.history = base.history;
   image.layers = base.layers;
-  image.layers.push_back(layer.id);
-  image.created = layer.created;
+  image.layers.push_back(staged.info.id);
+  image.created = std::time(nullptr);
   image.history.push_back(
-      {layer.created, options.created_by.empty() ? default_created_by : options.created_by, "", false});
+      {image.created, options.created_by.empty() ? default_created_by : options.created_by, "", false});
   bool image_created = false;
   ASSIGN_OR_RETURN(image, WriteImageConfig(std::move(image), &image_created));
   if (image_created) undo.Add(ImageDir(image.id));
 
   Catalog::Transaction txn(*catalog);
   RETURN_IF_ERROR(txn.status());
-  if (!existing) {
-    RETURN_IF_ERROR(
-        catalog->InsertLayer(layer, std::vector<Digest>(parsed.blobs.begin(), parsed.blobs.end())));
-  }
-  ASSIGN_OR_RETURN(auto known_image, catalog->FindImage(image.id));
-  if (!known_image) RETURN_IF_ERROR(catalog->InsertImage({image.id, image.created, image.layers}));
-  if (!tag.empty()) RETURN_IF_ERROR(catalog->SetTag(tag, image.id));
+  RETURN_IF_ERROR(InsertStagedLayer(staged));
+  RETURN_IF_ERROR(InsertImageRow(image, tag));
   RETURN_IF_ERROR(txn.Commit());
   undo.Dismiss();
   if (!tag.empty()) image.names.push_back(tag);
   return image;
+}
+
+Status Store::Impl::InsertImageRow(const Image& image, const std::string& tag) {
+  ASSIGN_OR_RETURN(auto known_image, catalog->FindImage(image.id));
+  if (!known_image) RETURN_IF_ERROR(catalog->InsertImage({image.id, image.created, image.layers}));
+  if (!tag.empty()) RETURN_IF_ERROR(catalog->SetTag(tag, image.id));
+  return Status::OK();
 }
 
 }  // namespace strata

@@ -153,8 +153,12 @@ Result<std::unique_ptr<UnionView>> UnionView::FromLayers(
 
 Result<std::unique_ptr<UnionView>> UnionView::OpenImage(Store& store, const std::string& ref) {
   ASSIGN_OR_RETURN(Image image, store.GetImage(ref));
+  return OpenLayers(store, image.layers);
+}
+
+Result<std::unique_ptr<UnionView>> UnionView::OpenLayers(Store& store, const std::vector<std::string>& layer_ids) {
   std::vector<LayerIndex> layers;
-  for (const auto& id : image.layers) {
+  for (const auto& id : layer_ids) {
     ASSIGN_OR_RETURN(LayerIndex index, store.ReadLayerIndex(id));
     layers.push_back(std::move(index));
   }

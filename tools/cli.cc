@@ -10,13 +10,13 @@ Store& Context::OpenStore() {
   return *store;
 }
 
-void Fail(const std::string& message) {
+void Fail(const std::string& message, int exit_code) {
   std::string line = message;
   for (char& c : line) {
     if (c == '\n' || c == '\r') c = ' ';
   }
   std::fprintf(stderr, "strata: error: %s\n", line.c_str());
-  throw CLI::RuntimeError(1);
+  throw CLI::RuntimeError(exit_code);
 }
 
 void Fail(const Status& status) {

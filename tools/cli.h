@@ -20,7 +20,7 @@ struct Context {
 
 // Prints "strata: error: MESSAGE" (one line) and ends the command with exit 1.
 [[noreturn]] void Fail(const Status& status);
-[[noreturn]] void Fail(const std::string& message);
+[[noreturn]] void Fail(const std::string& message, int exit_code = 1);
 
 template <typename T>
 T Check(Result<T> result) {
@@ -35,6 +35,7 @@ std::string HumanSize(uint64_t bytes);  // "1.5MB", decimal units as Docker prin
 std::string FormatTime(int64_t unix_seconds);
 std::string ShortId(const std::string& id);
 
+void AddBuildCommands(CLI::App& app, Context& ctx);
 void AddImportCommand(CLI::App& app, Context& ctx);
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddLayerCommands(CLI::App& app, Context& ctx);

@@ -38,6 +38,12 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  // The same failure with "context: " before its message.
+  Status WithContext(const std::string& context) const {
+    Status s = *this;
+    if (!ok()) s.message_ = context + ": " + message_;
+    return s;
+  }
   // The errno that best describes this status (0 when ok).
   int ToErrno() const;
 

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/entry.h"
@@ -53,6 +55,20 @@ class Store {
   // `options.from`: what a container's changes or a build step become.
   Result<Image> ImportDirectory(const std::string& dir, const ImportOptions& options);
 
+  // Build steps (see strata/build.h). Makes `dir` (as ImportDirectory reads it)
+  // a layer on top of `parent_layer` ("" for none) without making an image,
+  // and records it in the build cache under (parent_layer, cache_key) unless
+  // the key is empty. The cache keeps its layers until PruneBuildCache.
+  Result<LayerInfo> CommitLayer(const std::string& parent_layer, const std::string& dir,
+                                const std::string& cache_key);
+  // The layer a step with `cache_key` made on `parent_layer` before, if any.
+  Result<std::optional<LayerInfo>> FindCachedLayer(const std::string& parent_layer, const std::string& cache_key);
+  // Makes (or finds) the image of `image`'s layers, config and history, and
+  // tags it `ref` unless that is "". The layers must exist, each on the one before.
+  Result<Image> CreateImage(Image image, const std::string& ref);
+  // Empties the build cache and removes the layers only it kept; returns them.
+  Result<std::vector<std::string>> PruneBuildCache();
+
   Result<std::vector<Image>> ListImages();
   // `ref` is "name[:tag]", an image id, or a unique prefix of one.
   Result<Image> GetImage(const std::string& ref);
@@ -63,6 +79,8 @@ class Store {
 
   Result<std::vector<LayerInfo>> ListLayers();
   Result<LayerInfo> GetLayer(const std::string& id_or_prefix);
+  // The layer and every layer below it, bottom first ("" gives none).
+  Result<std::vector<std::string>> LayerChain(const std::string& top_layer);
   // Loads a layer's index, verified against its diff digest.
   Result<LayerIndex> ReadLayerIndex(const std::string& id_or_prefix);
   // Writes the layer as a reproducible tar to `out_path` ("-" for standard output).
@@ -83,6 +101,11 @@ class Store {
   // Records that `user` (a container) uses the volume and returns the data's host path.
   Result<std::string> MountVolume(const std::string& name, const std::string& user);
   Status UnmountVolume(const std::string& name, const std::string& user);
+
+  // The store's keyed XXH3-128: digests that compare within this store only
+  // (build cache keys are made of them).
+  Digest Hash(std::string_view data) const;
+  Result<Digest> HashFile(const std::string& path) const;
 
   // Path of the blob file holding `digest`'s bytes (read-only, never changes).
   std::string BlobPath(const Digest& digest) const;

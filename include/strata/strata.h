@@ -1,6 +1,7 @@
 // Umbrella header: everything a strata library user needs.
 #pragma once
 
+#include "strata/build.h"
 #include "strata/digest.h"
 #include "strata/dockerfile.h"
 #include "strata/entry.h"
@@ -9,4 +10,6 @@
 #include "strata/runtime.h"
 #include "strata/status.h"
 #include "strata/store.h"
+#include "strata/union_mount.h"
 #include "strata/union_view.h"
+#include "strata/volume.h"

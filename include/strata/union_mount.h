@@ -1,0 +1,33 @@
+// Mounting store layers as one tree, optionally with a writable upper
+// directory on top: what a build's RUN step, a container's start and
+// `strata mount` do. The library does not link the FUSE daemon: it runs the
+// strata-fuse program, as containers/storage runs its mount_program.
+#pragma once
+
+#include <string>
+
+#include "strata/status.h"
+
+namespace strata {
+
+struct UnionMountSpec {
+  std::string store_root;
+  std::string top_layer;  // the lower tree is this layer and those below it; "" for an empty tree
+  std::string upper_dir;  // "" (with work_dir "") for a read-only mount
+  std::string work_dir;
+  std::string mountpoint;
+  bool allow_other = false;  // needed when a process of another user must see the tree
+  bool fsync = true;         // false: skip fsync in the upper layer (scratch data)
+};
+
+// $STRATA_FUSE, else strata-fuse beside the running program, else the
+// installed one.
+std::string DefaultMountProgram();
+
+// Returns once the mount is live.
+Status MountUnion(const UnionMountSpec& spec, const std::string& program = DefaultMountProgram());
+
+// Unmounts a strata mount; the daemon exits.
+Status UnmountUnion(const std::string& mountpoint);
+
+}  // namespace strata

@@ -81,7 +81,8 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
       o.foreground = true;
     } else if (a == "--allow-other") {
       o.fuse_options.push_back("allow_other");
-    } else if (a == "--root" || a == "--image" || a == "--layer" || a == "--upper" || a == "--work" || a == "-o") {
+    } else if (a == "--root" || a == "--image" || a == "--layer" || a == "--upper" || a == "--work" ||
+               a == "-o") {
       if (!(v = value_of(i))) return "option " + a + " needs a value";
       if (a == "--root") o.root = *v;
       if (a == "--image") o.image = *v;

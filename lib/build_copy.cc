@@ -58,7 +58,8 @@ Result<uint64_t> ResolveDir(OverlayFs& fs, std::string_view path, bool create) {
       todo.insert(todo.begin(), parts.begin(), parts.end());
       continue;
     }
-    if (!S_ISDIR(entry->attr.st_mode)) return Status::InvalidArgument(std::string(path) + ": not a directory");
+    if (!S_ISDIR(entry->attr.st_mode))
+      return Status::InvalidArgument(std::string(path) + ": not a directory");
     stack.push_back(entry->node);
   }
   return stack.back();
@@ -151,8 +152,8 @@ Status PutTree(OverlayFs& fs, uint64_t dir, const std::string& dir_path, const s
 
 }  // namespace
 
-Status CopyIntoUnion(OverlayFs& fs, const std::string& dest, bool dest_is_dir, const std::vector<SourceTree>& sources,
-                     const CopyOptions& options) {
+Status CopyIntoUnion(OverlayFs& fs, const std::string& dest, bool dest_is_dir,
+                     const std::vector<SourceTree>& sources, const CopyOptions& options) {
   for (const SourceTree& tree : sources) {
     if (tree.is_dir() || dest_is_dir) {
       ASSIGN_OR_RETURN(uint64_t dir, ResolveDir(fs, dest, /*create=*/true));

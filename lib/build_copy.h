@@ -24,8 +24,8 @@ struct CopyOptions {
 // source copies its contents; `dest_is_dir` (a trailing '/', or several
 // sources) puts files under dest by their names; an existing directory at
 // dest does too; missing directories are made (0755, root).
-Status CopyIntoUnion(OverlayFs& fs, const std::string& dest, bool dest_is_dir, const std::vector<SourceTree>& sources,
-                     const CopyOptions& options);
+Status CopyIntoUnion(OverlayFs& fs, const std::string& dest, bool dest_is_dir,
+                     const std::vector<SourceTree>& sources, const CopyOptions& options);
 
 // mkdir -p (WORKDIR); symlinks on the way are followed inside the union.
 Status MakeDirsInUnion(OverlayFs& fs, const std::string& path);

@@ -165,7 +165,8 @@ Status WalkView(const UnionView& view, NodeId node, const std::string& rel, std:
   out->push_back(std::move(e));
   if (!S_ISDIR(a.mode)) return Status::OK();
   ASSIGN_OR_RETURN(const std::vector<DirEntry>* children, view.Children(node));
-  for (const DirEntry& child : *children) RETURN_IF_ERROR(WalkView(view, child.node, Join(rel, child.name), out));
+  for (const DirEntry& child : *children)
+    RETURN_IF_ERROR(WalkView(view, child.node, Join(rel, child.name), out));
   return Status::OK();
 }
 
@@ -181,7 +182,8 @@ void ListView(const UnionView& view, NodeId node, const std::string& rel, std::v
 
 }  // namespace
 
-Result<std::vector<SourceTree>> CollectContextSources(const std::string& context_dir, const DockerIgnore& ignore,
+Result<std::vector<SourceTree>> CollectContextSources(const std::string& context_dir,
+                                                      const DockerIgnore& ignore,
                                                       const std::vector<std::string>& patterns) {
   std::vector<std::string> all;  // listed once, on the first glob
   bool listed = false;
@@ -205,9 +207,15 @@ Result<std::vector<SourceTree>> CollectContextSources(const std::string& context
     } else {
       struct stat st;
       std::string path = pattern == "." ? context_dir : context_dir + "/" + pattern;
-      if ((pattern != "." && ignore.Excluded(pattern)) || ::lstat(path.c_str(), &st) != 0) {
-        return Status::NotFound("file not found in build context or excluded by .dockerignore: " + raw);
+      bool found = ::lstat(path.c_str(), &st) == 0;
+      if (found && pattern != "." && ignore.Excluded(pattern)) {
+        // An excluded directory still counts when a '!' pattern keeps something in it.
+        std::vector<SourceEntry> below;
+        found = S_ISDIR(st.st_mode) && ignore.has_exceptions() &&
+                walker.Walk(path, pattern, "", &below).ok() && below.size() > 1;
       }
+      if (!found)
+        return Status::NotFound("file not found in build context or excluded by .dockerignore: " + raw);
       matches.push_back(pattern);
     }
     for (const std::string& match : matches) {
@@ -221,7 +229,8 @@ Result<std::vector<SourceTree>> CollectContextSources(const std::string& context
   return out;
 }
 
-Result<std::vector<SourceTree>> CollectViewSources(const UnionView& view, const std::vector<std::string>& patterns) {
+Result<std::vector<SourceTree>> CollectViewSources(const UnionView& view,
+                                                   const std::vector<std::string>& patterns) {
   std::vector<SourceTree> out;
   std::vector<std::string> all;
   bool listed = false;

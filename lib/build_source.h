@@ -42,11 +42,13 @@ struct SourceTree {
 // Resolves COPY/ADD source patterns in a build context. Owners become 0:0, as
 // Docker makes them; a source that escapes the context, or that matches
 // nothing, is an error naming it.
-Result<std::vector<SourceTree>> CollectContextSources(const std::string& context_dir, const DockerIgnore& ignore,
+Result<std::vector<SourceTree>> CollectContextSources(const std::string& context_dir,
+                                                      const DockerIgnore& ignore,
                                                       const std::vector<std::string>& patterns);
 
 // Resolves patterns (absolute or relative to "/") in a stage's tree; owners are kept.
-Result<std::vector<SourceTree>> CollectViewSources(const UnionView& view, const std::vector<std::string>& patterns);
+Result<std::vector<SourceTree>> CollectViewSources(const UnionView& view,
+                                                   const std::vector<std::string>& patterns);
 
 // A host directory as one source (an extracted ADD archive); owners are kept.
 Result<SourceTree> CollectHostTree(const std::string& dir);

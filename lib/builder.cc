@@ -3,6 +3,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <limits.h>
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -60,7 +63,8 @@ void SetEnv(std::vector<std::string>& env, const std::string& key, const std::st
 // A command in shell form runs through the stage's SHELL; exec form as is.
 std::vector<std::string> CommandArgs(const Instruction& ins, const ImageConfig& config) {
   if (ins.json_form) return ins.json_args;
-  std::vector<std::string> args = config.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : config.shell;
+  std::vector<std::string> args =
+      config.shell.empty() ? std::vector<std::string>{"/bin/sh", "-c"} : config.shell;
   args.push_back(ins.rest);
   return args;
 }
@@ -88,7 +92,15 @@ bool IsTarArchive(const std::string& path) {
   return ok;
 }
 
-// Unpacks a tar into `dir` without letting any entry escape it.
+// A tar member name as a path below the extraction directory: absolute
+// names land inside it, as docker unpacks them.
+std::string InsideName(std::string_view name) {
+  while (!name.empty() && name[0] == '/') name.remove_prefix(1);
+  return name.empty() ? "." : std::string(name);
+}
+
+// Unpacks a tar into `dir` (a path without symlinks) without letting any
+// entry escape it: ".." and paths through symlinks are refused.
 Status ExtractTar(const std::string& path, const std::string& dir) {
   archive* in = archive_read_new();
   archive_read_support_filter_all(in);
@@ -97,8 +109,7 @@ Status ExtractTar(const std::string& path, const std::string& dir) {
   archive* out = archive_write_disk_new();
   archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
                                           ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                          ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS);
   Status st;
   if (archive_read_open_filename(in, path.c_str(), 64 * 1024) != ARCHIVE_OK) {
     st = Status::InvalidArgument(path + ": " + archive_error_string(in));
@@ -112,9 +123,9 @@ Status ExtractTar(const std::string& path, const std::string& dir) {
       break;
     }
     std::string name = archive_entry_pathname(entry);
-    archive_entry_set_pathname(entry, (dir + "/" + name).c_str());
+    archive_entry_set_pathname(entry, (dir + "/" + InsideName(name)).c_str());
     if (const char* hl = archive_entry_hardlink(entry)) {
-      archive_entry_set_hardlink(entry, (dir + "/" + hl).c_str());
+      archive_entry_set_hardlink(entry, (dir + "/" + InsideName(hl)).c_str());
     }
     if (archive_write_header(out, entry) < ARCHIVE_WARN) {
       st = Status::InvalidArgument(path + ": " + name + ": " + archive_error_string(out));
@@ -198,7 +209,8 @@ Result<std::vector<std::string>> Builder::ExpandedWords(const Instruction& ins) 
 std::vector<std::string> Builder::RunEnv() const {
   std::vector<std::string> env = stage_->config.env;
   for (const auto& [k, v] : stage_->args) {
-    bool in_env = std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(k + "=", 0) == 0; });
+    bool in_env =
+        std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(k + "=", 0) == 0; });
     if (!in_env) env.push_back(k + "=" + v);
   }
   if (std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.rfind("PATH=", 0) == 0; }))
@@ -267,7 +279,8 @@ Status Builder::From(const Instruction& ins) {
   } else {
     auto image = store_.GetImage(base);
     if (!image.ok()) {
-      return Status::NotFound("base image " + base + " is not in the store (builds are offline: import or load it first)");
+      return Status::NotFound("base image " + base +
+                              " is not in the store (builds are offline: import or load it first)");
     }
     next.layers = image->layers;
     next.config = image->config;
@@ -304,7 +317,8 @@ Status Builder::Arg(const Instruction& ins, bool global) {
 Status Builder::Workdir(const Instruction& ins) {
   ASSIGN_OR_RETURN(std::string dir, Expand(ins.rest));
   if (dir.empty()) return Status::InvalidArgument("WORKDIR needs a path");
-  if (dir[0] != '/') dir = (stage_->config.working_dir.empty() ? "/" : stage_->config.working_dir) + "/" + dir;
+  if (dir[0] != '/')
+    dir = (stage_->config.working_dir.empty() ? "/" : stage_->config.working_dir) + "/" + dir;
   dir = "/" + (CleanPath(dir.substr(1)) == "." ? "" : CleanPath(dir.substr(1)));
   stage_->config.working_dir = dir;
   // A directory the tree lacks is made, as a layer of its own (as BuildKit does).
@@ -367,8 +381,9 @@ Status Builder::Copy(const Instruction& ins, bool is_add) {
   }
   const bool dest_is_dir = trailing_slash || sources.size() > 1;
   if (sources.size() > 1 && !trailing_slash) {
-    return Status::InvalidArgument(std::string("when using ") + what +
-                                   " with more than one source, the destination must be a directory and end with a /");
+    return Status::InvalidArgument(
+        std::string("when using ") + what +
+        " with more than one source, the destination must be a directory and end with a /");
   }
 
   CopyOptions copy;
@@ -392,14 +407,15 @@ Status Builder::Copy(const Instruction& ins, bool is_add) {
   if (is_add) {
     for (size_t i = 0; i < sources.size(); ++i) {
       const auto& e = sources[i].entries;
-      unpack[i] = e.size() == 1 && S_ISREG(e[0].mode) && !e[0].content_path.empty() && IsTarArchive(e[0].content_path);
+      unpack[i] = e.size() == 1 && S_ISREG(e[0].mode) && !e[0].content_path.empty() &&
+                  IsTarArchive(e[0].content_path);
     }
   }
   ASSIGN_OR_RETURN(std::string described, DescribeSources(sources, store_));
   std::string created_by = std::string(what) + user_flags + " " + JoinWords(words) + " " + dest +
                            (trailing_slash && dest != "/" ? "/" : "");
-  std::string key = std::string(what) + user_flags + "\n" + from_key + "dest " + dest + (dest_is_dir ? "/" : "") +
-                    "\n" + described;
+  std::string key = std::string(what) + user_flags + "\n" + from_key + "dest " + dest +
+                    (dest_is_dir ? "/" : "") + "\n" + described;
   for (bool u : unpack) key += u ? "1" : "0";
 
   return LayerStep(key, created_by, [&](Scratch& scratch) -> Status {
@@ -411,6 +427,9 @@ Status Builder::Copy(const Instruction& ins, bool is_add) {
       }
       std::string unpacked = scratch.dir() + "/unpacked-" + std::to_string(i);
       RETURN_IF_ERROR(MakeDirs(unpacked));
+      char real[PATH_MAX];
+      if (!::realpath(unpacked.c_str(), real)) return ErrnoStatus("realpath", unpacked);
+      unpacked = real;
       RETURN_IF_ERROR(ExtractTar(sources[i].entries[0].content_path, unpacked));
       ASSIGN_OR_RETURN(SourceTree tree, CollectHostTree(unpacked));
       RETURN_IF_ERROR(CopyIntoUnion(*fs, dest, /*dest_is_dir=*/true, {tree}, copy));
@@ -420,7 +439,8 @@ Status Builder::Copy(const Instruction& ins, bool is_add) {
 }
 
 Status Builder::RunCommand(const Instruction& ins) {
-  if (!ins.flags.empty()) return Status::Unsupported("RUN --" + ins.flags.begin()->first + " is not supported");
+  if (!ins.flags.empty())
+    return Status::Unsupported("RUN --" + ins.flags.begin()->first + " is not supported");
   std::vector<std::string> args = CommandArgs(ins, stage_->config);
   std::vector<std::string> env = RunEnv();
   std::string created_by = "RUN " + JoinWords(args);

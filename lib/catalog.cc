@@ -226,7 +226,8 @@ Status Catalog::InsertCacheEntry(const std::string& parent, const std::string& k
       .Run();
 }
 
-Result<std::optional<std::string>> Catalog::FindCacheEntry(const std::string& parent, const std::string& key) {
+Result<std::optional<std::string>> Catalog::FindCacheEntry(const std::string& parent,
+                                                           const std::string& key) {
   Stmt s(db_, "SELECT layer_id FROM build_cache WHERE parent=? AND key=?");
   s.Bind(parent).Bind(key);
   ASSIGN_OR_RETURN(bool row, s.Step());

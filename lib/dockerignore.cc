@@ -1,6 +1,5 @@
 #include "dockerignore.h"
 
-
 #include "file_util.h"
 
 namespace strata {

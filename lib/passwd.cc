@@ -12,7 +12,8 @@ namespace strata {
 namespace {
 
 std::optional<uint32_t> Number(const std::string& s) {
-  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  if (s.empty() || s.size() > 10 || s.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
   unsigned long v = std::strtoul(s.c_str(), nullptr, 10);
   if (v > UINT32_MAX) return std::nullopt;
   return static_cast<uint32_t>(v);
@@ -20,7 +21,8 @@ std::optional<uint32_t> Number(const std::string& s) {
 
 // Finds the line whose first field is `name` (or, with by_id, whose third
 // field is it) in a passwd/group file; returns its fields.
-std::optional<std::vector<std::string>> FindLine(const std::string& text, const std::string& key, bool by_id) {
+std::optional<std::vector<std::string>> FindLine(const std::string& text, const std::string& key,
+                                                 bool by_id) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {

@@ -16,7 +16,7 @@ struct UserIds {
 };
 
 enum class MissingGroup {
-  kPrimary,  // USER: the user's primary group from passwd (0 when unknown)
+  kPrimary,   // USER: the user's primary group from passwd (0 when unknown)
   kSameAsUid  // --chown: docker uses the uid's number
 };
 

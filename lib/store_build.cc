@@ -27,7 +27,8 @@ Result<Image> Store::CreateImage(Image image, const std::string& ref) {
   for (const std::string& id : image.layers) {
     ASSIGN_OR_RETURN(auto layer, impl_->catalog->FindLayer(id));
     if (!layer) return Status::NotFound("no such layer: " + id);
-    if (layer->parent != parent) return Status::InvalidArgument("layer " + id + " is not on top of the one before");
+    if (layer->parent != parent)
+      return Status::InvalidArgument("layer " + id + " is not on top of the one before");
     parent = id;
   }
   if (image.created == 0) image.created = std::time(nullptr);

@@ -60,7 +60,7 @@ struct Store::Impl {
     std::vector<Digest> blobs;
   };
   Result<StagedLayer> StageLayer(const std::string& parent, const ReadLayerFn& read, Undo& undo);
-  Status InsertStagedLayer(const StagedLayer& staged);           // inside a transaction
+  Status InsertStagedLayer(const StagedLayer& staged);                // inside a transaction
   Status InsertImageRow(const Image& image, const std::string& tag);  // inside a transaction; tag may be ""
   // Reads a layer with `read`, then makes it a layer and an image on top of
   // options.from, atomically.
@@ -80,6 +80,5 @@ struct Store::Impl {
   // Writes the image's config file and returns the image with its id set.
   Result<Image> WriteImageConfig(Image image, bool* created);
 };
-
 
 }  // namespace strata

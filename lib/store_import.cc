@@ -191,11 +191,12 @@ Result<LayerInfo> Store::CommitLayer(const std::string& parent_layer, const std:
     if (!parent) return Status::NotFound("no such layer: " + parent_layer);
   }
   Undo undo;
-  ASSIGN_OR_RETURN(auto staged, impl_->StageLayer(parent_layer,
-                                                  [&](BlobBatch& batch, uint64_t free_bytes) {
-                                                    return ReadDirectoryLayer(dir, batch, free_bytes);
-                                                  },
-                                                  undo));
+  ASSIGN_OR_RETURN(auto staged, impl_->StageLayer(
+                                    parent_layer,
+                                    [&](BlobBatch& batch, uint64_t free_bytes) {
+                                      return ReadDirectoryLayer(dir, batch, free_bytes);
+                                    },
+                                    undo));
   Catalog::Transaction txn(*impl_->catalog);
   RETURN_IF_ERROR(txn.status());
   RETURN_IF_ERROR(impl_->InsertStagedLayer(staged));

@@ -156,7 +156,8 @@ Result<std::unique_ptr<UnionView>> UnionView::OpenImage(Store& store, const std:
   return OpenLayers(store, image.layers);
 }
 
-Result<std::unique_ptr<UnionView>> UnionView::OpenLayers(Store& store, const std::vector<std::string>& layer_ids) {
+Result<std::unique_ptr<UnionView>> UnionView::OpenLayers(Store& store,
+                                                         const std::vector<std::string>& layer_ids) {
   std::vector<LayerIndex> layers;
   for (const auto& id : layer_ids) {
     ASSIGN_OR_RETURN(LayerIndex index, store.ReadLayerIndex(id));

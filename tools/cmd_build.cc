@@ -78,7 +78,10 @@ void AddBuildCommands(CLI::App& app, Context& ctx) {
     if (*json_out) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& r : rows) {
-        out.push_back({{"layer", r.layer}, {"created", r.created}, {"created_by", r.created_by}, {"size", r.size},
+        out.push_back({{"layer", r.layer},
+                       {"created", r.created},
+                       {"created_by", r.created_by},
+                       {"size", r.size},
                        {"comment", r.comment}});
       }
       std::printf("%s\n", out.dump(2).c_str());

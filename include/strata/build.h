@@ -37,9 +37,9 @@ struct BuildOptions {
 
 struct BuildReport {
   int steps = 0;
-  int cached_steps = 0;         // layer steps served from the cache
-  int built_steps = 0;          // layer steps that ran
-  int failed_run_status = 0;    // the exit status of a RUN that failed, else 0
+  int cached_steps = 0;       // layer steps served from the cache
+  int built_steps = 0;        // layer steps that ran
+  int failed_run_status = 0;  // the exit status of a RUN that failed, else 0
 };
 
 // Builds the image and tags it. On failure the store keeps only complete

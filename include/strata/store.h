@@ -62,7 +62,8 @@ class Store {
   Result<LayerInfo> CommitLayer(const std::string& parent_layer, const std::string& dir,
                                 const std::string& cache_key);
   // The layer a step with `cache_key` made on `parent_layer` before, if any.
-  Result<std::optional<LayerInfo>> FindCachedLayer(const std::string& parent_layer, const std::string& cache_key);
+  Result<std::optional<LayerInfo>> FindCachedLayer(const std::string& parent_layer,
+                                                   const std::string& cache_key);
   // Makes (or finds) the image of `image`'s layers, config and history, and
   // tags it `ref` unless that is "". The layers must exist, each on the one before.
   Result<Image> CreateImage(Image image, const std::string& ref);

@@ -46,7 +46,8 @@ class UnionView {
   // Merges `ref`'s layers. `store` must outlive the view.
   static Result<std::unique_ptr<UnionView>> OpenImage(Store& store, const std::string& ref);
   // Merges store layers given bottom first (none: an empty root directory).
-  static Result<std::unique_ptr<UnionView>> OpenLayers(Store& store, const std::vector<std::string>& layer_ids);
+  static Result<std::unique_ptr<UnionView>> OpenLayers(Store& store,
+                                                       const std::vector<std::string>& layer_ids);
   // Merges a stack of layer indexes, bottom first; `blob_path` maps content to files.
   static Result<std::unique_ptr<UnionView>> FromLayers(std::vector<LayerIndex> layers,
                                                        std::function<std::string(const Digest&)> blob_path);

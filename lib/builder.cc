@@ -160,17 +160,6 @@ Result<std::unique_ptr<OverlayFs>> OpenUnion(Store& store, const StageState& sta
 
 }  // namespace
 
-Result<Scratch> Scratch::Make(const std::string& store_root) {
-  std::string dir = store_root + "/tmp/build-" + RandomHex(8);
-  Scratch s(dir);
-  for (const auto& d : {s.upper(), s.work(), s.rootfs()}) RETURN_IF_ERROR(MakeDirs(d));
-  return s;
-}
-
-Scratch::~Scratch() {
-  if (!dir_.empty()) (void)RemoveAll(dir_);
-}
-
 Builder::Builder(Store& store, const BuildOptions& options, BuildReport* report)
     : store_(store), options_(options), report_(report) {}
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dockerignore.h"
+#include "scratch.h"
 #include "strata/build.h"
 #include "strata/dockerfile.h"
 #include "strata/image.h"
@@ -25,24 +26,6 @@ struct StageState {
   int64_t created = 0;                      // time of its newest layer
 
   std::string top() const { return layers.empty() ? "" : layers.back(); }
-};
-
-// A step's private directories under the store's tmp/: an upper and a work
-// directory for its writable layer, and a mount point. Removed on
-// destruction (after any mount on it is gone).
-class Scratch {
- public:
-  static Result<Scratch> Make(const std::string& store_root);
-  Scratch(Scratch&& other) noexcept : dir_(std::move(other.dir_)) { other.dir_.clear(); }
-  ~Scratch();
-  std::string upper() const { return dir_ + "/upper"; }
-  std::string work() const { return dir_ + "/work"; }
-  std::string rootfs() const { return dir_ + "/rootfs"; }
-  const std::string& dir() const { return dir_; }
-
- private:
-  explicit Scratch(std::string dir) : dir_(std::move(dir)) {}
-  std::string dir_;
 };
 
 class Builder {

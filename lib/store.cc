@@ -14,6 +14,7 @@
 #include "image_json.h"
 #include "index_codec.h"
 #include "reference.h"
+#include "scratch.h"
 #include "status_macros.h"
 #include "store_impl.h"
 #include "store_lock.h"
@@ -147,6 +148,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
   }
   ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(impl->root + "/catalog.db"));
   if (auto lock = StoreLock::TryAcquire(impl->root); lock.ok()) RemoveStaleTemps(impl->root);
+  RemoveStaleScratch(impl->root);
   impl->blobs = std::make_unique<BlobStore>(impl->root + "/blobs", impl->secret);
   impl->volume_drivers.emplace("local", MakeLocalVolumeDriver(impl->root + "/volumes"));
   return std::unique_ptr<Store>(new Store(std::move(impl)));

@@ -11,6 +11,7 @@
 #include "build_source.h"
 #include "dockerignore.h"
 #include "passwd.h"
+#include "scratch.h"
 #include "strata/overlay_fs.h"
 #include "strata/store.h"
 #include "test_util.h"
@@ -236,4 +237,21 @@ TEST_CASE("build cache: committed layers are found by (parent, key), kept until 
   CHECK(store->CommitLayer("0123456789abcdef0123456789abcdef", tmp / "upper", "k").status().code() ==
         Code::kNotFound);
   CHECK(SnapshotStore(tmp / "store") == before);
+}
+
+TEST_CASE("a crashed build's scratch goes when the store opens; a live one stays") {
+  TempDir tmp;
+  { auto store = OpenTestStore(tmp); }
+  fs::create_directories(tmp / "store/tmp/build-dead/upper");
+  WriteBytes(tmp / "store/tmp/build-dead/lock", "");
+  WriteBytes(tmp / "store/tmp/build-dead/upper/f", "x");
+  auto live = Scratch::Make(tmp / "store");
+  REQUIRE(live.ok());
+  WriteBytes(live->upper() + "/f", "y");
+  { auto store = OpenTestStore(tmp); }
+  CHECK_FALSE(fs::exists(tmp / "store/tmp/build-dead"));
+  CHECK(ReadBytes(live->upper() + "/f") == "y");
+  std::string dir = live->dir();
+  { Scratch gone = std::move(live).value(); }
+  CHECK_FALSE(fs::exists(dir));
 }

@@ -3,9 +3,17 @@
 // directory. Returns once the mount is live (unless -f); SIGTERM unmounts.
 //
 //   strata-fuse [--root ROOT] --image IMAGE [--upper DIR --work DIR] [-f] MOUNTPOINT
-//   strata-fuse [--root ROOT] --layer LAYER [--upper DIR --work DIR] [-f] MOUNTPOINT
+//   strata-fuse [--root ROOT] --layer LAYER [--upper DIR --work DIR] [--lock FILE] [-f] MOUNTPOINT
+//
+// --lock FILE: hold an exclusive flock on FILE while mounted; exit 75 at once
+// when another process holds it (one daemon per writable layer).
 //   strata-fuse -o lowerdir=L1:L2[,upperdir=U,workdir=W][,fsync=0,...] MOUNTPOINT
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -55,6 +63,15 @@ int main(int argc, char** argv) {
   if (o.show_version) {
     std::printf("strata-fuse: version 0.1.0\nFUSE library version %s\n", fuse_pkgversion());
     return 0;
+  }
+  if (!o.lock_file.empty()) {
+    // Never closed: the lock lives as long as this process (and its daemonized child).
+    int fd = ::open(o.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return Fail("cannot open " + o.lock_file + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      Fail(o.lock_file + " is held by another mount of this layer");
+      return 75;
+    }
   }
   Daemon d;
   d.ids = o.ids;

@@ -82,11 +82,12 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
     } else if (a == "--allow-other") {
       o.fuse_options.push_back("allow_other");
     } else if (a == "--root" || a == "--image" || a == "--layer" || a == "--upper" || a == "--work" ||
-               a == "-o") {
+               a == "--lock" || a == "-o") {
       if (!(v = value_of(i))) return "option " + a + " needs a value";
       if (a == "--root") o.root = *v;
       if (a == "--image") o.image = *v;
       if (a == "--layer") o.layer = *v;
+      if (a == "--lock") o.lock_file = *v;
       if (a == "--upper") o.overlay.upper_dir = *v;
       if (a == "--work") o.overlay.work_dir = *v;
       if (a == "-o") {

@@ -45,6 +45,7 @@ struct DaemonOptions {
   std::vector<std::string> lower_dirs;  // or plain lower directories, top first
   OverlayOptions overlay;
   IdPolicy ids;
+  std::string lock_file;  // held (flock) while mounted: one daemon per upper directory
   std::string mountpoint;
   bool foreground = false;
   std::vector<std::string> fuse_options;  // passed to the kernel mount

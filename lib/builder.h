@@ -66,10 +66,9 @@ class Builder {
   StageState* stage_ = nullptr;
 };
 
-// RUN: mounts the stage's layers with `scratch`'s upper directory, runs
-// `args` in them with an OCI runtime, and leaves the upper directory holding
-// the command's changes only (build_run.cc). A non-zero exit is an error
-// whose message names the status; `*exit_status` gets it.
+// RUN (build_run.cc): `args` run in the stage's layers with `scratch`'s upper
+// directory on top, which then holds the command's changes only. A non-zero
+// exit is an error whose message names the status; `*exit_status` gets it.
 Status RunInUnion(Store& store, const StageState& stage, const std::vector<std::string>& args,
                   const std::vector<std::string>& env, const BuildOptions& options, Scratch& scratch,
                   int* exit_status);

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS build_cache(
   parent TEXT NOT NULL, key TEXT NOT NULL, layer_id TEXT NOT NULL, created INTEGER NOT NULL,
   PRIMARY KEY(parent, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS build_cache_layer ON build_cache(layer_id);
+CREATE TABLE IF NOT EXISTS containers(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image_id TEXT NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);
 )sql";
 
 Status DbError(sqlite3* db, const std::string& what) {
@@ -372,7 +375,10 @@ Status Catalog::RemoveVolumeUser(const std::string& volume, const std::string& u
 }
 
 Result<std::vector<std::string>> Catalog::IdsWithPrefix(const std::string& table, const std::string& prefix) {
-  std::string sql = "SELECT id FROM " + std::string(table == "images" ? "images" : "layers") +
+  std::string sql = "SELECT id FROM " +
+                    std::string(table == "images"       ? "images"
+                                : table == "containers" ? "containers"
+                                                        : "layers") +
                     " WHERE substr(id,1,?)=? LIMIT 2";
   Stmt s(db_, sql.c_str());
   s.Bind(static_cast<int64_t>(prefix.size())).Bind(prefix);
@@ -382,6 +388,45 @@ Result<std::vector<std::string>> Catalog::IdsWithPrefix(const std::string& table
     return Status::OK();
   }));
   return out;
+}
+
+Status Catalog::PutContainer(const std::string& id, const std::string& name, const std::string& image_id,
+                             const std::string& record) {
+  return Stmt(db_, "INSERT OR REPLACE INTO containers VALUES(?,?,?,?)")
+      .Bind(id)
+      .Bind(name)
+      .Bind(image_id)
+      .Bind(record)
+      .Run();
+}
+
+Result<std::optional<std::string>> Catalog::FindContainer(const std::string& id_or_name) {
+  Stmt s(db_, "SELECT record FROM containers WHERE id=? OR name=?");
+  s.Bind(id_or_name).Bind(id_or_name);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.Text(0));
+}
+
+Result<std::vector<std::string>> Catalog::ContainerRecords() {
+  Stmt s(db_, "SELECT record FROM containers ORDER BY rowid");
+  std::vector<std::string> out;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
+    out.push_back(s.Text(0));
+    return Status::OK();
+  }));
+  return out;
+}
+
+Status Catalog::DeleteContainer(const std::string& id) {
+  return Stmt(db_, "DELETE FROM containers WHERE id=?").Bind(id).Run();
+}
+
+Result<std::string> Catalog::ContainerUsingImage(const std::string& image_id) {
+  Stmt s(db_, "SELECT name FROM containers WHERE image_id=? LIMIT 1");
+  s.Bind(image_id);
+  ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.Text(0) : std::string();
 }
 
 }  // namespace strata

@@ -78,7 +78,16 @@ class Catalog {
   Status AddVolumeUser(const std::string& volume, const std::string& user);
   Status RemoveVolumeUser(const std::string& volume, const std::string& user);
 
-  // Ids in `table` ("layers" or "images") that start with `prefix`.
+  // Containers: their record is JSON (container_json.cc); name is unique.
+  Status PutContainer(const std::string& id, const std::string& name, const std::string& image_id,
+                      const std::string& record);
+  Result<std::optional<std::string>> FindContainer(const std::string& id_or_name);
+  Result<std::vector<std::string>> ContainerRecords();
+  Status DeleteContainer(const std::string& id);
+  // The name of a container made from the image, or "".
+  Result<std::string> ContainerUsingImage(const std::string& image_id);
+
+  // Ids in `table` ("layers", "images" or "containers") that start with `prefix`.
   Result<std::vector<std::string>> IdsWithPrefix(const std::string& table, const std::string& prefix);
 
  private:

@@ -44,7 +44,7 @@ Status LoadOrCreateSecret(const std::string& root, Secret* secret) {
 // Temporary files of an operation that crashed: only safe to remove while we
 // hold the writer lock.
 void RemoveStaleTemps(const std::string& root) {
-  for (const char* top : {"blobs", "layers", "images", "volumes"}) {
+  for (const char* top : {"blobs", "layers", "images", "containers", "volumes"}) {
     std::string dir = root + "/" + top;
     DIR* d = ::opendir(dir.c_str());
     if (!d) continue;
@@ -196,6 +196,11 @@ Result<RemoveImageReport> Store::RemoveImage(const std::string& ref, bool force)
   if (!by_name && image.names.size() > 1 && !force) {
     return Status::InUse("image " + id.substr(0, 12) + " has " + std::to_string(image.names.size()) +
                          " names; remove them one by one or force");
+  }
+  ASSIGN_OR_RETURN(std::string container, catalog.ContainerUsingImage(id));
+  if (!container.empty()) {
+    return Status::InUse("image " + id.substr(0, 12) + " is used by container " + container +
+                         " (remove the container first)");
   }
   report.untagged = image.names;
   report.deleted_image = id;

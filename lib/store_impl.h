@@ -76,6 +76,8 @@ struct Store::Impl {
   Result<Garbage> CollectLayers(std::vector<std::string> candidates);
   void RemoveGarbage(const Garbage& garbage);  // after the commit
   Result<VolumeDriver*> Driver(const std::string& name);
+  // By name, id or unique id prefix; a run whose process is gone reads as exited.
+  Result<ContainerInfo> LoadContainer(const std::string& ref);
   Result<VolumeInfo> LoadVolume(const std::string& name);  // with its driver's mountpoint
   // Writes the image's config file and returns the image with its id set.
   Result<Image> WriteImageConfig(Image image, bool* created);

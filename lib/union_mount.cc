@@ -1,6 +1,7 @@
 #include "strata/union_mount.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -33,11 +34,21 @@ Status MountUnion(const UnionMountSpec& spec, const std::string& program) {
   }
   if (spec.allow_other) args.push_back("--allow-other");
   if (!spec.fsync) args.insert(args.end(), {"-o", "fsync=0"});
+  if (!spec.lock_file.empty()) args.insert(args.end(), {"--lock", spec.lock_file});
   args.push_back(spec.mountpoint);
-  ASSIGN_OR_RETURN(int status, Spawn(args));
+  // The daemon's complaint becomes part of our one-line error, not a second line.
+  UniqueFd errors(::memfd_create("strata-mount-errors", MFD_CLOEXEC));
+  if (!errors.valid()) return ErrnoStatus("memfd_create", "");
+  ASSIGN_OR_RETURN(int status, Spawn(args, STDOUT_FILENO, errors.get()));
+  if (status == 0) return Status::OK();
   if (status == 127) return Status::NotFound("cannot run the mount program " + program);
-  if (status != 0) return Status::IOError("mounting on " + spec.mountpoint + " failed (" + program + ")");
-  return Status::OK();
+  if (status == 75) return Status::InUse("the layer is mounted elsewhere (" + spec.lock_file + " is held)");
+  std::string said(4096, '\0');
+  ssize_t n = ::pread(errors.get(), said.data(), said.size(), 0);
+  said.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  while (!said.empty() && said.back() == '\n') said.pop_back();
+  if (auto nl = said.rfind('\n'); nl != std::string::npos) said = said.substr(nl + 1);
+  return Status::IOError("mounting on " + spec.mountpoint + " failed" + (said.empty() ? "" : ": " + said));
 }
 
 Status UnmountUnion(const std::string& mountpoint) {

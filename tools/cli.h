@@ -36,6 +36,7 @@ std::string FormatTime(int64_t unix_seconds);
 std::string ShortId(const std::string& id);
 
 void AddBuildCommands(CLI::App& app, Context& ctx);
+void AddContainerCommands(CLI::App& app, Context& ctx);
 void AddImportCommand(CLI::App& app, Context& ctx);
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddLayerCommands(CLI::App& app, Context& ctx);

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   ctx.root = env_root && *env_root ? env_root : strata::kDefaultRoot;
   app.add_option("--root", ctx.root, "store root (default $STRATA_ROOT or /var/lib/strata)");
   strata::cli::AddBuildCommands(app, ctx);
+  strata::cli::AddContainerCommands(app, ctx);
   strata::cli::AddImportCommand(app, ctx);
   strata::cli::AddImageCommands(app, ctx);
   strata::cli::AddLayerCommands(app, ctx);

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/container.h"
 #include "strata/entry.h"
 #include "strata/image.h"
 #include "strata/status.h"
@@ -102,6 +103,24 @@ class Store {
   // Records that `user` (a container) uses the volume and returns the data's host path.
   Result<std::string> MountVolume(const std::string& name, const std::string& user);
   Status UnmountVolume(const std::string& name, const std::string& user);
+
+  // Containers (strata/container.h). Create makes the writable layer under
+  // containers/<id>/, creates the named volumes it lacks, and records which
+  // volumes it uses; the image cannot be removed while it exists.
+  Result<ContainerInfo> CreateContainer(const ContainerConfig& config);
+  Result<std::vector<ContainerInfo>> ListContainers();
+  Result<ContainerInfo> GetContainer(const std::string& name_or_id);
+  Status UpdateContainer(const ContainerInfo& info);  // its state, after a run
+  // Refused while it runs unless `force`. Its volumes stay, but anonymous
+  // ones when asked; returns the volumes removed.
+  Result<std::vector<std::string>> RemoveContainer(const std::string& name_or_id, bool force,
+                                                   bool remove_anonymous_volumes = false);
+  // What its writable layer changed: A, C and D lines as docker diff prints them.
+  Result<std::vector<ContainerChange>> ContainerDiff(const std::string& name_or_id);
+  // Its writable layer becomes a layer on its image, in a new image tagged `ref`.
+  Result<Image> CommitContainer(const std::string& name_or_id, const std::string& ref);
+  // containers/<id>: upper/, work/, merged/ (the mount point while it runs).
+  std::string ContainerDir(const std::string& id) const;
 
   // The store's keyed XXH3-128: digests that compare within this store only
   // (build cache keys are made of them).

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "strata/build.h"
+#include "strata/container.h"
+#include "strata/container_run.h"
 #include "strata/digest.h"
 #include "strata/dockerfile.h"
 #include "strata/entry.h"

@@ -37,9 +37,12 @@ in_image() {
   "$STRATA" umount "$m"
   return $rc
 }
-# Every path with type, mode, owner and a checksum of file bytes (no mtimes).
+# Every path with type, mode, owner and its bytes (small files as text, to
+# show what differs) or link target; no mtimes.
 tree_of() { in_image "$1" 'find . -mindepth 1 | sort | while read -r p; do
-  if [ -f "$p" ] && [ ! -L "$p" ]; then s=$(md5sum <"$p" | cut -c1-32); elif [ -L "$p" ]; then s=$(readlink "$p"); else s=-; fi
+  if [ -L "$p" ]; then s=$(readlink "$p")
+  elif [ -f "$p" ] && [ "$(stat -c %s "$p")" -lt 2048 ]; then s=$(tr "\n" "|" <"$p")
+  elif [ -f "$p" ]; then s=$(md5sum <"$p" | cut -c1-32); else s=-; fi
   echo "$p $(stat -c "%F %a %u:%g" "$p") $s"; done'; }
 
 # --- the seeds' example: two apps sharing their first three instructions -------
@@ -88,7 +91,7 @@ WORKDIR $APP_HOME
 COPY src/ ./src/
 RUN echo "$FLAVOR" >flavor.txt
 COPY docs/ /srv/docs/
-RUN ls -R /srv | md5sum >/srv/listing.txt
+RUN ls -R /srv >/srv/listing.txt
 USER app
 RUN id -u >/tmp/uid && id -g >/tmp/gid && pwd >/tmp/cwd && echo "$GREETING" >/tmp/env
 LABEL org.example.flavor=$FLAVOR

@@ -24,16 +24,18 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
   mount->add_option("DIR", args->dir, "mount point (an existing directory)")->required();
   mount->add_flag("--allow-other", args->allow_other, "let other users see the mount");
   mount->callback([&ctx, args] {
+    Store& store = ctx.OpenStore();
+    const bool container = store.GetContainer(args->target).ok();  // a container's name wins
+    Image image;
+    if (!container) image = Check(store.GetImage(args->target));
     struct stat st;
     if (::stat(args->dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       Fail("mount point " + args->dir + " is not a directory");
     }
-    Store& store = ctx.OpenStore();
-    if (store.GetContainer(args->target).ok()) {  // a container's name wins, as docker resolves
+    if (container) {
       Check(MountContainer(store, args->target, args->dir));
       return;
     }
-    Image image = Check(store.GetImage(args->target));  // a clear error before any mount
     UnionMountSpec spec;
     spec.store_root = ctx.root;
     spec.top_layer = image.layers.empty() ? "" : image.layers.back();

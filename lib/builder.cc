@@ -11,6 +11,7 @@
 #include <ctime>
 #include <set>
 
+#include "archive_files.h"
 #include "build_copy.h"
 #include "build_source.h"
 #include "file_util.h"
@@ -90,65 +91,6 @@ bool IsTarArchive(const std::string& path) {
   ok = ok && archive_read_next_header(a, &entry) == ARCHIVE_OK;
   archive_read_free(a);
   return ok;
-}
-
-// A tar member name as a path below the extraction directory: absolute
-// names land inside it, as docker unpacks them.
-std::string InsideName(std::string_view name) {
-  while (!name.empty() && name[0] == '/') name.remove_prefix(1);
-  return name.empty() ? "." : std::string(name);
-}
-
-// Unpacks a tar into `dir` (a path without symlinks) without letting any
-// entry escape it: ".." and paths through symlinks are refused.
-Status ExtractTar(const std::string& path, const std::string& dir) {
-  archive* in = archive_read_new();
-  archive_read_support_filter_all(in);
-  archive_read_support_format_tar(in);
-  archive_read_support_format_gnutar(in);
-  archive* out = archive_write_disk_new();
-  archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                                          ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS);
-  Status st;
-  if (archive_read_open_filename(in, path.c_str(), 64 * 1024) != ARCHIVE_OK) {
-    st = Status::InvalidArgument(path + ": " + archive_error_string(in));
-  }
-  archive_entry* entry = nullptr;
-  while (st.ok()) {
-    int r = archive_read_next_header(in, &entry);
-    if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) {
-      st = Status::InvalidArgument(path + ": " + archive_error_string(in));
-      break;
-    }
-    std::string name = archive_entry_pathname(entry);
-    archive_entry_set_pathname(entry, (dir + "/" + InsideName(name)).c_str());
-    if (const char* hl = archive_entry_hardlink(entry)) {
-      archive_entry_set_hardlink(entry, (dir + "/" + InsideName(hl)).c_str());
-    }
-    if (archive_write_header(out, entry) < ARCHIVE_WARN) {
-      st = Status::InvalidArgument(path + ": " + name + ": " + archive_error_string(out));
-      break;
-    }
-    const void* buf;
-    size_t len;
-    int64_t offset;
-    while ((r = archive_read_data_block(in, &buf, &len, &offset)) == ARCHIVE_OK) {
-      if (archive_write_data_block(out, buf, len, offset) < ARCHIVE_WARN) {
-        st = Status::IOError(path + ": " + archive_error_string(out));
-        break;
-      }
-    }
-    if (st.ok() && r != ARCHIVE_EOF) st = Status::InvalidArgument(path + ": " + archive_error_string(in));
-    if (st.ok() && archive_write_finish_entry(out) < ARCHIVE_WARN) {
-      st = Status::IOError(path + ": " + archive_error_string(out));
-    }
-  }
-  archive_write_close(out);
-  archive_write_free(out);
-  archive_read_free(in);
-  return st;
 }
 
 // An in-process writable union over the stage: COPY, ADD and WORKDIR write

@@ -62,6 +62,10 @@ struct Store::Impl {
   Result<StagedLayer> StageLayer(const std::string& parent, const ReadLayerFn& read, Undo& undo);
   Status InsertStagedLayer(const StagedLayer& staged);                // inside a transaction
   Status InsertImageRow(const Image& image, const std::string& tag);  // inside a transaction; tag may be ""
+  // Reads a layer with `read` and adds it on `parent` (no image), with a build
+  // cache entry unless `cache_key` is "".
+  Result<LayerInfo> AddLayer(const std::string& parent, const std::string& cache_key,
+                             const ReadLayerFn& read);
   // Reads a layer with `read`, then makes it a layer and an image on top of
   // options.from, atomically.
   Result<Image> ImportLayer(const ImportOptions& options, const std::string& default_created_by,

@@ -185,24 +185,36 @@ Status Store::Impl::InsertStagedLayer(const StagedLayer& staged) {
 
 Result<LayerInfo> Store::CommitLayer(const std::string& parent_layer, const std::string& dir,
                                      const std::string& cache_key) {
-  ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl_->root));
-  if (!parent_layer.empty()) {
-    ASSIGN_OR_RETURN(auto parent, impl_->catalog->FindLayer(parent_layer));
-    if (!parent) return Status::NotFound("no such layer: " + parent_layer);
+  return impl_->AddLayer(parent_layer, cache_key, [&](BlobBatch& batch, uint64_t free_bytes) {
+    return ReadDirectoryLayer(dir, batch, free_bytes);
+  });
+}
+
+Result<LayerInfo> Store::ImportLayerTar(const std::string& parent_layer, const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path);
+  return impl_->AddLayer(parent_layer, "", [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
+    ASSIGN_OR_RETURN(auto reader, TarReader::Open(fd.get()));
+    auto parsed = ReadLayer(*reader, batch, free_bytes);
+    if (!parsed.ok()) return parsed.status().WithContext(path);
+    return parsed;
+  });
+}
+
+Result<LayerInfo> Store::Impl::AddLayer(const std::string& parent, const std::string& cache_key,
+                                        const ReadLayerFn& read) {
+  ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(root));
+  if (!parent.empty()) {
+    ASSIGN_OR_RETURN(auto parent_layer, catalog->FindLayer(parent));
+    if (!parent_layer) return Status::NotFound("no such layer: " + parent);
   }
   Undo undo;
-  ASSIGN_OR_RETURN(auto staged, impl_->StageLayer(
-                                    parent_layer,
-                                    [&](BlobBatch& batch, uint64_t free_bytes) {
-                                      return ReadDirectoryLayer(dir, batch, free_bytes);
-                                    },
-                                    undo));
-  Catalog::Transaction txn(*impl_->catalog);
+  ASSIGN_OR_RETURN(auto staged, StageLayer(parent, read, undo));
+  Catalog::Transaction txn(*catalog);
   RETURN_IF_ERROR(txn.status());
-  RETURN_IF_ERROR(impl_->InsertStagedLayer(staged));
+  RETURN_IF_ERROR(InsertStagedLayer(staged));
   if (!cache_key.empty()) {
-    RETURN_IF_ERROR(
-        impl_->catalog->InsertCacheEntry(parent_layer, cache_key, staged.info.id, std::time(nullptr)));
+    RETURN_IF_ERROR(catalog->InsertCacheEntry(parent, cache_key, staged.info.id, std::time(nullptr)));
   }
   RETURN_IF_ERROR(txn.Commit());
   undo.Dismiss();

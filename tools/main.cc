@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   strata::cli::AddBuildCommands(app, ctx);
   strata::cli::AddContainerCommands(app, ctx);
   strata::cli::AddImportCommand(app, ctx);
+  strata::cli::AddOciCommands(app, ctx);
   strata::cli::AddImageCommands(app, ctx);
   strata::cli::AddLayerCommands(app, ctx);
   strata::cli::AddMountCommands(app, ctx);

@@ -62,6 +62,9 @@ class Store {
   // the key is empty. The cache keeps its layers until PruneBuildCache.
   Result<LayerInfo> CommitLayer(const std::string& parent_layer, const std::string& dir,
                                 const std::string& cache_key);
+  // A layer tar (plain, gzip, zstd or xz) as a layer on `parent_layer`, no image
+  // made (what `load` does for each layer of an archive).
+  Result<LayerInfo> ImportLayerTar(const std::string& parent_layer, const std::string& path);
   // The layer a step with `cache_key` made on `parent_layer` before, if any.
   Result<std::optional<LayerInfo>> FindCachedLayer(const std::string& parent_layer,
                                                    const std::string& cache_key);

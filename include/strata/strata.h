@@ -8,6 +8,7 @@
 #include "strata/dockerfile.h"
 #include "strata/entry.h"
 #include "strata/image.h"
+#include "strata/oci.h"
 #include "strata/overlay_fs.h"
 #include "strata/runtime.h"
 #include "strata/status.h"

@@ -1,0 +1,33 @@
+// Images in and out as OCI image layouts (tar), and in from `docker save`
+// archives: what `strata save` and `strata load` do.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "strata/image.h"
+#include "strata/status.h"
+#include "strata/store.h"
+
+namespace strata {
+
+struct SaveOptions {
+  Compression compression = Compression::kGzip;      // layer blobs: tar+gzip, tar+zstd or plain tar
+  std::function<void(const std::string&)> progress;  // "layer 2/5" lines, when set
+};
+
+// Writes an OCI image layout tar holding `refs` (oci-layout, index.json with
+// org.opencontainers.image.ref.name annotations, manifests, configs with
+// rootfs.diff_ids and history, layer blobs). The file appears whole or not at all.
+Status SaveImages(Store& store, const std::vector<std::string>& refs, const std::string& out_path,
+                  const SaveOptions& options = {});
+
+// Reads an OCI image layout tar or a `docker save` tar, verifies every
+// sha256 digest (blobs, and each layer's DiffID) before anything lands, then
+// imports the images, named by their ref names or RepoTags. A bad archive
+// leaves the store as it was.
+Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
+                                      const std::function<void(const std::string&)>& progress = nullptr);
+
+}  // namespace strata

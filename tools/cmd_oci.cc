@@ -1,0 +1,59 @@
+// strata save / load: OCI image layouts (and docker save archives) as tars.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli.h"
+
+namespace strata::cli {
+
+namespace {
+
+// Progress lines on a terminal only; pipes stay quiet.
+std::function<void(const std::string&)> TerminalProgress() {
+  if (!::isatty(STDERR_FILENO)) return nullptr;
+  return [](const std::string& line) { std::fprintf(stderr, "\r\033[K%s", line.c_str()); };
+}
+
+void EndProgress() {
+  if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "\r\033[K");
+}
+
+}  // namespace
+
+void AddOciCommands(CLI::App& app, Context& ctx) {
+  struct SaveArgs {
+    std::vector<std::string> refs;
+    std::string output, compression = "gzip";
+  };
+  auto save_args = std::make_shared<SaveArgs>();
+  auto* save = app.add_subcommand("save", "write images as an OCI image layout tar");
+  save->add_option("IMAGE", save_args->refs, "name[:tag] or id")->required();
+  save->add_option("-o,--output", save_args->output, "the tar to write")->required();
+  save->add_option("--compression", save_args->compression, "layer blobs: gzip (default), zstd or none")
+      ->check(CLI::IsMember({"gzip", "zstd", "none"}));
+  save->callback([&ctx, save_args] {
+    SaveOptions options;
+    options.compression = save_args->compression == "zstd"   ? Compression::kZstd
+                          : save_args->compression == "none" ? Compression::kNone
+                                                             : Compression::kGzip;
+    options.progress = TerminalProgress();
+    Status st = SaveImages(ctx.OpenStore(), save_args->refs, save_args->output, options);
+    EndProgress();
+    Check(st);
+  });
+
+  auto input = std::make_shared<std::string>();
+  auto* load = app.add_subcommand("load", "read images from an OCI image layout tar or a docker save tar");
+  load->add_option("-i,--input", *input, "the tar to read")->required();
+  load->callback([&ctx, input] {
+    auto images = LoadImages(ctx.OpenStore(), *input, TerminalProgress());
+    EndProgress();
+    for (const auto& image : Check(std::move(images))) {
+      if (image.names.empty()) std::printf("Loaded image ID: %s\n", image.id.c_str());
+      for (const auto& name : image.names) std::printf("Loaded image: %s\n", name.c_str());
+    }
+  });
+}
+
+}  // namespace strata::cli

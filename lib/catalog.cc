@@ -238,6 +238,20 @@ Result<std::optional<std::string>> Catalog::FindCacheEntry(const std::string& pa
   return std::optional<std::string>(s.Text(0));
 }
 
+Result<std::vector<std::string>> Catalog::CacheLayers() {
+  Stmt s(db_, "SELECT DISTINCT layer_id FROM build_cache ORDER BY layer_id");
+  std::vector<std::string> out;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
+    out.push_back(s.Text(0));
+    return Status::OK();
+  }));
+  return out;
+}
+
+Status Catalog::DeleteCacheEntriesFor(const std::string& layer) {
+  return Stmt(db_, "DELETE FROM build_cache WHERE layer_id=?").Bind(layer).Run();
+}
+
 Result<std::vector<std::string>> Catalog::DeleteCacheEntries() {
   Stmt s(db_, "SELECT DISTINCT layer_id FROM build_cache");
   std::vector<std::string> layers;
@@ -280,6 +294,16 @@ Result<std::vector<ImageRow>> Catalog::Images() {
   RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
     ASSIGN_OR_RETURN(auto image, FindImage(s.Text(0)));
     if (image) out.push_back(std::move(*image));
+    return Status::OK();
+  }));
+  return out;
+}
+
+Result<std::multimap<std::string, std::string>> Catalog::BlobUsers() {
+  Stmt s(db_, "SELECT digest, layer_id FROM layer_blobs ORDER BY digest");
+  std::multimap<std::string, std::string> out;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
+    out.emplace(s.Text(0), s.Text(1));
     return Status::OK();
   }));
   return out;

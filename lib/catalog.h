@@ -58,8 +58,13 @@ class Catalog {
   Status InsertCacheEntry(const std::string& parent, const std::string& key, const std::string& layer,
                           int64_t created);
   Result<std::optional<std::string>> FindCacheEntry(const std::string& parent, const std::string& key);
+  Status DeleteCacheEntriesFor(const std::string& layer);
+  Result<std::vector<std::string>> CacheLayers();
   // Empties the cache and returns the layers it named.
   Result<std::vector<std::string>> DeleteCacheEntries();
+
+  // Blob digest (hex) -> each layer that uses it.
+  Result<std::multimap<std::string, std::string>> BlobUsers();
 
   Status InsertImage(const ImageRow& image);
   Result<std::optional<ImageRow>> FindImage(const std::string& id);

@@ -44,6 +44,10 @@ Result<Image> Store::CreateImage(Image image, const std::string& ref) {
   return impl_->LoadImage(image.id);
 }
 
+Result<std::vector<std::string>> Store::ListBuildCache() {
+  return impl_->catalog->CacheLayers();
+}
+
 Result<std::vector<std::string>> Store::PruneBuildCache() {
   ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl_->root));
   Catalog::Transaction txn(*impl_->catalog);

@@ -38,6 +38,7 @@ std::string ShortId(const std::string& id);
 void AddBuildCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
 void AddOciCommands(CLI::App& app, Context& ctx);
+void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddImportCommand(CLI::App& app, Context& ctx);
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddLayerCommands(CLI::App& app, Context& ctx);

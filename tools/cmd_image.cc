@@ -44,25 +44,51 @@ void PrintImage(Store& store, const Image& image) {
   for (const auto& id : image.layers) std::printf("  %s\n", id.c_str());
 }
 
+void ListImages(Context& ctx, bool json, bool quiet) {
+  Store& store = ctx.OpenStore();
+  auto images = Check(store.ListImages());
+  if (json) {
+    std::printf("%s\n", ToJson(images).c_str());
+  } else {
+    PrintImageTable(store, images, quiet);
+  }
+}
+
+void RemoveImages(Context& ctx, const std::vector<std::string>& refs, bool force) {
+  Store& store = ctx.OpenStore();
+  for (const auto& ref : refs) {
+    RemoveImageReport report = Check(store.RemoveImage(ref, force));
+    for (const auto& name : report.untagged) std::printf("Untagged: %s\n", name.c_str());
+    if (!report.deleted_image.empty()) std::printf("Deleted: image %s\n", report.deleted_image.c_str());
+    for (const auto& layer : report.deleted_layers) std::printf("Deleted: layer %s\n", layer.c_str());
+  }
+}
+
+// `images`/`image ls` and `rmi`/`image rm`: the same commands under docker's two names.
+void AddListImages(CLI::App* cmd, Context& ctx) {
+  auto json = std::make_shared<bool>(false), quiet = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "print JSON");
+  cmd->add_flag("-q,--quiet", *quiet, "print image ids only");
+  cmd->callback([&ctx, json, quiet] { ListImages(ctx, *json, *quiet); });
+}
+
+void AddRemoveImages(CLI::App* cmd, Context& ctx) {
+  auto refs = std::make_shared<std::vector<std::string>>();
+  auto force = std::make_shared<bool>(false);
+  cmd->add_option("IMAGE", *refs, "name[:tag], id or id prefix")->required();
+  cmd->add_flag("-f,--force", *force, "remove an image by id even when it has several names");
+  cmd->callback([&ctx, refs, force] { RemoveImages(ctx, *refs, *force); });
+}
+
 }  // namespace
 
 void AddImageCommands(CLI::App& app, Context& ctx) {
+  AddListImages(app.add_subcommand("images", "list images"), ctx);
+  AddRemoveImages(app.add_subcommand("rmi", "remove images, and the layers no other image needs"), ctx);
   auto* image = app.add_subcommand("image", "manage images");
   image->require_subcommand(1);
 
-  auto* ls = image->add_subcommand("ls", "list images");
-  auto ls_json = std::make_shared<bool>(false), ls_quiet = std::make_shared<bool>(false);
-  ls->add_flag("--json", *ls_json, "print JSON");
-  ls->add_flag("-q,--quiet", *ls_quiet, "print image ids only");
-  ls->callback([&ctx, ls_json, ls_quiet] {
-    Store& store = ctx.OpenStore();
-    auto images = Check(store.ListImages());
-    if (*ls_json) {
-      std::printf("%s\n", ToJson(images).c_str());
-    } else {
-      PrintImageTable(store, images, *ls_quiet);
-    }
-  });
+  AddListImages(image->add_subcommand("ls", "list images"), ctx);
 
   auto* inspect = image->add_subcommand("inspect", "show an image");
   auto inspect_ref = std::make_shared<std::string>();
@@ -79,20 +105,7 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
     }
   });
 
-  auto* rm = image->add_subcommand("rm", "remove images, and the layers no other image needs");
-  auto rm_refs = std::make_shared<std::vector<std::string>>();
-  auto rm_force = std::make_shared<bool>(false);
-  rm->add_option("IMAGE", *rm_refs, "name[:tag], id or id prefix")->required();
-  rm->add_flag("-f,--force", *rm_force, "remove an image by id even when it has several names");
-  rm->callback([&ctx, rm_refs, rm_force] {
-    Store& store = ctx.OpenStore();
-    for (const auto& ref : *rm_refs) {
-      RemoveImageReport report = Check(store.RemoveImage(ref, *rm_force));
-      for (const auto& name : report.untagged) std::printf("Untagged: %s\n", name.c_str());
-      if (!report.deleted_image.empty()) std::printf("Deleted: image %s\n", report.deleted_image.c_str());
-      for (const auto& layer : report.deleted_layers) std::printf("Deleted: layer %s\n", layer.c_str());
-    }
-  });
+  AddRemoveImages(image->add_subcommand("rm", "remove images, and the layers no other image needs"), ctx);
 
   auto* tag = app.add_subcommand("tag", "give an image another name");
   auto tag_args = std::make_shared<std::pair<std::string, std::string>>();

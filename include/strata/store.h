@@ -31,6 +31,12 @@ struct ImportOptions {
   std::string created_by{};  // history text; defaults to "strata import"
 };
 
+struct FsckReport {
+  uint64_t blobs = 0, layers = 0, images = 0, containers = 0;  // checked
+  std::vector<std::string> problems;                           // one line each
+  std::vector<std::string> repaired;                           // what --repair removed, one line each
+};
+
 struct RemoveImageReport {
   std::vector<std::string> untagged;
   std::string deleted_image;  // "" when only a tag was removed
@@ -71,6 +77,8 @@ class Store {
   // Makes (or finds) the image of `image`'s layers, config and history, and
   // tags it `ref` unless that is "". The layers must exist, each on the one before.
   Result<Image> CreateImage(Image image, const std::string& ref);
+  // The layers the build cache names.
+  Result<std::vector<std::string>> ListBuildCache();
   // Empties the build cache and removes the layers only it kept; returns them.
   Result<std::vector<std::string>> PruneBuildCache();
 
@@ -124,6 +132,11 @@ class Store {
   Result<Image> CommitContainer(const std::string& name_or_id, const std::string& ref);
   // containers/<id>: upper/, work/, merged/ (the mount point while it runs).
   std::string ContainerDir(const std::string& id) const;
+
+  // Checks every blob, layer index and image config against its digest, and
+  // finds files the catalog does not name. With `repair`, removes those and
+  // whatever is broken (images and layers using a bad blob go with it).
+  Result<FsckReport> Fsck(bool repair);
 
   // The store's keyed XXH3-128: digests that compare within this store only
   // (build cache keys are made of them).

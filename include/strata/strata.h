@@ -7,6 +7,7 @@
 #include "strata/digest.h"
 #include "strata/dockerfile.h"
 #include "strata/entry.h"
+#include "strata/housekeeping.h"
 #include "strata/image.h"
 #include "strata/oci.h"
 #include "strata/overlay_fs.h"

@@ -1,0 +1,34 @@
+// What the store holds and what it can give back: `strata system df` and
+// `strata system prune`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "strata/status.h"
+#include "strata/store.h"
+
+namespace strata {
+
+struct DiskUsage {
+  struct Row {
+    uint64_t count = 0;
+    uint64_t active = 0;       // in use (images with containers, running containers, used volumes)
+    uint64_t size = 0;         // bytes
+    uint64_t reclaimable = 0;  // bytes a prune could free
+  };
+  Row images, containers, volumes, build_cache;
+  uint64_t logical_image_bytes = 0;  // every image's layers, as if each image had its own copy
+  uint64_t stored_bytes = 0;         // file content actually stored (blobs, deduplicated)
+};
+Result<DiskUsage> ComputeDiskUsage(Store& store);
+
+struct PruneReport {
+  std::vector<std::string> containers, images, layers, volumes;
+};
+// Removes stopped containers, images with no name that no container uses,
+// the build cache, and (with `volumes`) volumes nothing uses.
+Result<PruneReport> SystemPrune(Store& store, bool volumes);
+
+}  // namespace strata

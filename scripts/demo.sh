@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The strata demo: builds strata, imports a real busybox root filesystem as an
-# image, stacks an application layer on it, and shows what the store holds.
+# image, stacks an application layer on it, mounts it, builds the seeds' two
+# apps with the layer cache, runs containers with a volume, saves and loads an
+# OCI image, and shows what the store holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -55,6 +57,46 @@ echo "\$ ls $mnt/etc   (passwd is whited out by the app layer)"; ls -la "$mnt/et
 echo "\$ $mnt/bin/busybox sh $mnt/opt/app/run.sh"; "$mnt/bin/busybox" sh "$mnt/opt/app/run.sh"
 echo "\$ touch $mnt/new"; touch "$mnt/new" 2>&1 || true
 strata umount "$mnt"
+
+step "strata build: the seeds' two apps share their first three instructions"
+for app in app1 app2; do
+  mkdir -p "$work/$app"
+  echo "print('$app')" >"$work/$app/$app.py"
+  cat >"$work/$app/Dockerfile" <<DF
+FROM busybox:latest
+RUN mkdir -p /usr/lib/python && echo python >/usr/lib/python/installed
+RUN echo "flask flask-mysql" >/usr/lib/python/pip-packages
+COPY $app.py /opt/source-code/
+ENTRYPOINT ["python", "/opt/source-code/$app.py"]
+DF
+done
+strata build -t demo/app1 "$work/app1"
+echo "\$ strata build -t demo/app2   (the two RUN layers come from the cache)"
+strata build -t demo/app2 "$work/app2"
+step "strata history demo/app2"
+strata history demo/app2
+
+step "Containers: a writable layer that lives until rm"
+strata run --name keeper busybox:latest sh -c 'echo "run 1" >>/tmp/log; cat /tmp/log'
+echo "\$ strata start -a keeper   (its layer kept the first run's write)"
+strata start -a keeper
+echo "\$ strata diff keeper"; strata diff keeper
+strata commit keeper demo/kept:1 >/dev/null && echo "committed keeper as demo/kept:1"
+strata rm keeper
+
+step "Volumes: the seeds' data_volume, written by two containers, read by a third"
+strata run --rm -v data_volume:/opt busybox:latest sh -c 'echo $RANDOM >>/opt/number.out'
+strata run --rm -v data_volume:/opt busybox:latest sh -c 'echo $RANDOM >>/opt/number.out'
+strata run --rm -v data_volume:/opt busybox:latest cat /opt/number.out
+strata volume ls
+
+step "OCI out and in: strata save, then load into a second store"
+strata save demo/app1 -o "$work/app1.oci.tar"
+tar -tf "$work/app1.oci.tar" | head -5
+STRATA_ROOT=$work/store2 strata load -i "$work/app1.oci.tar"
+
+step "strata system df"
+strata system df
 
 step "Export is reproducible: export twice, compare, re-import to the same layer"
 base=$(strata image inspect busybox --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')

@@ -1,0 +1,61 @@
+// OCI pieces that need no archive: SHA-256, digests, the image config both ways.
+#include <catch2/catch.hpp>
+
+#include "oci_config.h"
+#include "sha256.h"
+#include "test_util.h"
+
+using namespace strata;
+using namespace strata::test;
+
+TEST_CASE("sha256 matches the known vectors") {
+  CHECK(Sha256Hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(Sha256Hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  TempDir tmp;
+  WriteBytes(tmp / "f", "abc");
+  CHECK(*Sha256File(tmp / "f") == Sha256Hex("abc"));
+  WriteTar(tmp / "t.tar.gz", {File("a", "x")}, TarCompression::kGzip);
+  WriteTar(tmp / "t.tar", {File("a", "x")});
+  CHECK(*Sha256Uncompressed(tmp / "t.tar.gz") == *Sha256File(tmp / "t.tar"));  // a DiffID
+}
+
+TEST_CASE("digests are sha256 and hex only (archive paths are made of them)") {
+  CHECK(IsSha256Digest("sha256:" + std::string(64, 'a')));
+  CHECK_FALSE(IsSha256Digest("sha256:" + std::string(63, 'a')));
+  CHECK_FALSE(IsSha256Digest("sha256:../../../../etc/passwd" + std::string(38, 'a')));
+  CHECK_FALSE(IsSha256Digest("sha512:" + std::string(64, 'a')));
+  CHECK_FALSE(IsSha256Digest("sha256:" + std::string(64, 'A')));
+}
+
+TEST_CASE("an image config goes to OCI and back") {
+  Image image;
+  image.created = 1700000000;
+  image.config.env = {"PATH=/bin", "A=1"};
+  image.config.cmd = {"sh"};
+  image.config.entrypoint = {"/init"};
+  image.config.working_dir = "/app";
+  image.config.user = "app";
+  image.config.labels = {{"k", "v"}};
+  image.config.exposed_ports = {"80/tcp"};
+  image.config.volumes = {"/data"};
+  image.history = {{1700000000, "RUN x", "", false}, {1700000001, "ENV A=1", "", true}};
+  std::string diff = "sha256:" + std::string(64, 'b');
+  auto back = ParseOciConfig(OciConfigJson(image, {diff}));
+  REQUIRE(back.ok());
+  CHECK(back->diff_ids == std::vector<std::string>{diff});
+  const ImageConfig& c = back->image.config;
+  CHECK(c.env == image.config.env);
+  CHECK(c.cmd == image.config.cmd);
+  CHECK(c.entrypoint == image.config.entrypoint);
+  CHECK(c.working_dir == "/app");
+  CHECK(c.user == "app");
+  CHECK(c.labels == image.config.labels);
+  CHECK(c.exposed_ports == image.config.exposed_ports);
+  CHECK(c.volumes == image.config.volumes);
+  CHECK(back->image.created == 1700000000);
+  REQUIRE(back->image.history.size() == 2);
+  CHECK(back->image.history[1].empty_layer);
+  CHECK(back->image.history[1].created == 1700000001);
+  CHECK_FALSE(ParseOciConfig("{}").ok());
+  CHECK_FALSE(ParseOciConfig(R"({"rootfs":{"type":"layers","diff_ids":["md5:x"]}})").ok());
+}

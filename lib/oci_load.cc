@@ -26,6 +26,7 @@ struct PendingImage {
   std::vector<std::string> names;
   OciImageConfig config;
   std::vector<std::string> layer_files;
+  std::vector<LayerSource> sources;  // each layer's blob, to save it again as it was
 };
 
 Result<json> ReadJson(const std::string& path, const std::string& what) {
@@ -90,8 +91,10 @@ Result<std::vector<PendingImage>> ReadOciLayout(const std::string& root) {
         std::string type = l.value("mediaType", "");
         if (type.find("nondistributable") != std::string::npos || type.find("foreign") != std::string::npos)
           return Status::Unsupported("layer type " + type + " is not supported");
-        ASSIGN_OR_RETURN(std::string layer_path, blob(l.at("digest").get<std::string>()));
+        std::string digest = l.at("digest").get<std::string>();
+        ASSIGN_OR_RETURN(std::string layer_path, blob(digest));
         image.layer_files.push_back(layer_path);
+        image.sources.push_back({"", digest, "", type});
       }
       out.push_back(std::move(image));
     }
@@ -121,7 +124,9 @@ Result<std::vector<PendingImage>> ReadDockerArchive(const std::string& root) {
         ASSIGN_OR_RETURN(std::string path, Inside(root, l.get<std::string>()));
         if (!PathExists(path))
           return Status::InvalidArgument("layer " + l.get<std::string>() + " is missing");
+        ASSIGN_OR_RETURN(std::string hex, Sha256File(path));
         image.layer_files.push_back(path);
+        image.sources.push_back({"", "sha256:" + hex, "", "application/vnd.oci.image.layer.v1.tar"});
       }
       out.push_back(std::move(image));
     }
@@ -183,6 +188,14 @@ Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
         return layer.status().WithContext(path);
       }
       if (old_layers.insert(layer->id).second) new_layers.push_back(layer->id);
+      if (i < p.sources.size()) {
+        LayerSource source = p.sources[i];
+        source.diff_id = p.config.diff_ids[i];
+        if (Status st = store.AttachLayerSource(layer->id, p.layer_files[i], source); !st.ok()) {
+          undo();
+          return st.WithContext(path);
+        }
+      }
       image.layers.push_back(layer->id);
       parent = layer->id;
     }

@@ -92,6 +92,17 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
         if (options.progress)
           options.progress("layer " + std::to_string(done) + "/" + std::to_string(total) + " " +
                            id.substr(0, 12));
+        ASSIGN_OR_RETURN(auto source, store.GetLayerSource(id));
+        if (source) {  // loaded from an archive: the same bytes again, so the same DiffID
+          std::string copy = scratch.dir() + "/layer.src";
+          ASSIGN_OR_RETURN(std::string bytes, ReadFile(source->path));
+          RETURN_IF_ERROR(WriteFileAtomic(copy, bytes));
+          ASSIGN_OR_RETURN(Descriptor blob, layout.AddFile(copy, source->media_type));
+          saved[id] = {blob, source->diff_id};
+          diff_ids.push_back(source->diff_id);
+          layers.push_back(blob.ToJson());
+          continue;
+        }
         std::string plain = scratch.dir() + "/layer.tar";
         RETURN_IF_ERROR(store.ExportLayer(id, plain, Compression::kNone));
         ASSIGN_OR_RETURN(std::string diff, Sha256File(plain));

@@ -31,6 +31,15 @@ struct ImportOptions {
   std::string created_by{};  // history text; defaults to "strata import"
 };
 
+// The archive blob a layer was loaded from (OCI), kept so that saving the
+// layer again gives the same bytes and the same DiffID.
+struct LayerSource {
+  std::string path;        // the blob file under layers/<id>/
+  std::string digest;      // sha256:<hex> of the blob
+  std::string diff_id;     // sha256:<hex> of its uncompressed tar
+  std::string media_type;  // as the manifest named it
+};
+
 struct FsckReport {
   uint64_t blobs = 0, layers = 0, images = 0, containers = 0;  // checked
   std::vector<std::string> problems;                           // one line each
@@ -71,6 +80,11 @@ class Store {
   // A layer tar (plain, gzip, zstd or xz) as a layer on `parent_layer`, no image
   // made (what `load` does for each layer of an archive).
   Result<LayerInfo> ImportLayerTar(const std::string& parent_layer, const std::string& path);
+  // Keeps `blob_path` (verified against `source.digest`) as the layer's source;
+  // a layer that has one keeps it.
+  Status AttachLayerSource(const std::string& layer_id, const std::string& blob_path,
+                           const LayerSource& source);
+  Result<std::optional<LayerSource>> GetLayerSource(const std::string& layer_id);
   // The layer a step with `cache_key` made on `parent_layer` before, if any.
   Result<std::optional<LayerInfo>> FindCachedLayer(const std::string& parent_layer,
                                                    const std::string& cache_key);

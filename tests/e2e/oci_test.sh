@@ -74,6 +74,12 @@ S umount "$WORK/mnt"
 expect_eq "its config" "$(S image inspect --json made | python3 -c 'import json,sys; c=json.load(sys.stdin)["config"]; print(c["Env"], c["Cmd"])')" \
   "['FROM=umoci'] ['/bin/true']"
 
+expect_ok "save umoci's image again" S save made -o "$WORK/made.tar"
+expect_eq "a foreign image keeps its DiffIDs" "$(diff_ids "$WORK/made.tar")" "$(diff_ids "$WORK/umoci.tar")"
+mkdir -p "$WORK/layout-made" && tar -C "$WORK/layout-made" -xf "$WORK/made.tar"
+expect_ok "umoci unpacks strata's save of it" umoci unpack --image "$WORK/layout-made:made:latest" "$WORK/ub3"
+expect_eq "with the same file" "$(cat "$WORK/ub3/rootfs/srv/data.txt")" "from umoci"
+
 # --- skopeo writes a docker-archive; strata loads it -------------------------------------
 expect_ok "skopeo copy to docker-archive" skopeo copy --quiet "oci:$WORK/layout:app:1" "docker-archive:$WORK/docker.tar:docker.io/library/app:2"
 export STRATA_ROOT=$WORK/store4

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <vector>
 
 #include "status_macros.h"
@@ -72,11 +73,15 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view data, int mode) {
+namespace {
+
+// temp file beside `path`, filled by `fill`, fsync'd, renamed over `path`, directory fsync'd.
+Status ReplaceAtomically(const std::string& path, int mode,
+                         const std::function<Status(int fd, const std::string&)>& fill) {
   std::string tmp = path + ".tmp-" + RandomHex(6);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd.valid()) return ErrnoStatus("create", tmp);
-  Status st = WriteAll(fd.get(), data.data(), data.size(), tmp);
+  Status st = fill(fd.get(), tmp);
   if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsync", tmp);
   fd.Reset();
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus("rename", path);
@@ -85,6 +90,36 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, int mode)
     return st;
   }
   return FsyncDir(DirName(path));
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode) {
+  return ReplaceAtomically(path, mode, [&](int fd, const std::string& tmp) {
+    return WriteAll(fd, data.data(), data.size(), tmp);
+  });
+}
+
+Status CopyFileAtomic(const std::string& from, const std::string& to, int mode) {
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return ErrnoStatus("open", from);
+  return ReplaceAtomically(to, mode, [&](int fd, const std::string& tmp) -> Status {
+    for (bool fast = true;;) {
+      ssize_t n = fast ? ::copy_file_range(in.get(), nullptr, fd, nullptr, 1 << 30, 0) : -1;
+      if (n < 0 && fast && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        fast = false;  // file systems that cannot: copy through a buffer
+        continue;
+      }
+      if (!fast) {
+        char buf[1 << 16];
+        n = ::read(in.get(), buf, sizeof buf);
+        if (n > 0) RETURN_IF_ERROR(WriteAll(fd, buf, static_cast<size_t>(n), tmp));
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ErrnoStatus("copy to", tmp);
+      if (n == 0) return Status::OK();
+    }
+  });
 }
 
 Status MakeDirs(const std::string& path) {

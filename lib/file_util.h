@@ -42,6 +42,8 @@ Status WriteAll(int fd, const void* data, size_t len, std::string_view path);
 Result<std::string> ReadFile(const std::string& path);
 // temp file in the same directory, fsync, rename over `path`, fsync the directory.
 Status WriteFileAtomic(const std::string& path, std::string_view data, int mode = 0644);
+// The same, with another file's bytes (streamed, never held in memory).
+Status CopyFileAtomic(const std::string& from, const std::string& to, int mode = 0644);
 Status FsyncDir(const std::string& dir);
 Status MakeDirs(const std::string& path);
 // Removes a file or a whole tree; a missing path is not an error.

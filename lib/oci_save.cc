@@ -95,8 +95,7 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
         ASSIGN_OR_RETURN(auto source, store.GetLayerSource(id));
         if (source) {  // loaded from an archive: the same bytes again, so the same DiffID
           std::string copy = scratch.dir() + "/layer.src";
-          ASSIGN_OR_RETURN(std::string bytes, ReadFile(source->path));
-          RETURN_IF_ERROR(WriteFileAtomic(copy, bytes));
+          RETURN_IF_ERROR(CopyFileAtomic(source->path, copy));
           ASSIGN_OR_RETURN(Descriptor blob, layout.AddFile(copy, source->media_type));
           saved[id] = {blob, source->diff_id};
           diff_ids.push_back(source->diff_id);

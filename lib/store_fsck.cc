@@ -59,6 +59,10 @@ Result<FsckReport> Store::Fsck(bool repair) {
       report.problems.push_back("layer " + l.id + ": " + index.status().message());
       bad_layers.insert(l.id);
     }
+    if (auto source = GetLayerSource(l.id); !source.ok()) {
+      report.problems.push_back("layer " + l.id + ": " + source.status().message());
+      bad_layers.insert(l.id);
+    }
     if (!l.parent.empty() && !known_layers.count(l.parent)) {
       report.problems.push_back("layer " + l.id + ": its parent " + l.parent + " is missing");
       bad_layers.insert(l.id);

@@ -21,8 +21,7 @@ Status Store::AttachLayerSource(const std::string& layer_id, const std::string& 
   ASSIGN_OR_RETURN(std::string hex, Sha256File(blob_path));
   if ("sha256:" + hex != source.digest)
     return Status::Corruption(blob_path + " does not match " + source.digest);
-  ASSIGN_OR_RETURN(std::string bytes, ReadFile(blob_path));
-  RETURN_IF_ERROR(WriteFileAtomic(dir + "/source.blob", bytes, 0444));
+  RETURN_IF_ERROR(CopyFileAtomic(blob_path, dir + "/source.blob", 0444));
   nlohmann::json meta = {
       {"digest", source.digest}, {"diff_id", source.diff_id}, {"media_type", source.media_type}};
   return WriteFileAtomic(dir + "/source.json", meta.dump());  // last: it makes the source exist

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -126,6 +128,20 @@ class HostWalker {
   bool zero_owners_;
 };
 
+// A source's parent directories must not leave the context through a
+// symlink (the source itself, when a symlink, is copied as one).
+Status CheckInsideContext(const std::string& context_dir, const std::string& path, const std::string& raw) {
+  char root[PATH_MAX], parent[PATH_MAX];
+  std::string parent_path = path.substr(0, path.rfind('/'));
+  if (!::realpath(context_dir.c_str(), root)) return ErrnoStatus("realpath", context_dir);
+  if (!::realpath(parent_path.c_str(), parent)) return Status::OK();  // missing: reported as not found
+  std::string r = root, p = parent;
+  if (p != r && p.rfind(r + "/", 0) != 0) {
+    return Status::InvalidArgument("source " + raw + " is outside the build context (through a symlink)");
+  }
+  return Status::OK();
+}
+
 // Every path of the context that .dockerignore lets through.
 Status ListContext(const std::string& dir, const std::string& rel, const DockerIgnore& ignore,
                    std::vector<std::string>* out) {
@@ -207,6 +223,7 @@ Result<std::vector<SourceTree>> CollectContextSources(const std::string& context
     } else {
       struct stat st;
       std::string path = pattern == "." ? context_dir : context_dir + "/" + pattern;
+      if (pattern != ".") RETURN_IF_ERROR(CheckInsideContext(context_dir, path, raw));
       bool found = ::lstat(path.c_str(), &st) == 0;
       if (found && pattern != "." && ignore.Excluded(pattern)) {
         // An excluded directory still counts when a '!' pattern keeps something in it.

@@ -170,6 +170,15 @@ TEST_CASE("context sources: globs, .dockerignore, escapes and misses") {
   CHECK(CollectContextSources(tmp / "ctx", *ignore, {"secret.key"}).status().code() == Code::kNotFound);
   CHECK(CollectContextSources(tmp / "ctx", *ignore, {"../x"}).status().code() == Code::kInvalidArgument);
   CHECK(CollectContextSources(tmp / "ctx", *ignore, {"*.none"}).status().code() == Code::kNotFound);
+  // A symlink in the context may not lead a source out of it.
+  fs::create_directories(tmp / "outside");
+  WriteBytes(tmp / "outside/host-secret", "s");
+  fs::create_directory_symlink(tmp / "outside", tmp / "ctx/escape");
+  CHECK(CollectContextSources(tmp / "ctx", *ignore, {"escape/host-secret"}).status().code() ==
+        Code::kInvalidArgument);
+  auto link = CollectContextSources(tmp / "ctx", *ignore, {"escape"});  // the link itself: copied as a link
+  REQUIRE(link.ok());
+  CHECK(S_ISLNK((*link)[0].entries[0].mode));
 }
 
 TEST_CASE("the cache key sees content, mode and owner, not mtimes") {

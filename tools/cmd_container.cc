@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
 #include "cli.h"
 
 namespace strata::cli {
@@ -191,11 +193,19 @@ void AddContainerCommands(CLI::App& app, Context& ctx) {
   });
 
   auto diff_name = std::make_shared<std::string>();
+  auto diff_json = std::make_shared<bool>(false);
   auto* diff = app.add_subcommand("diff", "what a container changed: A added, C changed, D deleted");
   diff->add_option("CONTAINER", *diff_name, "name or id")->required();
-  diff->callback([&ctx, diff_name] {
-    for (const auto& change : Check(ctx.OpenStore().ContainerDiff(*diff_name)))
-      std::printf("%c %s\n", change.kind, change.path.c_str());
+  diff->add_flag("--json", *diff_json, "print JSON");
+  diff->callback([&ctx, diff_name, diff_json] {
+    auto changes = Check(ctx.OpenStore().ContainerDiff(*diff_name));
+    if (*diff_json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& c : changes) out.push_back({{"Kind", std::string(1, c.kind)}, {"Path", c.path}});
+      std::printf("%s\n", out.dump(2).c_str());
+      return;
+    }
+    for (const auto& change : changes) std::printf("%c %s\n", change.kind, change.path.c_str());
   });
 
   auto commit_args = std::make_shared<std::pair<std::string, std::string>>();

@@ -34,6 +34,7 @@ expect_eq "ps -a shows it exited" "$(S ps -a | grep -c 'Exited (0).*keeper$')" 1
 expect_eq "ps --json" "$(S ps -a --json | python3 -c 'import json,sys; c=json.load(sys.stdin)[0]; print(c["Name"], c["State"])')" \
   "keeper exited"
 expect_eq "diff: A, C and D lines" "$(S diff keeper | tr '\n' ' ')" "C /etc D /etc/group C /tmp A /tmp/note "
+expect_eq "diff --json" "$(S diff --json keeper | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 4
 expect_ok "start without -a" S start keeper
 expect_eq "its output went to the log" "$(S logs keeper)" "kept
 kept"

@@ -22,16 +22,16 @@
 namespace strata {
 
 struct BuildOptions {
-  std::string dockerfile;   // path of the instruction file; "" for CONTEXT/Dockerfile
-  std::string context_dir;  // COPY and ADD sources are relative to it; .dockerignore applies
-  std::vector<std::string> tags;
-  std::map<std::string, std::string> build_args;
-  std::string target;     // stop after this stage; "" for the last
+  std::string dockerfile{};   // path of the instruction file; "" for CONTEXT/Dockerfile
+  std::string context_dir{};  // COPY and ADD sources are relative to it; .dockerignore applies
+  std::vector<std::string> tags{};
+  std::map<std::string, std::string> build_args{};
+  std::string target{};   // stop after this stage; "" for the last
   bool no_cache = false;  // rebuild every step (the results still become cache)
   std::string runtime = "runc";
-  std::string mount_program;  // "" for DefaultMountProgram()
+  std::string mount_program{};  // "" for DefaultMountProgram()
   // Step lines ("Step 2/5 : COPY . /app", " ---> Using cache") go here.
-  std::function<void(const std::string& line)> log;
+  std::function<void(const std::string& line)> log{};
   int output_fd = 1;  // where RUN commands' stdout and stderr go
 };
 

@@ -15,8 +15,8 @@ namespace strata {
 struct MountRequest {
   enum class Type { kVolume, kBind };
   Type type = Type::kVolume;
-  std::string source;  // volume name ("" for a new anonymous volume) or absolute host path
-  std::string target;  // absolute path in the container
+  std::string source{};  // volume name ("" for a new anonymous volume) or absolute host path
+  std::string target{};  // absolute path in the container
   bool readonly = false;
 };
 
@@ -25,14 +25,14 @@ Result<MountRequest> ParseVolumeFlag(const std::string& spec);
 Result<MountRequest> ParseMountFlag(const std::string& spec);
 
 struct ContainerConfig {
-  std::string name;                     // "" for a generated one
-  std::string image;                    // name[:tag] or id
-  std::vector<std::string> cmd;         // overrides the image's CMD when not empty
-  std::vector<std::string> entrypoint;  // overrides the image's ENTRYPOINT when not empty
-  std::vector<std::string> env;         // KEY=value, over the image's
-  std::string working_dir;              // overrides the image's when not ""
-  std::string user;                     // overrides the image's when not ""
-  std::vector<MountRequest> mounts;
+  std::string name{};                     // "" for a generated one
+  std::string image{};                    // name[:tag] or id
+  std::vector<std::string> cmd{};         // overrides the image's CMD when not empty
+  std::vector<std::string> entrypoint{};  // overrides the image's ENTRYPOINT when not empty
+  std::vector<std::string> env{};         // KEY=value, over the image's
+  std::string working_dir{};              // overrides the image's when not ""
+  std::string user{};                     // overrides the image's when not ""
+  std::vector<MountRequest> mounts{};
 };
 
 enum class ContainerState { kCreated, kRunning, kExited };

@@ -13,7 +13,7 @@ namespace strata {
 
 struct StartOptions {
   std::string runtime = "runc";
-  std::string mount_program;  // "" for DefaultMountProgram()
+  std::string mount_program{};  // "" for DefaultMountProgram()
   int stdout_fd = 1;
   int stderr_fd = 2;
 };

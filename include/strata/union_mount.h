@@ -11,14 +11,14 @@
 namespace strata {
 
 struct UnionMountSpec {
-  std::string store_root;
-  std::string top_layer;  // the lower tree is this layer and those below it; "" for an empty tree
-  std::string upper_dir;  // "" (with work_dir "") for a read-only mount
-  std::string work_dir;
-  std::string mountpoint;
+  std::string store_root{};
+  std::string top_layer{};  // the lower tree is this layer and those below it; "" for an empty tree
+  std::string upper_dir{};  // "" (with work_dir "") for a read-only mount
+  std::string work_dir{};
+  std::string mountpoint{};
   bool allow_other = false;  // needed when a process of another user must see the tree
   bool fsync = true;         // false: skip fsync in the upper layer (scratch data)
-  std::string lock_file;     // when set, the daemon holds an exclusive flock on it while
+  std::string lock_file{};   // when set, the daemon holds an exclusive flock on it while
                              // mounted, and the mount fails if another holds it
 };
 

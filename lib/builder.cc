@@ -24,8 +24,6 @@ namespace strata {
 
 namespace {
 
-const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -144,8 +142,6 @@ std::vector<std::string> Builder::RunEnv() const {
         std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(k + "=", 0) == 0; });
     if (!in_env) env.push_back(k + "=" + v);
   }
-  if (std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.rfind("PATH=", 0) == 0; }))
-    env.insert(env.begin(), kDefaultPath);
   return env;
 }
 

@@ -52,7 +52,7 @@ class Builder {
   std::map<std::string, std::string> Vars() const;  // ARGs, then ENV over them
   Result<std::string> Expand(const std::string& text) const;
   Result<std::vector<std::string>> ExpandedWords(const Instruction& ins) const;
-  std::vector<std::string> RunEnv() const;  // the config's env plus ARGs, with a default PATH
+  std::vector<std::string> RunEnv() const;  // the config's env plus ARGs
   Result<const StageState*> FindStage(const std::string& ref) const;
 
   Store& store_;

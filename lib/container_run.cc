@@ -1,6 +1,5 @@
 #include <unistd.h>
 
-#include <algorithm>
 #include <ctime>
 
 #include "status_macros.h"
@@ -9,12 +8,6 @@
 #include "union_run.h"
 
 namespace strata {
-
-namespace {
-
-const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-}  // namespace
 
 Result<int> StartContainer(Store& store, const std::string& name_or_id, const StartOptions& options) {
   ASSIGN_OR_RETURN(ContainerInfo c, store.GetContainer(name_or_id));
@@ -31,8 +24,6 @@ Result<int> StartContainer(Store& store, const std::string& name_or_id, const St
   run.user = c.user;
   run.spec.args = c.args;
   run.spec.env = c.env;
-  if (std::none_of(c.env.begin(), c.env.end(), [](const std::string& e) { return e.rfind("PATH=", 0) == 0; }))
-    run.spec.env.insert(run.spec.env.begin(), kDefaultPath);
   run.spec.cwd = c.working_dir;
   run.spec.hostname = c.id.substr(0, 12);
   for (const MountRequest& m : c.mounts) {

@@ -3,6 +3,8 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "passwd.h"
 #include "status_macros.h"
 #include "strata/union_mount.h"
@@ -27,6 +29,9 @@ Result<int> RunInUnion(Store& store, const UnionRun& run) {
 
   RunSpec spec = run.spec;
   spec.rootfs = run.mountpoint;
+  if (std::none_of(spec.env.begin(), spec.env.end(),
+                   [](const std::string& e) { return e.rfind("PATH=", 0) == 0; }))
+    spec.env.insert(spec.env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   spec.uid = ids.uid;
   spec.gid = ids.gid;
   Result<int> status = RunInRuntime(spec, run.runtime);

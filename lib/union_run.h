@@ -20,7 +20,7 @@ struct UnionRun {
   bool fsync = true;
   std::string lock_file;  // held by the mount's daemon: one writer per upper directory
   std::string user;       // USER / -u, resolved with the tree's /etc/passwd and /etc/group
-  RunSpec spec;           // rootfs, uid and gid are filled in here
+  RunSpec spec;           // rootfs, uid and gid are filled in here; PATH when env has none
   RuntimeOptions runtime;
   std::string mount_program;  // "" for DefaultMountProgram()
 };

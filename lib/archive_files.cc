@@ -109,17 +109,11 @@ Status AddTree(archive* out, const std::string& root, const std::string& rel) {
       RETURN_IF_ERROR(AddTree(out, root, child));
       continue;
     }
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) return ErrnoStatus("open", path);
-    std::vector<char> buf(1 << 18);
-    for (;;) {
-      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoStatus("read", path);
-      if (n == 0) break;
-      if (archive_write_data(out, buf.data(), static_cast<size_t>(n)) != n)
+    RETURN_IF_ERROR(ReadChunks(path, [&](const char* data, size_t len) -> Status {
+      if (archive_write_data(out, data, len) != static_cast<la_ssize_t>(len))
         return Status::IOError(std::string("tar: ") + archive_error_string(out));
-    }
+      return Status::OK();
+    }));
   }
   return Status::OK();
 }

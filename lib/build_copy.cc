@@ -66,16 +66,7 @@ Result<uint64_t> ResolveDir(OverlayFs& fs, std::string_view path, bool create) {
 }
 
 Status CopyBytes(const std::string& from, int to_fd) {
-  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) return ErrnoStatus("open", from);
-  std::vector<char> buf(256 * 1024);
-  for (;;) {
-    ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("read", from);
-    if (n == 0) return Status::OK();
-    RETURN_IF_ERROR(WriteAll(to_fd, buf.data(), static_cast<size_t>(n), from));
-  }
+  return ReadChunks(from, [&](const char* data, size_t len) { return WriteAll(to_fd, data, len, from); });
 }
 
 // Puts one entry at parent/name, replacing a non-directory there. Returns its node.

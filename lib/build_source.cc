@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "dir_layer.h"
 #include "file_util.h"
 #include "status_macros.h"
-#include "upper_dir.h"
 
 namespace strata {
 
@@ -45,28 +44,10 @@ Result<std::vector<std::string>> SortedNames(const std::string& dir) {
   return names;
 }
 
-Result<std::vector<Xattr>> HostXattrs(const std::string& path) {
-  std::vector<Xattr> out;
-  ssize_t len = ::llistxattr(path.c_str(), nullptr, 0);
-  if (len < 0) return errno == ENOTSUP ? out : Result<std::vector<Xattr>>(ErrnoStatus("listxattr", path));
-  std::string names(static_cast<size_t>(len), '\0');
-  len = ::llistxattr(path.c_str(), names.data(), names.size());
-  if (len < 0) return ErrnoStatus("listxattr", path);
-  names.resize(static_cast<size_t>(len));
-  for (size_t i = 0; i < names.size();) {
-    std::string name = names.c_str() + i;
-    i += name.size() + 1;
-    // The overlay's own markers and security labels belong to the host, not the image.
-    if (upper::IsPrivateXattr(name) || name.rfind("security.selinux", 0) == 0) continue;
-    ssize_t vlen = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
-    if (vlen < 0) continue;
-    std::string value(static_cast<size_t>(vlen), '\0');
-    vlen = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
-    if (vlen < 0) continue;
-    value.resize(static_cast<size_t>(vlen));
-    out.push_back({std::move(name), std::move(value)});
-  }
-  std::sort(out.begin(), out.end());
+// The xattrs a source carries into the image: security labels belong to the host.
+std::vector<Xattr> HostXattrs(const std::string& path) {
+  std::vector<Xattr> out = ReadXattrs(path);
+  std::erase_if(out, [](const Xattr& x) { return x.name.rfind("security.selinux", 0) == 0; });
   return out;
 }
 
@@ -99,7 +80,7 @@ class HostWalker {
       e.rdev_major = major(st.st_rdev);
       e.rdev_minor = minor(st.st_rdev);
     }
-    ASSIGN_OR_RETURN(e.xattrs, HostXattrs(path));
+    e.xattrs = HostXattrs(path);
     out->push_back(std::move(e));
     if (!S_ISDIR(st.st_mode)) return Status::OK();
     ASSIGN_OR_RETURN(auto names, SortedNames(path));

@@ -30,28 +30,6 @@ EntryType TypeOf(const struct stat& st) {
   return EntryType::kRegular;
 }
 
-std::vector<Xattr> ReadXattrs(const std::string& path) {
-  std::vector<Xattr> out;
-  ssize_t len = ::llistxattr(path.c_str(), nullptr, 0);
-  if (len <= 0) return out;
-  std::string names(static_cast<size_t>(len), '\0');
-  len = ::llistxattr(path.c_str(), names.data(), names.size());
-  for (size_t i = 0; len > 0 && i < static_cast<size_t>(len);) {
-    std::string name(names.data() + i);
-    i += name.size() + 1;
-    if (upper::IsPrivateXattr(name)) continue;
-    ssize_t vlen = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
-    if (vlen < 0) continue;
-    std::string value(static_cast<size_t>(vlen), '\0');
-    vlen = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
-    if (vlen < 0) continue;
-    value.resize(static_cast<size_t>(vlen));
-    out.push_back({std::move(name), std::move(value)});
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 struct Scanner {
   std::string root;
   uint64_t* next_id;
@@ -123,6 +101,28 @@ struct Scanner {
 };
 
 }  // namespace
+
+std::vector<Xattr> ReadXattrs(const std::string& path) {
+  std::vector<Xattr> out;
+  ssize_t len = ::llistxattr(path.c_str(), nullptr, 0);
+  if (len <= 0) return out;
+  std::string names(static_cast<size_t>(len), '\0');
+  len = ::llistxattr(path.c_str(), names.data(), names.size());
+  for (size_t i = 0; len > 0 && i < static_cast<size_t>(len);) {
+    std::string name(names.data() + i);
+    i += name.size() + 1;
+    if (upper::IsPrivateXattr(name)) continue;
+    ssize_t vlen = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+    if (vlen < 0) continue;
+    std::string value(static_cast<size_t>(vlen), '\0');
+    vlen = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
+    if (vlen < 0) continue;
+    value.resize(static_cast<size_t>(vlen));
+    out.push_back({std::move(name), std::move(value)});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 Result<LayerIndex> ScanDirectoryLayer(const std::string& dir, uint64_t* next_content_id,
                                       std::unordered_map<Digest, std::string>* content_paths) {

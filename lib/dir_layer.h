@@ -13,6 +13,10 @@
 
 namespace strata {
 
+// A host path's extended attributes, sorted, without the overlay's own
+// (none when the file system has none or refuses to list them).
+std::vector<Xattr> ReadXattrs(const std::string& path);
+
 // Regular files get placeholder digests (a counter, not a hash: the files are
 // read where they are, never copied); `content_paths` maps each to its file.
 Result<LayerIndex> ScanDirectoryLayer(const std::string& dir, uint64_t* next_content_id,

@@ -42,6 +42,19 @@ Status WriteAll(int fd, const void* data, size_t len, std::string_view path) {
   return Status::OK();
 }
 
+Status ReadChunks(const std::string& path, const std::function<Status(const char* data, size_t len)>& sink) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path);
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("read", path);
+    if (n == 0) return Status::OK();
+    RETURN_IF_ERROR(sink(buf.data(), static_cast<size_t>(n)));
+  }
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", path);

@@ -1,6 +1,7 @@
 // Small POSIX helpers: owned descriptors, atomic file writes, directory sync.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,8 @@ Status ErrnoStatus(std::string_view what, std::string_view path);
 
 Status WriteAll(int fd, const void* data, size_t len, std::string_view path);
 Result<std::string> ReadFile(const std::string& path);
+// Streams a file to `sink` in 256 KiB chunks (hashing, copying, archiving).
+Status ReadChunks(const std::string& path, const std::function<Status(const char* data, size_t len)>& sink);
 // temp file in the same directory, fsync, rename over `path`, fsync the directory.
 Status WriteFileAtomic(const std::string& path, std::string_view data, int mode = 0644);
 // The same, with another file's bytes (streamed, never held in memory).

@@ -2,6 +2,8 @@
 
 #include <regex>
 
+#include <regex>
+
 namespace strata {
 
 Result<std::string> NormalizeReference(std::string_view ref) {
@@ -24,6 +26,15 @@ bool LooksLikeId(std::string_view s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return true;
+}
+
+Status CheckObjectName(const char* what, const std::string& name) {
+  static const std::regex kName("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
+  if (name.size() > 255 || !std::regex_match(name, kName)) {
+    return Status::InvalidArgument(std::string("invalid ") + what + " name '" + name +
+                                   "': want [a-zA-Z0-9][a-zA-Z0-9_.-]+");
+  }
+  return Status::OK();
 }
 
 }  // namespace strata

@@ -14,4 +14,8 @@ Result<std::string> NormalizeReference(std::string_view ref);
 // True for a string that can only be an id or id prefix (lowercase hex).
 bool LooksLikeId(std::string_view s);
 
+// Volume and container names, as Docker allows them: [a-zA-Z0-9][a-zA-Z0-9_.-]+.
+// `what` ("volume", "container") names the kind in the error.
+Status CheckObjectName(const char* what, const std::string& name);
+
 }  // namespace strata

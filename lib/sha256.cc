@@ -45,17 +45,12 @@ std::string Sha256Hex(std::string_view data) {
 }
 
 Result<std::string> Sha256File(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus("open", path);
   Sha256 h;
-  std::vector<char> buf(1 << 18);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("read", path);
-    if (n == 0) break;
-    h.Update(buf.data(), static_cast<size_t>(n));
-  }
+  Status st = ReadChunks(path, [&](const char* data, size_t len) {
+    h.Update(data, len);
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
   return h.HexDigest();
 }
 

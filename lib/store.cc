@@ -285,17 +285,11 @@ Digest Store::Hash(std::string_view data) const {
 }
 
 Result<Digest> Store::HashFile(const std::string& path) const {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return ErrnoStatus("open", path);
   Hasher hasher(impl_->secret);
-  std::vector<char> buf(256 * 1024);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("read", path);
-    if (n == 0) break;
-    hasher.Update(buf.data(), static_cast<size_t>(n));
-  }
+  RETURN_IF_ERROR(ReadChunks(path, [&](const char* data, size_t len) {
+    hasher.Update(data, len);
+    return Status::OK();
+  }));
   return hasher.Finish();
 }
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
-#include <regex>
 
 #include "container_json.h"
 #include "dir_layer.h"
@@ -20,14 +19,6 @@
 namespace strata {
 
 namespace {
-
-Status CheckContainerName(const std::string& name) {
-  static const std::regex kName("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
-  if (name.size() > 255 || !std::regex_match(name, kName)) {
-    return Status::InvalidArgument("invalid container name '" + name + "': want [a-zA-Z0-9][a-zA-Z0-9_.-]+");
-  }
-  return Status::OK();
-}
 
 // docker-style names: adjective_noun.
 std::string GeneratedName() {
@@ -92,7 +83,7 @@ Result<ContainerInfo> Store::Impl::LoadContainer(const std::string& ref) {
 Result<ContainerInfo> Store::CreateContainer(const ContainerConfig& config) {
   ContainerInfo c;
   c.name = config.name.empty() ? GeneratedName() : config.name;
-  RETURN_IF_ERROR(CheckContainerName(c.name));
+  RETURN_IF_ERROR(CheckObjectName("container", c.name));
   ASSIGN_OR_RETURN(Image image, GetImage(config.image));
   c.image_id = image.id;
   c.image_ref = config.image;

@@ -131,10 +131,12 @@ Result<FsckReport> Store::Fsck(bool repair) {
   // then broken layers child first, then blobs no layer needs, then garbage.
   Catalog::Transaction txn(catalog);
   RETURN_IF_ERROR(txn.status());
+  std::vector<std::string> removed_images;
   for (const auto& id : bad_images) {
     ASSIGN_OR_RETURN(std::string user, catalog.ContainerUsingImage(id));
     if (!user.empty()) continue;
     RETURN_IF_ERROR(catalog.DeleteImage(id));
+    removed_images.push_back(id);
     report.repaired.push_back("removed image " + id);
   }
   Impl::Garbage dropped;
@@ -153,10 +155,7 @@ Result<FsckReport> Store::Fsck(bool repair) {
     }
   }
   RETURN_IF_ERROR(txn.Commit());
-  for (const auto& id : bad_images) {
-    if (!catalog.FindImage(id).ok() || !catalog.FindImage(id)->has_value())
-      (void)RemoveAll(impl_->ImageDir(id));
-  }
+  for (const auto& id : removed_images) (void)RemoveAll(impl_->ImageDir(id));
   impl_->RemoveGarbage(dropped);
   for (const auto& g : garbage) {
     (void)RemoveAll(impl_->root + "/" + g);

@@ -2,25 +2,13 @@
 // named at creation keeps its data.
 #include <ctime>
 #include <nlohmann/json.hpp>
-#include <regex>
 
+#include "reference.h"
 #include "status_macros.h"
 #include "store_impl.h"
 #include "store_lock.h"
 
 namespace strata {
-
-namespace {
-
-Status CheckVolumeName(const std::string& name) {
-  static const std::regex kName("^[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
-  if (name.size() > 255 || !std::regex_match(name, kName)) {
-    return Status::InvalidArgument("invalid volume name '" + name + "': want [a-zA-Z0-9][a-zA-Z0-9_.-]+");
-  }
-  return Status::OK();
-}
-
-}  // namespace
 
 Result<VolumeDriver*> Store::Impl::Driver(const std::string& name) {
   auto it = volume_drivers.find(name);
@@ -46,7 +34,7 @@ Status Store::RegisterVolumeDriver(std::unique_ptr<VolumeDriver> driver) {
 }
 
 Result<VolumeInfo> Store::CreateVolume(const std::string& name, const VolumeCreateOptions& options) {
-  RETURN_IF_ERROR(CheckVolumeName(name));
+  RETURN_IF_ERROR(CheckObjectName("volume", name));
   ASSIGN_OR_RETURN(StoreLock lock, StoreLock::Acquire(impl_->root));
   ASSIGN_OR_RETURN(VolumeDriver * driver, impl_->Driver(options.driver));
   ASSIGN_OR_RETURN(auto existing, impl_->catalog->FindVolume(name));

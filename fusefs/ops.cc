@@ -1,11 +1,21 @@
 // The FUSE low-level operations: each one a thin translation to OverlayFs,
 // with fuse-overlayfs's id mapping applied at the boundary.
+//
+// There are no open files here. open and opendir answer ENOSYS, so the
+// kernel stops sending open, release, opendir and releasedir at all
+// (FUSE_NO_OPEN_SUPPORT, FUSE_NO_OPENDIR_SUPPORT) and keeps file pages and
+// directory listings cached (its defaults then). A warm `tar c` of a tree
+// then costs no round trip per file. Each read or write opens the node's
+// current data for itself (OverlayFs::OpenData), so every reader sees every
+// write, whichever descriptor made it; copy-up happens on the first write or
+// metadata change instead of at open, which nothing on the mount can tell.
 #include "ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace strata::fuse {
@@ -50,9 +60,20 @@ void ReplyEntry(fuse_req_t req, const strata::Result<strata::NodeEntry>& e) {
   fuse_reply_entry(req, &p);
 }
 
-strata::OpenFile* FileOf(fuse_file_info* fi) {
-  return reinterpret_cast<strata::OpenFile*>(fi->fh);
-}
+// One request's descriptor on a node's data, closed when the request is done.
+class DataFd {
+ public:
+  explicit DataFd(int fd) : fd_(fd) {}
+  ~DataFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  DataFd(const DataFd&) = delete;
+  DataFd& operator=(const DataFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
 
 void OpInit(void* userdata, fuse_conn_info* conn) {
   auto* d = static_cast<Daemon*>(userdata);
@@ -61,6 +82,8 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
     if (conn->capable & cap) conn->want |= cap;
   }
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  // O_TRUNC must reach us as a setattr: there is no open to carry it.
+  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
   // Locks stay in the kernel: this mount is the only way to the files.
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
   if (d->fs->writable() && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
@@ -95,7 +118,7 @@ void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   fuse_reply_attr(req, &*st, D(req).timeout);
 }
 
-void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
   strata::AttrChange c;
   using A = strata::AttrChange;
   if (to_set & FUSE_SET_ATTR_MODE) c.mask |= A::kMode, c.mode = attr->st_mode;
@@ -110,8 +133,7 @@ void OpSetattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
     c.mask |= A::kMtime;
     c.mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? timespec{0, UTIME_NOW} : attr->st_mtim;
   }
-  int fd = fi ? FileOf(fi)->CurrentFd() : -1;
-  auto st = Fs(req).SetAttr(ino, c, fd);
+  auto st = Fs(req).SetAttr(ino, c, -1);
   if (Failed(req, st)) return;
   D(req).ids.Present(&*st);
   fuse_reply_attr(req, &*st, D(req).timeout);
@@ -146,125 +168,118 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
   fuse_reply_err(req, Fs(req).Rename(parent, name, new_parent, new_name, flags).ToErrno());
 }
 
-void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto file = Fs(req).OpenNode(ino, fi->flags);
-  if (Failed(req, file)) return;
-  fi->keep_cache = 1;  // the page cache stays right: every write comes through this mount
-  fi->fh = reinterpret_cast<uint64_t>(file->release());
-  fuse_reply_open(req, fi);
+// ENOSYS: see the top of this file.
+void OpOpen(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  fuse_reply_err(req, ENOSYS);
 }
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   auto created = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
   if (Failed(req, created)) return;
   fuse_entry_param p = ToEntry(req, created->first);
-  fi->fh = reinterpret_cast<uint64_t>(created->second.release());
+  fi->fh = 0;  // no handle: reads and writes find the file by its node
+  fi->keep_cache = 1;
   fuse_reply_create(req, &p, fi);
 }
 
-void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  int fd = FileOf(fi)->CurrentFd();
-  if (fd < 0) return (void)fuse_reply_buf(req, nullptr, 0);  // an empty lower file
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  auto opened = Fs(req).OpenData(ino, /*write=*/false);
+  if (Failed(req, opened)) return;
+  DataFd fd(*opened);
+  if (fd.get() < 0) return (void)fuse_reply_buf(req, nullptr, 0);  // an empty lower file
   fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
   buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  buf.buf[0].fd = fd;
+  buf.buf[0].fd = fd.get();
   buf.buf[0].pos = off;
-  fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+  fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);  // spliced before it returns
 }
 
-void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info*) {
+  auto opened = Fs(req).OpenData(ino, /*write=*/true);
+  if (Failed(req, opened)) return;
+  DataFd fd(*opened);
   fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  out.buf[0].fd = FileOf(fi)->CurrentFd();
+  out.buf[0].fd = fd.get();
   out.buf[0].pos = off;
   ssize_t n = fuse_buf_copy(&out, in, FUSE_BUF_SPLICE_NONBLOCK);
   if (n < 0) return (void)fuse_reply_err(req, static_cast<int>(-n));
   fuse_reply_write(req, static_cast<size_t>(n));
 }
 
-void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+// Only a file made by create before the kernel learnt that open is
+// unsupported gets a release; there is nothing to free.
+void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
   fuse_reply_err(req, 0);
 }
 
-void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete FileOf(fi);
-  fuse_reply_err(req, 0);
+void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info*) {
+  fuse_reply_err(req, Fs(req).Fsync(ino, datasync != 0).ToErrno());
 }
 
-void OpFsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
-  fuse_reply_err(req, Fs(req).Fsync(FileOf(fi)->CurrentFd(), datasync != 0).ToErrno());
+void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, fuse_file_info*) {
+  auto opened = Fs(req).OpenData(ino, /*write=*/true);
+  if (Failed(req, opened)) return;
+  DataFd fd(*opened);
+  fuse_reply_err(req, ::fallocate(fd.get(), mode, off, len) == 0 ? 0 : errno);
 }
 
-void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t off, off_t len, fuse_file_info* fi) {
-  int fd = FileOf(fi)->CurrentFd();
-  fuse_reply_err(req, ::fallocate(fd, mode, off, len) == 0 ? 0 : errno);
+// ENOSYS: see the top of this file. The kernel then caches listings by itself.
+void OpOpendir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+  fuse_reply_err(req, ENOSYS);
 }
 
-// A directory handle. The merged listing is taken on the first readdir that
-// reaches us (with the kernel's readdir cache warm, none does) and kept, so
-// offsets stay put. No lock: the kernel never runs two readdirs on one open
-// directory at once. And nothing may touch the handle after the reply: the
-// reply lets the kernel send releasedir, which another worker may run at once.
-struct DirHandle {
-  bool loaded = false;
-  std::vector<OverlayFs::Child> children;
-};
-
-// The kernel sends opendir only for directories, so there is nothing to check
-// here: a stale node fails on the first readdir that reaches us.
-void OpOpendir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  fi->fh = reinterpret_cast<uint64_t>(new DirHandle);
-  fi->cache_readdir = 1;  // the kernel drops it when the directory changes through this mount
-  fi->keep_cache = 1;
-  fuse_reply_open(req, fi);
-}
-
-// Offsets: 0 "." , 1 "..", then child i at 2 + i; each entry carries the next offset.
-void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi, bool plus) {
-  auto* dir = reinterpret_cast<DirHandle*>(fi->fh);
-  if (!dir->loaded) {
-    auto children = Fs(req).ReadDir(ino);
-    if (Failed(req, children)) return;
-    dir->children = std::move(*children);
-    dir->loaded = true;
-  }
+// Offsets: 0 the start, 1 after ".", 2 after "..", then each child's cookie:
+// a listing read in pieces resumes after the last entry sent even when the
+// directory changed in between (see OverlayFs::ReadDir).
+void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus) {
+  auto listing = Fs(req).ReadDir(ino);
+  if (Failed(req, listing)) return;
+  const std::vector<OverlayFs::Child>& children = **listing;
   std::vector<char> buf(size);
   size_t used = 0;
-  for (size_t i = static_cast<size_t>(off); i < dir->children.size() + 2; ++i) {
-    const char* name = i == 0 ? "." : i == 1 ? ".." : dir->children[i - 2].name.c_str();
+  auto add = [&](const char* name, const fuse_entry_param& e, uint64_t next) {
+    size_t n =
+        plus
+            ? fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, static_cast<off_t>(next))
+            : fuse_add_direntry(req, buf.data() + used, size - used, name, &e.attr, static_cast<off_t>(next));
+    if (n > size - used) return false;
+    used += n;
+    return true;
+  };
+  for (uint64_t dot = static_cast<uint64_t>(off); dot < 2; ++dot) {
     fuse_entry_param e{};
-    e.attr.st_ino = i < 2 ? ino : dir->children[i - 2].ino;
-    e.attr.st_mode = i < 2 ? S_IFDIR : dir->children[i - 2].type;
-    if (plus && i >= 2) {
-      auto found = Fs(req).Lookup(ino, name);
+    e.attr.st_ino = ino;
+    e.attr.st_mode = S_IFDIR;
+    if (!add(dot == 0 ? "." : "..", e, dot + 1)) return (void)fuse_reply_buf(req, buf.data(), used);
+  }
+  auto it = std::upper_bound(children.begin(), children.end(), static_cast<uint64_t>(off),
+                             [](uint64_t o, const OverlayFs::Child& c) { return o < c.cookie; });
+  for (; it != children.end(); ++it) {
+    fuse_entry_param e{};
+    e.attr.st_ino = it->ino;
+    e.attr.st_mode = it->type;
+    if (plus) {
+      auto found = Fs(req).Lookup(ino, it->name);
       if (!found.ok()) continue;  // gone since the listing was taken
       e = ToEntry(req, *found);
     }
-    size_t n = plus ? fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e,
-                                             static_cast<off_t>(i + 1))
-                    : fuse_add_direntry(req, buf.data() + used, size - used, name, &e.attr,
-                                        static_cast<off_t>(i + 1));
-    if (n > size - used) {
-      if (plus && e.ino != 0) Fs(req).Forget(e.ino, 1);  // not sent: undo its lookup
+    if (!add(it->name.c_str(), e, it->cookie)) {
+      if (plus) Fs(req).Forget(e.ino, 1);  // not sent: undo its lookup
       break;
     }
-    used += n;
   }
   fuse_reply_buf(req, buf.data(), used);
 }
 
-void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  ReadDir(req, ino, size, off, fi, false);
+void OpReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  ReadDir(req, ino, size, off, false);
 }
-void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-  ReadDir(req, ino, size, off, fi, true);
+void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+  ReadDir(req, ino, size, off, true);
 }
-void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
-  fuse_reply_err(req, 0);
-}
-void OpFsyncdir(fuse_req_t req, fuse_ino_t, int, fuse_file_info*) {
-  fuse_reply_err(req, 0);
+void OpFsyncdir(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+  fuse_reply_err(req, Fs(req).FsyncDir(ino).ToErrno());
 }
 
 void OpStatfs(fuse_req_t req, fuse_ino_t) {
@@ -321,14 +336,12 @@ fuse_lowlevel_ops MakeOps() {
   ops.create = OpCreate;
   ops.read = OpRead;
   ops.write_buf = OpWriteBuf;
-  ops.flush = OpFlush;
   ops.release = OpRelease;
   ops.fsync = OpFsync;
   ops.fallocate = OpFallocate;
   ops.opendir = OpOpendir;
   ops.readdir = OpReaddir;
   ops.readdirplus = OpReaddirplus;
-  ops.releasedir = OpReleasedir;
   ops.fsyncdir = OpFsyncdir;
   ops.statfs = OpStatfs;
   ops.setxattr = OpSetxattr;

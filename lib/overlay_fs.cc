@@ -5,6 +5,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <set>
 
@@ -35,6 +37,32 @@ struct stat FromLower(const NodeAttr& a, uint64_t ino) {
   st.st_ctim = st.st_mtim;
   st.st_rdev = makedev(a.rdev_major, a.rdev_minor);
   return st;
+}
+
+// A listing entry's cookie: a hash of its name, above the three offsets
+// readdir keeps for the start, "." and "..", and positive as an off_t.
+uint64_t CookieOf(std::string_view name) {
+  return std::max<uint64_t>(XXH3_64bits(name.data(), name.size()) >> 1, 3);
+}
+
+// Names strata gives its own files in the work directory: copy-ups and
+// whiteouts in flight, and the data of removed files still referenced.
+bool IsWorkLeftover(std::string_view name) {
+  return name.starts_with("copyup-") || name.starts_with("whiteout-") || name.starts_with("orphan-");
+}
+
+// A crash leaves them behind; no one else writes there (one mount per upper).
+void RemoveWorkLeftovers(int work_fd) {
+  int fd = ::openat(work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR* d = ::fdopendir(fd);
+  if (!d) return (void)::close(fd);
+  std::vector<std::string> doomed;
+  while (struct dirent* ent = ::readdir(d)) {
+    if (IsWorkLeftover(ent->d_name)) doomed.emplace_back(ent->d_name);
+  }
+  for (const auto& name : doomed) ::unlinkat(fd, name.c_str(), 0);
+  ::closedir(d);
 }
 
 }  // namespace
@@ -75,6 +103,7 @@ Result<std::unique_ptr<OverlayFs>> OverlayFs::Open(std::unique_ptr<UnionView> lo
     if (::fstat(upper_fd.get(), &su) != 0 || ::fstat(work_fd.get(), &sw) != 0 || su.st_dev != sw.st_dev) {
       return Status::InvalidArgument("upper and work directories must be on the same file system");
     }
+    RemoveWorkLeftovers(work_fd.get());
   }
   return std::unique_ptr<OverlayFs>(
       new OverlayImpl(std::move(lower), std::move(options), std::move(upper_fd), std::move(work_fd)));
@@ -97,6 +126,12 @@ OverlayImpl::OverlayImpl(std::unique_ptr<UnionView> lower, OverlayOptions option
   root->opaque = writable_ && upper::IsOpaque(options_.upper_dir);
   root->lookups = 1;
   nodes_.emplace(kRootNode, std::move(root));
+}
+
+OverlayImpl::~OverlayImpl() {
+  for (const auto& [id, n] : nodes_) {
+    if (!n->orphan.empty()) ::unlinkat(work_fd_.get(), n->orphan.c_str(), 0);
+  }
 }
 
 Status OverlayImpl::RequireWritable() const {
@@ -161,14 +196,39 @@ void OverlayImpl::MaybeFreeLocked(OverlayNode* n) {
   while (n && n->id != kRootNode && n->removed && n->lookups == 0 && n->kids == 0) {
     OverlayNode* parent = n->parent;
     --parent->kids;
+    if (!n->orphan.empty()) ::unlinkat(work_fd_.get(), n->orphan.c_str(), 0);
     nodes_.erase(n->id);
     n = parent;
   }
 }
 
+void OverlayImpl::ChangedLocked(OverlayNode* dir) {
+  dir->listing.reset();
+  ++dir->changes;
+}
+
+Status OverlayImpl::KeepIfReferencedLocked(OverlayNode* n, const std::string& rel) {
+  if (n->type != S_IFREG || !n->upper || n->lookups == 0 || !n->orphan.empty()) return Status::OK();
+  std::string name = "orphan-" + std::to_string(n->id);
+  if (::linkat(upper_fd_.get(), rel.c_str(), work_fd_.get(), name.c_str(), 0) != 0) return Errno("unlink");
+  n->orphan = std::move(name);
+  return Status::OK();
+}
+
+OverlayImpl::HostPath OverlayImpl::UpperPathLocked(const OverlayNode* n) const {
+  if (!n->orphan.empty()) return {work_fd_.get(), n->orphan};
+  return {upper_fd_.get(), Rel(n)};
+}
+
+std::string OverlayImpl::AbsPathLocked(const OverlayNode* n) const {
+  if (!n->orphan.empty()) return options_.work_dir + "/" + n->orphan;
+  return Abs(Rel(n));
+}
+
 void OverlayImpl::DetachLocked(OverlayNode* n) {
   n->removed = true;
   if (n->parent) {
+    ChangedLocked(n->parent);
     auto it = n->parent->children.find(n->name);
     if (it != n->parent->children.end() && it->second == n) n->parent->children.erase(it);
   }
@@ -216,7 +276,7 @@ Result<OverlayNode*> OverlayImpl::ChildLocked(OverlayNode* dir, std::string_view
 }
 
 Result<OverlayImpl::Where> OverlayImpl::Locate(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  SharedLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
   if (n->removed) return Status::Posix(ENOENT, "removed");
   bool upper = n->upper;
@@ -242,7 +302,17 @@ Result<struct stat> OverlayImpl::StatLocked(OverlayNode* n) {
 }
 
 Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  {
+    SharedLock lock(mu_);  // a known child needs no change to the table
+    ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+    if (auto it = dir->children.find(name); it != dir->children.end()) {
+      OverlayNode* n = it->second;
+      ASSIGN_OR_RETURN(struct stat st, StatLocked(n));
+      ++n->lookups;
+      return NodeEntry{n->id, st};
+    }
+  }
+  ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
   ASSIGN_OR_RETURN(struct stat st, StatLocked(n));
@@ -251,17 +321,35 @@ Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
 }
 
 void OverlayImpl::Forget(uint64_t id, uint64_t count) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   auto it = nodes_.find(id);
   if (it == nodes_.end() || id == kRootNode) return;
   OverlayNode* n = it->second.get();
-  n->lookups -= std::min(n->lookups, count);
+  n->lookups -= std::min<uint64_t>(n->lookups, count);
   // Live nodes stay (their st_ino must not change); removed ones go once
   // nothing refers to them.
   MaybeFreeLocked(n);
 }
 
 Result<struct stat> OverlayImpl::GetAttr(uint64_t id) {
+  {
+    SharedLock lock(mu_);
+    ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+    if (n->removed) {  // an unlinked file that is still open: nlink 0, as overlayfs shows it
+      if (!n->orphan.empty()) {
+        struct stat st;
+        if (::fstatat(work_fd_.get(), n->orphan.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+        st.st_ino = n->ino;
+        st.st_nlink -= 1;  // the orphan's own link
+        return st;
+      }
+      if (n->upper || n->lower == 0) return Status::Posix(ENOENT, "removed");
+      ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(n->lower));
+      struct stat st = FromLower(a, n->ino);
+      st.st_nlink = 0;
+      return st;
+    }
+  }
   ASSIGN_OR_RETURN(Where w, Locate(id));
   return StatAt(w);
 }
@@ -275,63 +363,110 @@ Result<std::string> OverlayImpl::ReadLink(uint64_t id) {
   return std::string(buf, static_cast<size_t>(len));
 }
 
-Result<std::vector<OverlayFs::Child>> OverlayImpl::MergedChildrenLocked(OverlayNode* dir) {
+Result<OverlayImpl::UpperScan> OverlayImpl::ScanUpper(const std::string& rel) const {
+  UpperScan scan;
+  int fd = ::openat(upper_fd_.get(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("opendir");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return Errno("opendir");
+  }
+  while (struct dirent* ent = ::readdir(d)) {
+    std::string name = ent->d_name;
+    if (name == "." || name == "..") continue;
+    if (name.starts_with(upper::kWhiteoutPrefix)) {
+      if (name != upper::kOpaqueMarker) scan.hidden.push_back(name.substr(upper::kWhiteoutPrefix.size()));
+      continue;
+    }
+    struct stat st;
+    if (::fstatat(fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (upper::IsWhiteout(st)) {
+      scan.hidden.push_back(std::move(name));
+      continue;
+    }
+    scan.items.push_back({std::move(name), st});
+  }
+  ::closedir(d);
+  return scan;
+}
+
+Result<std::vector<OverlayFs::Child>> OverlayImpl::MergeLocked(OverlayNode* dir, const UpperScan& scan) {
   std::map<std::string, Child> out;
-  std::set<std::string> hidden;
-  if (dir->upper) {
-    int fd = ::openat(upper_fd_.get(), Rel(dir).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return Errno("opendir");
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-      ::close(fd);
-      return Errno("opendir");
+  std::set<std::string_view> hidden(scan.hidden.begin(), scan.hidden.end());
+  for (const auto& [name, st] : scan.items) {
+    auto known = dir->children.find(name);
+    uint64_t ino = known != dir->children.end() ? known->second->ino : 0;
+    if (ino == 0) {
+      NodeId below =
+          (S_ISDIR(st.st_mode) && LowerHasLocked(dir, name)) ? *lower_->Lookup(dir->lower, name) : 0;
+      ino = below != 0 ? below : InoForHost(st);
     }
-    while (struct dirent* ent = ::readdir(d)) {
-      std::string name = ent->d_name;
-      if (name == "." || name == "..") continue;
-      if (name.starts_with(upper::kWhiteoutPrefix)) {
-        if (name != upper::kOpaqueMarker) hidden.insert(name.substr(upper::kWhiteoutPrefix.size()));
-        continue;
-      }
-      struct stat st;
-      if (::fstatat(fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      if (upper::IsWhiteout(st)) {
-        hidden.insert(name);
-        continue;
-      }
-      auto known = dir->children.find(name);
-      uint64_t ino = known != dir->children.end() ? known->second->ino : 0;
-      if (ino == 0) {
-        NodeId below =
-            (S_ISDIR(st.st_mode) && LowerHasLocked(dir, name)) ? *lower_->Lookup(dir->lower, name) : 0;
-        ino = below != 0 ? below : InoForHost(st);
-      }
-      out.emplace(name, Child{name, ino, st.st_mode & S_IFMT});
-    }
-    ::closedir(d);
+    out.emplace(name, Child{name, ino, st.st_mode & S_IFMT, 0});
   }
   if (dir->lower != 0 && !dir->opaque) {
     ASSIGN_OR_RETURN(auto children, lower_->Children(dir->lower));
     for (const DirEntry& c : *children) {
       if (hidden.count(c.name) || out.count(c.name)) continue;
       ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(c.node));
-      out.emplace(c.name, Child{c.name, c.node, a.mode & S_IFMT});
+      out.emplace(c.name, Child{c.name, c.node, a.mode & S_IFMT, 0});
     }
   }
   std::vector<Child> result;
   result.reserve(out.size());
-  for (auto& [name, child] : out) result.push_back(std::move(child));
+  for (auto& [name, child] : out) {
+    child.cookie = CookieOf(name);
+    result.push_back(std::move(child));
+  }
+  std::sort(result.begin(), result.end(), [](const Child& a, const Child& b) {
+    return a.cookie < b.cookie || (a.cookie == b.cookie && a.name < b.name);
+  });
+  // Two names with one hash (about never): the later one takes the next free number.
+  for (size_t i = 1; i < result.size(); ++i) {
+    if (result[i].cookie <= result[i - 1].cookie) result[i].cookie = result[i - 1].cookie + 1;
+  }
   return result;
 }
 
-Result<std::vector<OverlayFs::Child>> OverlayImpl::ReadDir(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+Result<std::vector<OverlayFs::Child>> OverlayImpl::MergedChildrenLocked(OverlayNode* dir) {
+  UpperScan scan;
+  if (dir->upper) {
+    ASSIGN_OR_RETURN(scan, ScanUpper(Rel(dir)));
+  }
+  return MergeLocked(dir, scan);
+}
+
+Result<OverlayFs::Listing> OverlayImpl::ReadDir(uint64_t id) {
+  std::string rel;
+  bool upper;
+  uint64_t changes;
+  {
+    SharedLock lock(mu_);
+    ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(id));
+    if (dir->listing) return dir->listing;
+    upper = dir->upper;
+    rel = Rel(dir);
+    changes = dir->changes;
+  }
+  UpperScan scan;  // the disk is read without the lock
+  if (upper) {
+    ASSIGN_OR_RETURN(scan, ScanUpper(rel));
+  }
+  ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(id));
-  return MergedChildrenLocked(dir);
+  if (dir->listing) return dir->listing;
+  if (dir->changes != changes || dir->upper != upper) {  // changed while we read: read again, locked
+    ASSIGN_OR_RETURN(auto children, MergedChildrenLocked(dir));
+    dir->listing = std::make_shared<const std::vector<Child>>(std::move(children));
+  } else {
+    ASSIGN_OR_RETURN(auto children, MergeLocked(dir, scan));
+    dir->listing = std::make_shared<const std::vector<Child>>(std::move(children));
+  }
+  return dir->listing;
 }
 
 Result<int> OverlayImpl::OpenUpperFd(OverlayNode* n, int flags) {
-  std::lock_guard<std::mutex> lock(mu_);
+  SharedLock lock(mu_);
   if (n->removed) return Status::Posix(ENOENT, "removed");
   int fd = ::openat(upper_fd_.get(), Rel(n).c_str(), (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
   if (fd < 0) return Errno("open");
@@ -341,7 +476,7 @@ Result<int> OverlayImpl::OpenUpperFd(OverlayNode* n, int flags) {
 Result<std::unique_ptr<OpenFile>> OverlayImpl::OpenNode(uint64_t id, int flags) {
   OverlayNode* n;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    SharedLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
     if (n->removed) return Status::Posix(ENOENT, "removed");
   }
@@ -354,19 +489,56 @@ Result<std::unique_ptr<OpenFile>> OverlayImpl::OpenNode(uint64_t id, int flags) 
     ASSIGN_OR_RETURN(int fd, OpenUpperFd(n, flags));
     return std::unique_ptr<OpenFile>(new UpperOpenFile(fd));
   }
-  std::string path;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ASSIGN_OR_RETURN(path, lower_->ContentPath(n->lower));
-  }
+  ASSIGN_OR_RETURN(std::string path, lower_->ContentPath(n->lower));  // the lower tree never changes
   int fd = -1;
   if (!path.empty() && (fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0) return Errno("open");
   return std::unique_ptr<OpenFile>(new LowerOpenFile(this, n, fd));
 }
 
-Status OverlayImpl::Fsync(int fd, bool datasync) {
-  if (!options_.fsync || fd < 0) return Status::OK();
-  if ((datasync ? ::fdatasync(fd) : ::fsync(fd)) != 0) return Errno("fsync");
+Result<int> OverlayImpl::OpenData(uint64_t id, bool write) {
+  OverlayNode* n;
+  {
+    SharedLock lock(mu_);
+    ASSIGN_OR_RETURN(n, GetLocked(id));
+    if (n->type == S_IFDIR) return Status::Posix(EISDIR, "is a directory");
+    if (n->type != S_IFREG) return Status::Posix(EINVAL, "not a regular file");
+  }
+  if (write) {
+    RETURN_IF_ERROR(RequireWritable());
+    RETURN_IF_ERROR(CopyUp(n));
+  }
+  NodeId lower;
+  {
+    SharedLock lock(mu_);
+    const int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+    if (!n->orphan.empty() || (n->upper && !n->removed)) {
+      HostPath where = UpperPathLocked(n);
+      int fd = ::openat(where.dirfd, where.rel.c_str(), flags);
+      if (fd < 0) return Errno("open");
+      return fd;
+    }
+    if (n->upper || n->lower == 0) return Status::Posix(ENOENT, "removed");
+    lower = n->lower;
+  }
+  ASSIGN_OR_RETURN(std::string path, lower_->ContentPath(lower));
+  if (path.empty()) return -1;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("open");
+  return fd;
+}
+
+Status OverlayImpl::Fsync(uint64_t id, bool datasync) {
+  if (!options_.fsync) return Status::OK();
+  UniqueFd fd;
+  {
+    SharedLock lock(mu_);
+    ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+    if (n->orphan.empty() && (!n->upper || n->removed)) return Status::OK();  // nothing of it above yet
+    HostPath where = UpperPathLocked(n);
+    fd = UniqueFd(::openat(where.dirfd, where.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  }
+  if (!fd.valid()) return errno == ELOOP ? Status::OK() : Errno("fsync");
+  if ((datasync ? ::fdatasync(fd.get()) : ::fsync(fd.get())) != 0) return Errno("fsync");
   return Status::OK();
 }
 
@@ -374,7 +546,7 @@ Status OverlayImpl::FsyncDir(uint64_t id) {
   if (!writable_ || !options_.fsync) return Status::OK();
   std::string rel;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    SharedLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * n, DirLocked(id));
     if (!n->upper) return Status::OK();  // nothing of it in the upper directory yet
     rel = Rel(n);

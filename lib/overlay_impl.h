@@ -2,20 +2,27 @@
 // the node table, lookups, attributes, directories and opens;
 // overlay_mutate.cc holds copy-up and every change to the upper directory.
 //
-// Locking: one mutex guards the node table and the upper directory's
-// namespace. It is held for metadata system calls (short), never while file
-// data is copied up or read or written.
+// Locking: one reader-writer lock guards the node table and the upper
+// directory's namespace. Lookups of known entries, attributes, links, xattr
+// reads and opens share it, so they never wait for each other; changes to
+// the namespace (and lookups that add a node) take it alone, for the few
+// metadata system calls they make. Nothing holds it while file data is
+// copied up, read or written, or while a directory is read from disk.
 #pragma once
 
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "file_util.h"
 #include "strata/overlay_fs.h"
 
 namespace strata {
+
+using ExclusiveLock = std::unique_lock<std::shared_mutex>;
+using SharedLock = std::shared_lock<std::shared_mutex>;
 
 struct OverlayNode {
   uint64_t id = 0;  // FUSE node id
@@ -27,9 +34,15 @@ struct OverlayNode {
   bool opaque = false;              // an upper directory hiding what is below it
   bool removed = false;
   uint32_t type = 0;  // S_IFMT bits
-  uint64_t lookups = 0;
+  std::atomic<uint64_t> lookups = 0;
   uint64_t kids = 0;  // live nodes whose `parent` is this one: it must outlive them
   std::map<std::string, OverlayNode*, std::less<>> children;  // looked-up children only
+  // A removed file the kernel still refers to (it may be open): its data,
+  // linked into the work directory under this name until the node goes.
+  std::string orphan;
+  // A directory's merged listing, kept until the directory changes.
+  OverlayFs::Listing listing;
+  uint64_t changes = 0;  // bumped by every change to a directory's entries
 };
 
 // An open upper file: the descriptor is the file.
@@ -46,6 +59,7 @@ class UpperOpenFile final : public OpenFile {
 class OverlayImpl final : public OverlayFs {
  public:
   OverlayImpl(std::unique_ptr<UnionView> lower, OverlayOptions options, UniqueFd upper_fd, UniqueFd work_fd);
+  ~OverlayImpl() override;
 
   Result<NodeEntry> Lookup(uint64_t parent, std::string_view name) override;
   void Forget(uint64_t node, uint64_t count) override;
@@ -64,12 +78,13 @@ class OverlayImpl final : public OverlayFs {
   Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
                 unsigned flags) override;
   Result<std::unique_ptr<OpenFile>> OpenNode(uint64_t node, int flags) override;
+  Result<int> OpenData(uint64_t node, bool write) override;
   Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent, std::string_view name,
                                                                  uint32_t mode, int flags,
                                                                  const Caller& caller) override;
-  Status Fsync(int fd, bool datasync) override;
+  Status Fsync(uint64_t node, bool datasync) override;
   Status FsyncDir(uint64_t node) override;
-  Result<std::vector<Child>> ReadDir(uint64_t node) override;
+  Result<Listing> ReadDir(uint64_t node) override;
   Result<std::string> GetXattr(uint64_t node, const std::string& name) override;
   Result<std::vector<std::string>> ListXattr(uint64_t node) override;
   Status SetXattr(uint64_t node, const std::string& name, std::string_view value, int flags) override;
@@ -97,6 +112,11 @@ class OverlayImpl final : public OverlayFs {
   void ReparentLocked(OverlayNode* n, OverlayNode* new_parent);
   // Frees n, and then any ancestor left removed, forgotten and childless.
   void MaybeFreeLocked(OverlayNode* n);
+  // Records a change to a directory's entries: its cached listing goes.
+  static void ChangedLocked(OverlayNode* dir);
+  // Before a regular file at rel leaves the tree: when the kernel still
+  // refers to it, link its data into the work directory (see `orphan`).
+  Status KeepIfReferencedLocked(OverlayNode* n, const std::string& rel);
   Result<struct stat> StatLocked(OverlayNode* n);
   // Where a node lives, copied under the lock so the host call can run without it.
   struct Where {
@@ -107,7 +127,25 @@ class OverlayImpl final : public OverlayFs {
   };
   Result<Where> Locate(uint64_t id);
   Result<struct stat> StatAt(const Where& w);
+  // The directory and name holding an upper (or orphaned) node's data.
+  struct HostPath {
+    int dirfd;
+    std::string rel;
+  };
+  HostPath UpperPathLocked(const OverlayNode* n) const;
+  std::string AbsPathLocked(const OverlayNode* n) const;  // the same, as a path (for xattr calls)
   uint64_t InoForHost(const struct stat& st);
+  // A directory's upper entries, read without the lock.
+  struct UpperScan {
+    struct Item {
+      std::string name;
+      struct stat st;
+    };
+    std::vector<Item> items;
+    std::vector<std::string> hidden;  // names whited out
+  };
+  Result<UpperScan> ScanUpper(const std::string& rel) const;
+  Result<std::vector<Child>> MergeLocked(OverlayNode* dir, const UpperScan& scan);
   Result<std::vector<Child>> MergedChildrenLocked(OverlayNode* dir);
   Status RequireWritable() const;
 
@@ -118,6 +156,8 @@ class OverlayImpl final : public OverlayFs {
   // The preamble of every change to an existing node: refuses a read-only
   // union, finds the node and copies it up. Takes the lock itself.
   Result<OverlayNode*> CopiedUp(uint64_t id, bool with_data = true);
+  // SetAttr's changes, on a node already copied up.
+  Status ApplyAttrChange(OverlayNode* n, const AttrChange& change, int fd);
   Status CopyUpDirsLocked(OverlayNode* dir);
   // Owner, mode, xattrs and times of lower entry `lower`, onto dirfd/rel (`abs` for xattrs).
   Status CopyMetadata(int dirfd, const std::string& rel, const std::string& abs, NodeId lower);
@@ -132,7 +172,7 @@ class OverlayImpl final : public OverlayFs {
   std::unique_ptr<UnionView> lower_;
   OverlayOptions options_;
   UniqueFd upper_fd_, work_fd_;
-  std::mutex mu_;
+  mutable std::shared_mutex mu_;
   std::unordered_map<uint64_t, std::unique_ptr<OverlayNode>> nodes_;
   uint64_t next_id_ = 2;
   std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_;

@@ -81,12 +81,17 @@ Status OverlayImpl::CopyUpDirsLocked(OverlayNode* dir) {
 }
 
 Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (n->removed) return Status::Posix(ENOENT, "removed");
+  ExclusiveLock lock(mu_);
+  if (!n->orphan.empty()) return Status::OK();
+  // A removed lower file still referenced (open) is copied into an orphan.
+  const bool orphan = n->removed;
+  if (orphan && (n->upper || n->type != S_IFREG || n->lower == 0)) return Status::Posix(ENOENT, "removed");
   if (n->upper) return Status::OK();
   RETURN_IF_ERROR(RequireWritable());
-  RETURN_IF_ERROR(CopyUpDirsLocked(n->parent));
-  if (n->type == S_IFDIR) return CopyUpDirsLocked(n);
+  if (!orphan) {
+    RETURN_IF_ERROR(CopyUpDirsLocked(n->parent));
+    if (n->type == S_IFDIR) return CopyUpDirsLocked(n);
+  }
   const NodeId lower = n->lower;
   ASSIGN_OR_RETURN(NodeAttr attr, lower_->GetAttr(lower));
   std::string source, target;
@@ -120,9 +125,17 @@ Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
   }
 
   lock.lock();
-  if (n->upper || n->removed) {  // another copy-up won, or the file went away meanwhile
+  if (!n->orphan.empty() || (n->upper && !n->removed)) {  // another copy-up won
     ::unlinkat(work, tmp.c_str(), 0);
-    return n->removed ? Status::Posix(ENOENT, "removed") : Status::OK();
+    return Status::OK();
+  }
+  if (n->removed) {  // removed before or during the copy: the data lives on in the work directory
+    if (n->upper || n->type != S_IFREG) {
+      ::unlinkat(work, tmp.c_str(), 0);
+      return Status::Posix(ENOENT, "removed");
+    }
+    n->orphan = tmp;
+    return Status::OK();
   }
   std::string rel = Rel(n);  // again: a rename may have moved it meanwhile
   if (::renameat(work, tmp.c_str(), upper_fd_.get(), rel.c_str()) != 0) {
@@ -198,12 +211,13 @@ Result<NodeEntry> OverlayImpl::FinishNewLocked(OverlayNode* dir, std::string_vie
   n->ino = InoForHost(st);
   n->lookups = 1;
   st.st_ino = n->ino;
+  ChangedLocked(dir);
   return NodeEntry{n->id, st};
 }
 
 Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
                                      const Caller& caller) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
   if (::mknodat(upper_fd_.get(), rel.c_str(), mode, rdev) != 0) return Errno("mknod");
@@ -212,7 +226,7 @@ Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uin
 
 Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                                      const Caller& caller) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
   // A directory made where a lower entry was deleted must not show that entry's old contents.
@@ -226,7 +240,7 @@ Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uin
 
 Result<NodeEntry> OverlayImpl::Symlink(uint64_t parent, std::string_view name, std::string_view target,
                                        const Caller& caller) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
   if (::symlinkat(std::string(target).c_str(), upper_fd_.get(), rel.c_str()) != 0) return Errno("symlink");
@@ -237,7 +251,7 @@ Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint
                                                                             std::string_view name,
                                                                             uint32_t mode, int flags,
                                                                             const Caller& caller) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
   int fd = ::openat(upper_fd_.get(), rel.c_str(), (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -251,13 +265,13 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
   RETURN_IF_ERROR(RequireWritable());
   OverlayNode* n;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ExclusiveLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
     if (n->removed) return Status::Posix(ENOENT, "removed");
     if (n->type == S_IFDIR) return Status::Posix(EPERM, "hard link to a directory");
   }
   RETURN_IF_ERROR(CopyUp(n));  // overlayfs links the upper copy
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(new_parent));
   ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, new_name));
   if (::linkat(upper_fd_.get(), Rel(n).c_str(), upper_fd_.get(), rel.c_str(), 0) != 0) return Errno("link");
@@ -270,17 +284,19 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
   link->ino = n->ino;
   link->lookups = 1;
   st.st_ino = n->ino;
+  ChangedLocked(dir);
   return NodeEntry{link->id, st};
 }
 
 Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   RETURN_IF_ERROR(RequireWritable());
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
   if (n->type == S_IFDIR) return Status::Posix(EISDIR, "is a directory");
   RETURN_IF_ERROR(CopyUpDirsLocked(dir));
   std::string rel = ChildRel(dir, name);
+  RETURN_IF_ERROR(KeepIfReferencedLocked(n, rel));
   if (LowerHasLocked(dir, name)) {
     RETURN_IF_ERROR(WhiteoutLocked(rel));  // replaces the upper copy, if any, in one rename
   } else if (::unlinkat(upper_fd_.get(), rel.c_str(), 0) != 0) {
@@ -291,7 +307,7 @@ Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
 }
 
 Status OverlayImpl::Rmdir(uint64_t parent, std::string_view name) {
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   RETURN_IF_ERROR(RequireWritable());
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
@@ -319,7 +335,7 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   for (auto [p, n] : {std::pair{parent, name}, std::pair{new_parent, new_name}}) {
     OverlayNode* node = nullptr;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      ExclusiveLock lock(mu_);
       ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(p));
       if (auto found = ChildLocked(dir, n); found.ok()) node = *found;
     }
@@ -327,7 +343,7 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
     if (!exchange) break;  // a replaced target is never copied up
   }
 
-  std::lock_guard<std::mutex> lock(mu_);
+  ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(OverlayNode * ndir, DirLocked(new_parent));
   ASSIGN_OR_RETURN(OverlayNode * src, ChildLocked(dir, name));
@@ -371,11 +387,14 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
     std::swap(src->name, dst->name);
     src->parent->children[src->name] = src;
     dst->parent->children[dst->name] = dst;
+    ChangedLocked(dir);
+    ChangedLocked(ndir);
     return Status::OK();
   }
   const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
   if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
   if (!dst) upper::RemoveWhiteout(upper_fd_.get(), new_rel);
+  if (dst && !dst_dir) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
   if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0)
     return Errno("rename");
   if (src_dir && dst_below) {
@@ -388,6 +407,8 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   ReparentLocked(src, ndir);
   src->name = std::string(new_name);
   ndir->children[src->name] = src;
+  ChangedLocked(dir);
+  ChangedLocked(ndir);
   return Status::OK();
 }
 
@@ -395,7 +416,7 @@ Result<OverlayNode*> OverlayImpl::CopiedUp(uint64_t id, bool with_data) {
   RETURN_IF_ERROR(RequireWritable());
   OverlayNode* n;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    ExclusiveLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
   }
   RETURN_IF_ERROR(CopyUp(n, with_data));
@@ -405,9 +426,15 @@ Result<OverlayNode*> OverlayImpl::CopiedUp(uint64_t id, bool with_data) {
 Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, int fd) {
   const bool to_empty = (change.mask & AttrChange::kSize) && change.size == 0;
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id, /*with_data=*/!to_empty));
-  std::lock_guard<std::mutex> lock(mu_);
-  const std::string rel = Rel(n);
-  const int ufd = upper_fd_.get();
+  RETURN_IF_ERROR(ApplyAttrChange(n, change, fd));
+  return GetAttr(id);
+}
+
+Status OverlayImpl::ApplyAttrChange(OverlayNode* n, const AttrChange& change, int fd) {
+  ExclusiveLock lock(mu_);
+  const HostPath where = UpperPathLocked(n);
+  const std::string& rel = where.rel;
+  const int ufd = where.dirfd;
   if (change.mask & (AttrChange::kUid | AttrChange::kGid)) {
     uid_t uid = (change.mask & AttrChange::kUid) ? change.uid : static_cast<uid_t>(-1);
     gid_t gid = (change.mask & AttrChange::kGid) ? change.gid : static_cast<gid_t>(-1);
@@ -433,15 +460,15 @@ Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, 
     if (!(change.mask & AttrChange::kMtime)) times[1].tv_nsec = UTIME_OMIT;
     if (::utimensat(ufd, rel.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) return Errno("utimens");
   }
-  return StatLocked(n);
+  return Status::OK();
 }
 
 Status OverlayImpl::SetXattr(uint64_t id, const std::string& name, std::string_view value, int flags) {
   RETURN_IF_ERROR(RequireWritable());
   if (upper::IsPrivateXattr(name)) return Status::Posix(EPERM, "overlay attribute");
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (::lsetxattr(Abs(Rel(n)).c_str(), name.c_str(), value.data(), value.size(), flags) != 0) {
+  ExclusiveLock lock(mu_);
+  if (::lsetxattr(AbsPathLocked(n).c_str(), name.c_str(), value.data(), value.size(), flags) != 0) {
     return Errno("setxattr");
   }
   return Status::OK();
@@ -451,8 +478,8 @@ Status OverlayImpl::RemoveXattr(uint64_t id, const std::string& name) {
   RETURN_IF_ERROR(RequireWritable());
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
-  std::lock_guard<std::mutex> lock(mu_);
-  if (::lremovexattr(Abs(Rel(n)).c_str(), name.c_str()) != 0) return Errno("removexattr");
+  ExclusiveLock lock(mu_);
+  if (::lremovexattr(AbsPathLocked(n).c_str(), name.c_str()) != 0) return Errno("removexattr");
   return Status::OK();
 }
 

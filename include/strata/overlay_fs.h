@@ -7,6 +7,9 @@
 //
 // Operations mirror the FUSE low-level API (node ids, lookup counts) so the
 // daemon stays a thin translation; errors carry the errno overlayfs gives.
+// A node stays usable while it is referenced, even once removed from the
+// tree: a file unlinked while open keeps its data until Forget, as POSIX
+// asks of an open file.
 // The upper directory must not be changed by anyone else while the
 // OverlayFs is live: its state is cached, which is what lets a lookup under
 // a directory that was never copied up run without any host system call.
@@ -94,20 +97,33 @@ class OverlayFs {
                         std::string_view new_name, unsigned flags) = 0;
 
   virtual Result<std::unique_ptr<OpenFile>> OpenNode(uint64_t node, int flags) = 0;
+  // A new descriptor on a regular file's data as it is now, for one read or
+  // write; the caller closes it. `write` copies the file up first. -1 (not an
+  // error) for an empty lower file. This is how the FUSE daemon reads and
+  // writes without open handles.
+  virtual Result<int> OpenData(uint64_t node, bool write) = 0;
   virtual Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent,
                                                                          std::string_view name, uint32_t mode,
                                                                          int flags, const Caller& caller) = 0;
-  virtual Status Fsync(int fd, bool datasync) = 0;
+  // Makes a file's data durable (nothing to do while it is only below).
+  virtual Status Fsync(uint64_t node, bool datasync) = 0;
   // Makes the directory's entries in the upper directory durable.
   virtual Status FsyncDir(uint64_t node) = 0;
 
-  // The merged children of a directory, in name order.
+  // The merged children of a directory, in cookie order. A cookie marks an
+  // entry's place for as long as the entry exists (a hash of its name, as
+  // ext4's directory offsets are), so a listing read in pieces resumes at the
+  // right place even when entries come and go in between. Cookies are 3 or
+  // more: 0 to 2 are left for the start, "." and "..".
   struct Child {
     std::string name;
     uint64_t ino;
     uint32_t type;  // S_IF* bits
+    uint64_t cookie;
   };
-  virtual Result<std::vector<Child>> ReadDir(uint64_t node) = 0;
+  using Listing = std::shared_ptr<const std::vector<Child>>;
+  // Built once and shared until the directory changes.
+  virtual Result<Listing> ReadDir(uint64_t node) = 0;
 
   virtual Result<std::string> GetXattr(uint64_t node, const std::string& name) = 0;
   virtual Result<std::vector<std::string>> ListXattr(uint64_t node) = 0;

@@ -22,7 +22,7 @@ namespace {
 void Walk(OverlayFs& ofs, uint64_t node, const std::string& path, std::map<std::string, std::string>* out) {
   auto children = ofs.ReadDir(node);
   REQUIRE(children.ok());
-  for (const auto& c : *children) {
+  for (const auto& c : **children) {
     auto e = ofs.Lookup(node, c.name);
     REQUIRE(e.ok());
     std::string p = path + "/" + c.name;

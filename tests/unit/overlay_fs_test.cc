@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "strata/overlay_fs.h"
 #include "test_util.h"
@@ -150,7 +151,7 @@ TEST_CASE("removing leaves whiteouts; a directory made again is opaque") {
   char v[2] = {};
   REQUIRE(::lgetxattr((f.tmp / "upper/sub").c_str(), "trusted.overlay.opaque", v, 1) == 1);
   REQUIRE(v[0] == 'y');
-  REQUIRE(f.fs->ReadDir(f.Node(kRootNode, "sub"))->empty());
+  REQUIRE((*f.fs->ReadDir(f.Node(kRootNode, "sub")))->empty());
 }
 
 TEST_CASE("a read-only union refuses every change with EROFS") {
@@ -162,4 +163,142 @@ TEST_CASE("a read-only union refuses every change with EROFS") {
   REQUIRE(f.fs->Rename(dir, "data", dir, "y", 0).ToErrno() == EROFS);
   REQUIRE(f.fs->SetXattr(data, "user.x", "1", 0).ToErrno() == EROFS);
   REQUIRE(f.Read(data) == "lower");
+}
+
+namespace {
+
+// Reads a node's data the way the FUSE daemon does: one descriptor per request.
+std::string ReadData(OverlayFs& ofs, uint64_t node) {
+  auto fd = ofs.OpenData(node, /*write=*/false);
+  REQUIRE(fd.ok());
+  if (*fd < 0) return "";
+  char buf[64] = {};
+  ssize_t n = ::pread(*fd, buf, sizeof buf, 0);
+  ::close(*fd);
+  return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+void WriteData(OverlayFs& ofs, uint64_t node, const std::string& bytes, off_t at) {
+  auto fd = ofs.OpenData(node, /*write=*/true);
+  REQUIRE(fd.ok());
+  REQUIRE(::pwrite(*fd, bytes.data(), bytes.size(), at) == static_cast<ssize_t>(bytes.size()));
+  ::close(*fd);
+}
+
+std::vector<std::string> WorkFiles(const Fixture& f) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(f.tmp / "work")) names.push_back(e.path().filename());
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("OpenData reads below, copies up on write, and gives -1 for an empty lower file") {
+  Fixture f;
+  uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");
+  REQUIRE(ReadData(*f.fs, data) == "lower");
+  REQUIRE_FALSE(fs::exists(f.tmp / "upper/dir/data"));
+  auto empty = f.fs->OpenData(f.Node(dir, "other"), false);
+  REQUIRE(empty.ok());
+  REQUIRE(*empty == -1);
+  WriteData(*f.fs, data, "UP", 0);
+  REQUIRE(fs::exists(f.tmp / "upper/dir/data"));
+  REQUIRE(ReadData(*f.fs, data) == "UPwer");
+  REQUIRE(f.fs->OpenData(dir, false).status().ToErrno() == EISDIR);
+  Fixture ro(/*writable=*/false);
+  uint64_t ro_data = ro.Node(ro.Node(kRootNode, "dir"), "data");
+  REQUIRE(ro.fs->OpenData(ro_data, true).status().ToErrno() == EROFS);
+}
+
+TEST_CASE("a file removed while referenced keeps its data until forgotten") {
+  Fixture f;
+  uint64_t dir = f.Node(kRootNode, "dir");
+  SECTION("an upper file: its data moves to the work directory, then goes") {
+    auto made = f.fs->Create(dir, "tmp", 0600, O_RDWR, {});
+    REQUIRE(made.ok());
+    uint64_t node = made->first.node;
+    WriteData(*f.fs, node, "kept", 0);
+    REQUIRE(f.fs->Unlink(dir, "tmp").ok());
+    REQUIRE_FALSE(fs::exists(f.tmp / "upper/dir/tmp"));
+    REQUIRE(ReadData(*f.fs, node) == "kept");
+    WriteData(*f.fs, node, "KE", 0);
+    REQUIRE(ReadData(*f.fs, node) == "KEpt");
+    auto st = f.fs->GetAttr(node);
+    REQUIRE(st.ok());
+    REQUIRE(st->st_nlink == 0);
+    REQUIRE(st->st_size == 4);
+    REQUIRE(f.fs->Fsync(node, false).ok());
+    REQUIRE(WorkFiles(f).size() == 1);
+    f.fs->Forget(node, 1);
+    REQUIRE(WorkFiles(f).empty());
+  }
+  SECTION("a lower file: a first write after the unlink copies it aside") {
+    uint64_t data = f.Node(dir, "data");
+    REQUIRE(f.fs->Unlink(dir, "data").ok());
+    REQUIRE(ReadData(*f.fs, data) == "lower");
+    REQUIRE(f.fs->GetAttr(data)->st_nlink == 0);
+    WriteData(*f.fs, data, "L", 0);
+    REQUIRE(ReadData(*f.fs, data) == "Lower");
+    REQUIRE(f.fs->Lookup(dir, "data").status().ToErrno() == ENOENT);
+    f.fs->Forget(data, 1);
+    REQUIRE(WorkFiles(f).empty());
+  }
+  SECTION("a file replaced by a rename") {
+    auto made = f.fs->Create(dir, "old", 0600, O_RDWR, {});
+    REQUIRE(made.ok());
+    WriteData(*f.fs, made->first.node, "old data", 0);
+    REQUIRE(f.fs->Create(dir, "new", 0600, O_RDWR, {}).ok());
+    REQUIRE(f.fs->Rename(dir, "new", dir, "old", 0).ok());
+    REQUIRE(ReadData(*f.fs, made->first.node) == "old data");
+    REQUIRE(ReadData(*f.fs, f.Node(dir, "old")).empty());
+  }
+  SECTION("leftovers of a crash are cleared when the union opens again") {
+    REQUIRE(f.fs->Create(dir, "tmp", 0600, O_RDWR, {}).ok());
+    REQUIRE(f.fs->Unlink(dir, "tmp").ok());
+    REQUIRE(WorkFiles(f).size() == 1);
+    OverlayOptions options{f.tmp / "upper", f.tmp / "work", true};
+    auto view = UnionView::FromDirectories({f.tmp / "blobs"});
+    REQUIRE(view.ok());
+    auto again = OverlayFs::Open(std::move(view).value(), options);
+    REQUIRE(again.ok());
+    REQUIRE(WorkFiles(f).empty());
+  }
+}
+
+TEST_CASE("a listing is shared until its directory changes, and cookies resume in place") {
+  Fixture f;
+  uint64_t dir = f.Node(kRootNode, "dir");
+  for (int i = 0; i < 50; ++i) {
+    std::string name = std::to_string(i);
+    name.insert(name.begin(), 'f');
+    REQUIRE(f.fs->Create(dir, name, 0644, O_RDWR, {}).ok());
+  }
+  auto first = f.fs->ReadDir(dir);
+  REQUIRE(first.ok());
+  REQUIRE((*first)->size() == 52);
+  REQUIRE(f.fs->ReadDir(dir)->get() == first->get());  // unchanged: the same listing
+  std::set<uint64_t> cookies;
+  for (const auto& c : **first) {
+    REQUIRE(c.cookie >= 3);
+    REQUIRE(c.cookie <= static_cast<uint64_t>(INT64_MAX));
+    cookies.insert(c.cookie);
+  }
+  REQUIRE(cookies.size() == 52);
+  REQUIRE(std::is_sorted((*first)->begin(), (*first)->end(),
+                         [](const auto& a, const auto& b) { return a.cookie < b.cookie; }));
+  // Read half, remove what was read and add a name: the rest follows the last cookie sent.
+  const auto& all = **first;
+  uint64_t resume = all[25].cookie;
+  for (size_t i = 0; i <= 25; ++i) {
+    if (all[i].name.starts_with("f")) REQUIRE(f.fs->Unlink(dir, all[i].name).ok());
+  }
+  REQUIRE(f.fs->Create(dir, "late", 0644, O_RDWR, {}).ok());
+  auto second = f.fs->ReadDir(dir);
+  REQUIRE(second->get() != first->get());
+  std::set<std::string> rest_before, rest_after;
+  for (size_t i = 26; i < all.size(); ++i) rest_before.insert(all[i].name);
+  for (const auto& c : **second) {
+    if (c.cookie > resume && c.name != "late") rest_after.insert(c.name);
+  }
+  REQUIRE(rest_after == rest_before);  // none skipped, none repeated
 }

@@ -5,9 +5,9 @@
 // kernel stops sending open, release, opendir and releasedir at all
 // (FUSE_NO_OPEN_SUPPORT, FUSE_NO_OPENDIR_SUPPORT) and keeps file pages and
 // directory listings cached (its defaults then). A warm `tar c` of a tree
-// then costs no round trip per file. Each read or write opens the node's
-// current data for itself (OverlayFs::OpenData), so every reader sees every
-// write, whichever descriptor made it; copy-up happens on the first write or
+// then costs no round trip per file. Each read or write takes a descriptor
+// on the node's current data (OverlayFs::OpenData), so every reader sees
+// every write, whichever descriptor made it; copy-up happens on the first write or
 // metadata change instead of at open, which nothing on the mount can tell.
 #include "ops.h"
 
@@ -59,21 +59,6 @@ void ReplyEntry(fuse_req_t req, const strata::Result<strata::NodeEntry>& e) {
   fuse_entry_param p = ToEntry(req, *e);
   fuse_reply_entry(req, &p);
 }
-
-// One request's descriptor on a node's data, closed when the request is done.
-class DataFd {
- public:
-  explicit DataFd(int fd) : fd_(fd) {}
-  ~DataFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  DataFd(const DataFd&) = delete;
-  DataFd& operator=(const DataFd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 void OpInit(void* userdata, fuse_conn_info* conn) {
   auto* d = static_cast<Daemon*>(userdata);
@@ -183,24 +168,23 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
-  auto opened = Fs(req).OpenData(ino, /*write=*/false);
-  if (Failed(req, opened)) return;
-  DataFd fd(*opened);
-  if (fd.get() < 0) return (void)fuse_reply_buf(req, nullptr, 0);  // an empty lower file
+  auto data = Fs(req).OpenData(ino, /*write=*/false);
+  if (Failed(req, data)) return;
+  int fd = (*data)->get();
+  if (fd < 0) return (void)fuse_reply_buf(req, nullptr, 0);  // an empty lower file
   fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
   buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  buf.buf[0].fd = fd.get();
+  buf.buf[0].fd = fd;
   buf.buf[0].pos = off;
   fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);  // spliced before it returns
 }
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info*) {
-  auto opened = Fs(req).OpenData(ino, /*write=*/true);
-  if (Failed(req, opened)) return;
-  DataFd fd(*opened);
+  auto data = Fs(req).OpenData(ino, /*write=*/true);
+  if (Failed(req, data)) return;
   fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
-  out.buf[0].fd = fd.get();
+  out.buf[0].fd = (*data)->get();
   out.buf[0].pos = off;
   ssize_t n = fuse_buf_copy(&out, in, FUSE_BUF_SPLICE_NONBLOCK);
   if (n < 0) return (void)fuse_reply_err(req, static_cast<int>(-n));
@@ -218,10 +202,9 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info*) {
 }
 
 void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, fuse_file_info*) {
-  auto opened = Fs(req).OpenData(ino, /*write=*/true);
-  if (Failed(req, opened)) return;
-  DataFd fd(*opened);
-  fuse_reply_err(req, ::fallocate(fd.get(), mode, off, len) == 0 ? 0 : errno);
+  auto data = Fs(req).OpenData(ino, /*write=*/true);
+  if (Failed(req, data)) return;
+  fuse_reply_err(req, ::fallocate((*data)->get(), mode, off, len) == 0 ? 0 : errno);
 }
 
 // ENOSYS: see the top of this file. The kernel then caches listings by itself.

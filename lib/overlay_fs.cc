@@ -197,6 +197,7 @@ void OverlayImpl::MaybeFreeLocked(OverlayNode* n) {
     OverlayNode* parent = n->parent;
     --parent->kids;
     if (!n->orphan.empty()) ::unlinkat(work_fd_.get(), n->orphan.c_str(), 0);
+    fd_cache_.Erase(n->id);
     nodes_.erase(n->id);
     n = parent;
   }
@@ -495,7 +496,7 @@ Result<std::unique_ptr<OpenFile>> OverlayImpl::OpenNode(uint64_t id, int flags) 
   return std::unique_ptr<OpenFile>(new LowerOpenFile(this, n, fd));
 }
 
-Result<int> OverlayImpl::OpenData(uint64_t id, bool write) {
+Result<std::shared_ptr<const DataFd>> OverlayImpl::OpenData(uint64_t id, bool write) {
   OverlayNode* n;
   {
     SharedLock lock(mu_);
@@ -510,21 +511,25 @@ Result<int> OverlayImpl::OpenData(uint64_t id, bool write) {
   NodeId lower;
   {
     SharedLock lock(mu_);
-    const int flags = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+    const bool above = n->upper || !n->orphan.empty();
+    if (auto kept = fd_cache_.Find(id, above, write)) return kept;
     if (!n->orphan.empty() || (n->upper && !n->removed)) {
       HostPath where = UpperPathLocked(n);
-      int fd = ::openat(where.dirfd, where.rel.c_str(), flags);
+      int fd = ::openat(where.dirfd, where.rel.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
       if (fd < 0) return Errno("open");
-      return fd;
+      auto data = std::make_shared<const DataFd>(fd);
+      fd_cache_.Put(id, true, write, data);
+      return data;
     }
     if (n->upper || n->lower == 0) return Status::Posix(ENOENT, "removed");
     lower = n->lower;
   }
   ASSIGN_OR_RETURN(std::string path, lower_->ContentPath(lower));
-  if (path.empty()) return -1;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("open");
-  return fd;
+  int fd = -1;
+  if (!path.empty() && (fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC)) < 0) return Errno("open");
+  auto data = std::make_shared<const DataFd>(fd);
+  fd_cache_.Put(id, false, false, data);
+  return data;
 }
 
 Status OverlayImpl::Fsync(uint64_t id, bool datasync) {

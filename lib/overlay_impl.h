@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "file_util.h"
+#include "overlay_fd_cache.h"
 #include "strata/overlay_fs.h"
 
 namespace strata {
@@ -78,7 +79,7 @@ class OverlayImpl final : public OverlayFs {
   Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
                 unsigned flags) override;
   Result<std::unique_ptr<OpenFile>> OpenNode(uint64_t node, int flags) override;
-  Result<int> OpenData(uint64_t node, bool write) override;
+  Result<std::shared_ptr<const DataFd>> OpenData(uint64_t node, bool write) override;
   Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent, std::string_view name,
                                                                  uint32_t mode, int flags,
                                                                  const Caller& caller) override;
@@ -178,6 +179,7 @@ class OverlayImpl final : public OverlayFs {
   std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_;
   uint64_t next_ino_;
   std::atomic<uint64_t> copy_counter_ = 0;
+  FdCache fd_cache_{256};  // lock order: mu_ before the cache's own
 
   friend class LowerOpenFile;
 };

@@ -68,6 +68,19 @@ class OpenFile {
   virtual bool from_lower() const = 0;
 };
 
+// A descriptor on a file's data, closed when the last holder lets go.
+class DataFd {
+ public:
+  explicit DataFd(int fd) : fd_(fd) {}
+  ~DataFd();
+  DataFd(const DataFd&) = delete;
+  DataFd& operator=(const DataFd&) = delete;
+  int get() const { return fd_; }  // -1 for an empty lower file: reads give 0 bytes
+
+ private:
+  int fd_;
+};
+
 class OverlayFs {
  public:
   static Result<std::unique_ptr<OverlayFs>> Open(std::unique_ptr<UnionView> lower, OverlayOptions options);
@@ -97,11 +110,12 @@ class OverlayFs {
                         std::string_view new_name, unsigned flags) = 0;
 
   virtual Result<std::unique_ptr<OpenFile>> OpenNode(uint64_t node, int flags) = 0;
-  // A new descriptor on a regular file's data as it is now, for one read or
-  // write; the caller closes it. `write` copies the file up first. -1 (not an
-  // error) for an empty lower file. This is how the FUSE daemon reads and
-  // writes without open handles.
-  virtual Result<int> OpenData(uint64_t node, bool write) = 0;
+  // A descriptor on a regular file's data as it is now, for reads or (with
+  // `write`, which copies the file up first) writes. This is how the FUSE
+  // daemon reads and writes without open handles. Descriptors of recently
+  // used files are kept and shared, so a stream of requests on one file
+  // opens it once and keeps the host's readahead going.
+  virtual Result<std::shared_ptr<const DataFd>> OpenData(uint64_t node, bool write) = 0;
   virtual Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent,
                                                                          std::string_view name, uint32_t mode,
                                                                          int flags, const Caller& caller) = 0;

@@ -32,7 +32,7 @@ void Walk(OverlayFs& ofs, uint64_t node, const std::string& path, std::map<std::
       REQUIRE(f.ok());
       char buf[256] = {};
       ssize_t n = (*f)->CurrentFd() < 0 ? 0 : ::pread((*f)->CurrentFd(), buf, sizeof buf, 0);
-      desc += " " + std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
+      desc.append(" ").append(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
     } else if (S_ISLNK(e->attr.st_mode)) {
       desc += " -> " + *ofs.ReadLink(e->node);
     }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <set>
 
+#include "overlay_fd_cache.h"
 #include "strata/overlay_fs.h"
 #include "test_util.h"
 
@@ -171,18 +172,16 @@ namespace {
 std::string ReadData(OverlayFs& ofs, uint64_t node) {
   auto fd = ofs.OpenData(node, /*write=*/false);
   REQUIRE(fd.ok());
-  if (*fd < 0) return "";
+  if ((*fd)->get() < 0) return "";
   char buf[64] = {};
-  ssize_t n = ::pread(*fd, buf, sizeof buf, 0);
-  ::close(*fd);
+  ssize_t n = ::pread((*fd)->get(), buf, sizeof buf, 0);
   return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
 }
 
 void WriteData(OverlayFs& ofs, uint64_t node, const std::string& bytes, off_t at) {
   auto fd = ofs.OpenData(node, /*write=*/true);
   REQUIRE(fd.ok());
-  REQUIRE(::pwrite(*fd, bytes.data(), bytes.size(), at) == static_cast<ssize_t>(bytes.size()));
-  ::close(*fd);
+  REQUIRE(::pwrite((*fd)->get(), bytes.data(), bytes.size(), at) == static_cast<ssize_t>(bytes.size()));
 }
 
 std::vector<std::string> WorkFiles(const Fixture& f) {
@@ -200,7 +199,7 @@ TEST_CASE("OpenData reads below, copies up on write, and gives -1 for an empty l
   REQUIRE_FALSE(fs::exists(f.tmp / "upper/dir/data"));
   auto empty = f.fs->OpenData(f.Node(dir, "other"), false);
   REQUIRE(empty.ok());
-  REQUIRE(*empty == -1);
+  REQUIRE((*empty)->get() == -1);
   WriteData(*f.fs, data, "UP", 0);
   REQUIRE(fs::exists(f.tmp / "upper/dir/data"));
   REQUIRE(ReadData(*f.fs, data) == "UPwer");
@@ -301,4 +300,32 @@ TEST_CASE("a listing is shared until its directory changes, and cookies resume i
     if (c.cookie > resume && c.name != "late") rest_after.insert(c.name);
   }
   REQUIRE(rest_after == rest_before);  // none skipped, none repeated
+}
+
+TEST_CASE("FdCache keeps recent descriptors, drops stale sides and the least recent") {
+  FdCache cache(2);
+  auto a = std::make_shared<const DataFd>(-1), b = std::make_shared<const DataFd>(-1);
+  cache.Put(1, /*above=*/false, /*writable=*/false, a);
+  REQUIRE(cache.Find(1, false, false) == a);
+  REQUIRE(cache.Find(1, true, false) == nullptr);  // copied up since: stale
+  REQUIRE(cache.Find(1, false, true) == nullptr);  // not writable
+  cache.Put(2, true, true, b);
+  REQUIRE(cache.Find(2, true, false) == b);   // a writable one serves reads too
+  REQUIRE(cache.Find(1, false, false) == a);  // 1 is now the most recent
+  cache.Put(3, true, true, std::make_shared<const DataFd>(-1));
+  REQUIRE(cache.Find(2, true, false) == nullptr);  // the least recent went
+  REQUIRE(cache.Find(1, false, false) == a);
+  cache.Erase(1);
+  REQUIRE(cache.Find(1, false, false) == nullptr);
+}
+
+TEST_CASE("requests on one file share its descriptor until it is copied up") {
+  Fixture f;
+  uint64_t data = f.Node(f.Node(kRootNode, "dir"), "data");
+  auto first = f.fs->OpenData(data, false);
+  auto second = f.fs->OpenData(data, false);
+  REQUIRE(first->get() == second->get());
+  auto writer = f.fs->OpenData(data, true);
+  REQUIRE(writer->get() != first->get());
+  REQUIRE(f.fs->OpenData(data, false)->get() == writer->get());
 }

@@ -83,6 +83,7 @@ class OverlayImpl final : public OverlayFs {
   Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent, std::string_view name,
                                                                  uint32_t mode, int flags,
                                                                  const Caller& caller) override;
+  Result<NodeEntry> CreateUnnamed(uint64_t parent, uint32_t mode, const Caller& caller) override;
   Status Fsync(uint64_t node, bool datasync) override;
   Status FsyncDir(uint64_t node) override;
   Result<Listing> ReadDir(uint64_t node) override;

@@ -261,22 +261,66 @@ Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint
   return std::make_pair(entry, std::unique_ptr<OpenFile>(std::move(file)));
 }
 
+Result<NodeEntry> OverlayImpl::CreateUnnamed(uint64_t parent, uint32_t mode, const Caller& caller) {
+  RETURN_IF_ERROR(RequireWritable());
+  ExclusiveLock lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  // Made straight in the work directory as an orphan: it has no name to show.
+  const std::string name = "orphan-" + std::to_string(next_id_);
+  UniqueFd fd(::openat(work_fd_.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777));
+  if (!fd.valid()) return Errno("create");
+  struct stat st;
+  if (::fchown(fd.get(), caller.uid, caller.gid) != 0 || ::fstat(fd.get(), &st) != 0) {
+    Status err = Errno("create");
+    ::unlinkat(work_fd_.get(), name.c_str(), 0);
+    return err;
+  }
+  auto node = std::make_unique<OverlayNode>();  // not in dir->children: nothing can look it up
+  OverlayNode* n = node.get();
+  n->id = next_id_++;
+  n->parent = dir;
+  ++dir->kids;
+  nodes_.emplace(n->id, std::move(node));
+  n->removed = true;
+  n->orphan = name;
+  n->type = S_IFREG;
+  n->ino = InoForHost(st);
+  n->lookups = 1;
+  st.st_ino = n->ino;
+  return NodeEntry{n->id, st};
+}
+
 Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::string_view new_name) {
   RETURN_IF_ERROR(RequireWritable());
   OverlayNode* n;
   {
     ExclusiveLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
-    if (n->removed) return Status::Posix(ENOENT, "removed");
+    // A removed file can be named again only while its data lives on (O_TMPFILE, linkat).
+    if (n->removed && n->orphan.empty()) return Status::Posix(ENOENT, "removed");
     if (n->type == S_IFDIR) return Status::Posix(EPERM, "hard link to a directory");
   }
   RETURN_IF_ERROR(CopyUp(n));  // overlayfs links the upper copy
   ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(new_parent));
   ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, new_name));
-  if (::linkat(upper_fd_.get(), Rel(n).c_str(), upper_fd_.get(), rel.c_str(), 0) != 0) return Errno("link");
+  const HostPath from = UpperPathLocked(n);
+  if (::linkat(from.dirfd, from.rel.c_str(), upper_fd_.get(), rel.c_str(), 0) != 0) return Errno("link");
   struct stat st;
   if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+  if (n->removed) {  // an orphan named again: the node itself takes the name, the orphan goes
+    if (::unlinkat(work_fd_.get(), n->orphan.c_str(), 0) == 0) --st.st_nlink;
+    n->orphan.clear();
+    n->removed = false;
+    n->upper = true;
+    ReparentLocked(n, dir);
+    n->name = std::string(new_name);
+    dir->children[n->name] = n;
+    ++n->lookups;
+    ChangedLocked(dir);
+    st.st_ino = n->ino;
+    return NodeEntry{n->id, st};
+  }
   host_inos_[{st.st_dev, st.st_ino}] = n->ino;
   OverlayNode* link = AddChildLocked(dir, new_name);
   link->upper = true;

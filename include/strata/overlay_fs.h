@@ -119,6 +119,10 @@ class OverlayFs {
   virtual Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent,
                                                                          std::string_view name, uint32_t mode,
                                                                          int flags, const Caller& caller) = 0;
+  // O_TMPFILE: a file with no name in `parent`, owned by `caller`, that
+  // lives while referenced; Link gives it a name. Its entry shows one link
+  // (the kernel drops it to 0 itself).
+  virtual Result<NodeEntry> CreateUnnamed(uint64_t parent, uint32_t mode, const Caller& caller) = 0;
   // Makes a file's data durable (nothing to do while it is only below).
   virtual Status Fsync(uint64_t node, bool datasync) = 0;
   // Makes the directory's entries in the upper directory durable.

@@ -329,3 +329,23 @@ TEST_CASE("requests on one file share its descriptor until it is copied up") {
   REQUIRE(writer->get() != first->get());
   REQUIRE(f.fs->OpenData(data, false)->get() == writer->get());
 }
+
+TEST_CASE("an unnamed file (O_TMPFILE) lives in the work directory until Link names it") {
+  Fixture f;
+  uint64_t dir = f.Node(kRootNode, "dir");
+  auto made = f.fs->CreateUnnamed(dir, 0640, {1000, 100});
+  REQUIRE(made.ok());
+  REQUIRE(made->attr.st_nlink == 1);  // the kernel takes it to 0 itself
+  REQUIRE(made->attr.st_uid == 1000);
+  WriteData(*f.fs, made->node, "tmp", 0);
+  REQUIRE(WorkFiles(f).size() == 1);
+  REQUIRE(f.fs->GetAttr(made->node)->st_nlink == 0);
+  auto named = f.fs->Link(made->node, dir, "named");
+  REQUIRE(named.ok());
+  REQUIRE(named->node == made->node);  // the same inode for the kernel
+  REQUIRE(named->attr.st_nlink == 1);
+  REQUIRE(WorkFiles(f).empty());
+  REQUIRE(ReadData(*f.fs, f.Node(dir, "named")) == "tmp");
+  Fixture ro(/*writable=*/false);
+  REQUIRE(ro.fs->CreateUnnamed(kRootNode, 0600, {}).status().ToErrno() == EROFS);
+}

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "ops.h"
-#include "session_loop.h"
 
 namespace {
 
@@ -42,7 +41,10 @@ int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, 
   if (fuse_set_signal_handlers(se) == 0) {
     if (fuse_session_mount(se, mountpoint.c_str()) == 0) {
       fuse_daemonize(foreground ? 1 : 0);  // the parent returns here, with the mount live
-      rc = RunSessionLoop(se, 16);
+      fuse_loop_config* config = fuse_loop_cfg_create();
+      fuse_loop_cfg_set_max_threads(config, 16);
+      rc = fuse_session_loop_mt(se, config) == 0 ? 0 : 1;
+      fuse_loop_cfg_destroy(config);
       fuse_session_unmount(se);
     }
     fuse_remove_signal_handlers(se);

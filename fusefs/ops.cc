@@ -159,7 +159,7 @@ void OpOpen(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
 }
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
-  if (std::string_view(name) == "/") {  // O_TMPFILE (see session_loop.h)
+  if (std::string_view(name) == "/") {  // O_TMPFILE, from a libfuse that passes FUSE_TMPFILE on as a create
     auto made = Fs(req).CreateUnnamed(parent, mode, CallerOf(req));
     if (Failed(req, made)) return;
     fuse_entry_param p = ToEntry(req, *made);

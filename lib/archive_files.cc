@@ -2,12 +2,10 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <string_view>
 #include <vector>
 
@@ -81,15 +79,7 @@ namespace {
 
 Status AddTree(archive* out, const std::string& root, const std::string& rel) {
   std::string dir = rel.empty() ? root : root + "/" + rel;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return ErrnoStatus("open directory", dir);
-  std::vector<std::string> names;
-  while (struct dirent* ent = ::readdir(d)) {
-    std::string name = ent->d_name;
-    if (name != "." && name != "..") names.push_back(name);
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
+  ASSIGN_OR_RETURN(auto names, ListDir(dir));
   for (const auto& name : names) {
     std::string child = rel.empty() ? name : rel + "/" + name;
     std::string path = root + "/" + child;

@@ -1,14 +1,11 @@
 #include "build_source.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
-
-#include <algorithm>
 
 #include "dir_layer.h"
 #include "file_util.h"
@@ -29,19 +26,6 @@ std::string Join(const std::string& dir, const std::string& name) {
 std::string BaseName(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-Result<std::vector<std::string>> SortedNames(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return ErrnoStatus("open directory", dir);
-  std::vector<std::string> names;
-  while (struct dirent* ent = ::readdir(d)) {
-    std::string name = ent->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(d);
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 // The xattrs a source carries into the image: security labels belong to the host.
@@ -83,7 +67,7 @@ class HostWalker {
     e.xattrs = HostXattrs(path);
     out->push_back(std::move(e));
     if (!S_ISDIR(st.st_mode)) return Status::OK();
-    ASSIGN_OR_RETURN(auto names, SortedNames(path));
+    ASSIGN_OR_RETURN(auto names, ListDir(path));
     for (const std::string& name : names) {
       std::string child_ctx = Join(ctx_rel, name);
       std::string child_path = path + "/" + name;
@@ -126,7 +110,7 @@ Status CheckInsideContext(const std::string& context_dir, const std::string& pat
 // Every path of the context that .dockerignore lets through.
 Status ListContext(const std::string& dir, const std::string& rel, const DockerIgnore& ignore,
                    std::vector<std::string>* out) {
-  ASSIGN_OR_RETURN(auto names, SortedNames(dir));
+  ASSIGN_OR_RETURN(auto names, ListDir(dir));
   for (const std::string& name : names) {
     std::string child = Join(rel, name);
     bool excluded = ignore.Excluded(child);

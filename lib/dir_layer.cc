@@ -1,6 +1,5 @@
 #include "dir_layer.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <map>
 
 #include "file_util.h"
@@ -68,15 +66,9 @@ struct Scanner {
 
   Status Walk(const std::string& rel) {
     std::string abs = rel.empty() ? root : root + "/" + rel;
-    DIR* d = ::opendir(abs.c_str());
-    if (!d) return ErrnoStatus("read lower directory", abs);
-    std::vector<std::string> names;
-    while (struct dirent* ent = ::readdir(d)) {
-      if (std::strcmp(ent->d_name, ".") != 0 && std::strcmp(ent->d_name, "..") != 0)
-        names.push_back(ent->d_name);
-    }
-    ::closedir(d);
-    for (const std::string& name : names) {
+    auto names = ListDir(abs);
+    if (!names.ok()) return names.status().WithContext("read lower directory");
+    for (const std::string& name : *names) {
       std::string child_rel = rel.empty() ? name : rel + "/" + name;
       std::string child_abs = abs + "/" + name;
       if (name == upper::kOpaqueMarker) continue;  // IsOpaque saw it on the directory

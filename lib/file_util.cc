@@ -1,5 +1,6 @@
 #include "file_util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <vector>
@@ -140,6 +142,40 @@ Status MakeDirs(const std::string& path) {
   std::filesystem::create_directories(path, ec);
   if (ec) return Status::IOError("create directory " + path + ": " + ec.message());
   return Status::OK();
+}
+
+namespace {
+
+// Reads and closes `d`.
+std::vector<std::string> TakeNames(DIR* d) {
+  std::vector<std::string> names;
+  while (struct dirent* ent = ::readdir(d)) {
+    std::string_view name = ent->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return ErrnoStatus("open directory", dir);
+  return TakeNames(d);
+}
+
+Result<std::vector<std::string>> ListDir(int dir_fd) {
+  // A descriptor of its own: fdopendir takes it, and reads from its start.
+  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open directory", "");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return ErrnoStatus("open directory", "");
+  }
+  return TakeNames(d);
 }
 
 Status RemoveAll(const std::string& path) {

@@ -49,6 +49,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, int mode 
 Status CopyFileAtomic(const std::string& from, const std::string& to, int mode = 0644);
 Status FsyncDir(const std::string& dir);
 Status MakeDirs(const std::string& path);
+// The names in a directory, "." and ".." left out, sorted.
+Result<std::vector<std::string>> ListDir(const std::string& dir);
+// The same for a directory open as `dir_fd`, which stays open.
+Result<std::vector<std::string>> ListDir(int dir_fd);
 // Removes a file or a whole tree; a missing path is not an error.
 Status RemoveAll(const std::string& path);
 bool PathExists(const std::string& path);

@@ -1,11 +1,11 @@
 #include "strata/housekeeping.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <map>
 #include <set>
 
+#include "file_util.h"
 #include "status_macros.h"
 
 namespace strata {
@@ -19,13 +19,9 @@ uint64_t TreeBytes(const std::string& path) {
   if (S_ISREG(st.st_mode)) return static_cast<uint64_t>(st.st_size);
   if (!S_ISDIR(st.st_mode)) return 0;
   uint64_t total = 0;
-  DIR* d = ::opendir(path.c_str());
-  if (!d) return 0;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") total += TreeBytes(path + "/" + n);
-  }
-  ::closedir(d);
+  auto names = ListDir(path);
+  if (!names.ok()) return 0;
+  for (const auto& name : *names) total += TreeBytes(path + "/" + name);
   return total;
 }
 

@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/sysmacros.h>
@@ -53,16 +52,11 @@ bool IsWorkLeftover(std::string_view name) {
 
 // A crash leaves them behind; no one else writes there (one mount per upper).
 void RemoveWorkLeftovers(int work_fd) {
-  int fd = ::openat(work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  DIR* d = ::fdopendir(fd);
-  if (!d) return (void)::close(fd);
-  std::vector<std::string> doomed;
-  while (struct dirent* ent = ::readdir(d)) {
-    if (IsWorkLeftover(ent->d_name)) doomed.emplace_back(ent->d_name);
+  auto names = ListDir(work_fd);
+  if (!names.ok()) return;
+  for (const auto& name : *names) {
+    if (IsWorkLeftover(name)) ::unlinkat(work_fd, name.c_str(), 0);
   }
-  for (const auto& name : doomed) ::unlinkat(fd, name.c_str(), 0);
-  ::closedir(d);
 }
 
 }  // namespace
@@ -276,12 +270,16 @@ Result<OverlayNode*> OverlayImpl::ChildLocked(OverlayNode* dir, std::string_view
   return n;
 }
 
+OverlayImpl::Where OverlayImpl::WhereLocked(const OverlayNode* n) const {
+  bool upper = n->upper;
+  return Where{upper, upper ? Rel(n) : std::string(), n->lower, n->ino};
+}
+
 Result<OverlayImpl::Where> OverlayImpl::Locate(uint64_t id) {
   SharedLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
   if (n->removed) return Status::Posix(ENOENT, "removed");
-  bool upper = n->upper;
-  return Where{upper, upper ? Rel(n) : std::string(), n->lower, n->ino};
+  return WhereLocked(n);
 }
 
 // The lower tree is immutable and the upper path was taken under the lock:
@@ -298,8 +296,23 @@ Result<struct stat> OverlayImpl::StatAt(const Where& w) {
 }
 
 Result<struct stat> OverlayImpl::StatLocked(OverlayNode* n) {
-  bool upper = n->upper;
-  return StatAt(Where{upper, upper ? Rel(n) : std::string(), n->lower, n->ino});
+  return StatAt(WhereLocked(n));
+}
+
+// An unlinked file that is still open: nlink 0, as overlayfs shows it.
+Result<struct stat> OverlayImpl::RemovedStatLocked(const OverlayNode* n) {
+  if (!n->orphan.empty()) {
+    struct stat st;
+    if (::fstatat(work_fd_.get(), n->orphan.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+    st.st_ino = n->ino;
+    st.st_nlink -= 1;  // the orphan's own link
+    return st;
+  }
+  if (n->upper || n->lower == 0) return Status::Posix(ENOENT, "removed");
+  ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(n->lower));
+  struct stat st = FromLower(a, n->ino);
+  st.st_nlink = 0;
+  return st;
 }
 
 Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
@@ -333,26 +346,14 @@ void OverlayImpl::Forget(uint64_t id, uint64_t count) {
 }
 
 Result<struct stat> OverlayImpl::GetAttr(uint64_t id) {
+  Where where;
   {
     SharedLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
-    if (n->removed) {  // an unlinked file that is still open: nlink 0, as overlayfs shows it
-      if (!n->orphan.empty()) {
-        struct stat st;
-        if (::fstatat(work_fd_.get(), n->orphan.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
-        st.st_ino = n->ino;
-        st.st_nlink -= 1;  // the orphan's own link
-        return st;
-      }
-      if (n->upper || n->lower == 0) return Status::Posix(ENOENT, "removed");
-      ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(n->lower));
-      struct stat st = FromLower(a, n->ino);
-      st.st_nlink = 0;
-      return st;
-    }
+    if (n->removed) return RemovedStatLocked(n);
+    where = WhereLocked(n);
   }
-  ASSIGN_OR_RETURN(Where w, Locate(id));
-  return StatAt(w);
+  return StatAt(where);
 }
 
 Result<std::string> OverlayImpl::ReadLink(uint64_t id) {
@@ -366,29 +367,22 @@ Result<std::string> OverlayImpl::ReadLink(uint64_t id) {
 
 Result<OverlayImpl::UpperScan> OverlayImpl::ScanUpper(const std::string& rel) const {
   UpperScan scan;
-  int fd = ::openat(upper_fd_.get(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("opendir");
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return Errno("opendir");
-  }
-  while (struct dirent* ent = ::readdir(d)) {
-    std::string name = ent->d_name;
-    if (name == "." || name == "..") continue;
+  UniqueFd dir(::openat(upper_fd_.get(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return Errno("opendir");
+  ASSIGN_OR_RETURN(auto names, ListDir(dir.get()));
+  for (auto& name : names) {
     if (name.starts_with(upper::kWhiteoutPrefix)) {
       if (name != upper::kOpaqueMarker) scan.hidden.push_back(name.substr(upper::kWhiteoutPrefix.size()));
       continue;
     }
     struct stat st;
-    if (::fstatat(fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
     if (upper::IsWhiteout(st)) {
       scan.hidden.push_back(std::move(name));
       continue;
     }
     scan.items.push_back({std::move(name), st});
   }
-  ::closedir(d);
   return scan;
 }
 
@@ -456,13 +450,11 @@ Result<OverlayFs::Listing> OverlayImpl::ReadDir(uint64_t id) {
   ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(id));
   if (dir->listing) return dir->listing;
-  if (dir->changes != changes || dir->upper != upper) {  // changed while we read: read again, locked
-    ASSIGN_OR_RETURN(auto children, MergedChildrenLocked(dir));
-    dir->listing = std::make_shared<const std::vector<Child>>(std::move(children));
-  } else {
-    ASSIGN_OR_RETURN(auto children, MergeLocked(dir, scan));
-    dir->listing = std::make_shared<const std::vector<Child>>(std::move(children));
+  if ((dir->changes != changes || dir->upper != upper) && dir->upper) {  // changed meanwhile: read again
+    ASSIGN_OR_RETURN(scan, ScanUpper(Rel(dir)));
   }
+  ASSIGN_OR_RETURN(auto children, MergeLocked(dir, scan));
+  dir->listing = std::make_shared<const std::vector<Child>>(std::move(children));
   return dir->listing;
 }
 
@@ -496,24 +488,34 @@ Result<std::unique_ptr<OpenFile>> OverlayImpl::OpenNode(uint64_t id, int flags) 
   return std::unique_ptr<OpenFile>(new LowerOpenFile(this, n, fd));
 }
 
+Result<OverlayNode*> OverlayImpl::RegularFileLocked(uint64_t id) {
+  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  if (n->type == S_IFDIR) return Status::Posix(EISDIR, "is a directory");
+  if (n->type != S_IFREG) return Status::Posix(EINVAL, "not a regular file");
+  return n;
+}
+
+bool OverlayImpl::HasUpperDataLocked(const OverlayNode* n) {
+  return !n->orphan.empty() || (n->upper && !n->removed);
+}
+
 Result<std::shared_ptr<const DataFd>> OverlayImpl::OpenData(uint64_t id, bool write) {
-  OverlayNode* n;
-  {
-    SharedLock lock(mu_);
-    ASSIGN_OR_RETURN(n, GetLocked(id));
-    if (n->type == S_IFDIR) return Status::Posix(EISDIR, "is a directory");
-    if (n->type != S_IFREG) return Status::Posix(EINVAL, "not a regular file");
-  }
   if (write) {
     RETURN_IF_ERROR(RequireWritable());
-    RETURN_IF_ERROR(CopyUp(n));
+    OverlayNode* n;
+    {
+      SharedLock lock(mu_);
+      ASSIGN_OR_RETURN(n, RegularFileLocked(id));
+    }
+    RETURN_IF_ERROR(CopyUp(n));  // without the lock
   }
   NodeId lower;
   {
     SharedLock lock(mu_);
+    ASSIGN_OR_RETURN(OverlayNode * n, RegularFileLocked(id));
     const bool above = n->upper || !n->orphan.empty();
     if (auto kept = fd_cache_.Find(id, above, write)) return kept;
-    if (!n->orphan.empty() || (n->upper && !n->removed)) {
+    if (HasUpperDataLocked(n)) {
       HostPath where = UpperPathLocked(n);
       int fd = ::openat(where.dirfd, where.rel.c_str(), (write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
       if (fd < 0) return Errno("open");
@@ -538,7 +540,7 @@ Status OverlayImpl::Fsync(uint64_t id, bool datasync) {
   {
     SharedLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
-    if (n->orphan.empty() && (!n->upper || n->removed)) return Status::OK();  // nothing of it above yet
+    if (!HasUpperDataLocked(n)) return Status::OK();  // nothing of it above yet
     HostPath where = UpperPathLocked(n);
     fd = UniqueFd(::openat(where.dirfd, where.rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   }

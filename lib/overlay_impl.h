@@ -122,12 +122,17 @@ class OverlayImpl final : public OverlayFs {
   Result<struct stat> StatLocked(OverlayNode* n);
   // Where a node lives, copied under the lock so the host call can run without it.
   struct Where {
-    bool upper;
+    bool upper = false;
     std::string rel;  // in the upper directory, when `upper`
-    NodeId lower;
-    uint64_t ino;
+    NodeId lower = 0;
+    uint64_t ino = 0;
   };
-  Result<Where> Locate(uint64_t id);
+  Where WhereLocked(const OverlayNode* n) const;
+  Result<Where> Locate(uint64_t id);  // ENOENT for a removed node
+  Result<struct stat> RemovedStatLocked(const OverlayNode* n);
+  Result<OverlayNode*> RegularFileLocked(uint64_t id);  // EISDIR, EINVAL for other types
+  // The node's data is its own above: an upper file in the tree, or an orphan.
+  static bool HasUpperDataLocked(const OverlayNode* n);
   Result<struct stat> StatAt(const Where& w);
   // The directory and name holding an upper (or orphaned) node's data.
   struct HostPath {

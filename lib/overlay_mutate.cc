@@ -1,5 +1,4 @@
 // Copy-up and every change to the upper directory.
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -164,24 +163,16 @@ Status OverlayImpl::WhiteoutLocked(const std::string& rel) {
 }
 
 Status OverlayImpl::ClearWhiteoutsLocked(const std::string& dir_rel) {
-  int fd = ::openat(upper_fd_.get(), dir_rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("opendir");
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return Errno("opendir");
-  }
-  std::vector<std::string> doomed;
-  while (struct dirent* ent = ::readdir(d)) {
-    std::string name = ent->d_name;
+  UniqueFd dir(::openat(upper_fd_.get(), dir_rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) return Errno("opendir");
+  ASSIGN_OR_RETURN(auto names, ListDir(dir.get()));
+  for (const auto& name : names) {
     struct stat st;
     if (name.starts_with(upper::kWhiteoutPrefix) ||
-        (::fstatat(fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && upper::IsWhiteout(st))) {
-      doomed.push_back(name);
+        (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && upper::IsWhiteout(st))) {
+      ::unlinkat(dir.get(), name.c_str(), 0);
     }
   }
-  for (const auto& name : doomed) ::unlinkat(fd, name.c_str(), 0);
-  ::closedir(d);
   return Status::OK();
 }
 

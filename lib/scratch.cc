@@ -1,11 +1,8 @@
 #include "scratch.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mount.h>
-
-#include <cstring>
 
 #include "status_macros.h"
 
@@ -33,17 +30,16 @@ Scratch::~Scratch() {
 
 void RemoveStaleScratch(const std::string& store_root) {
   std::string tmp = store_root + "/tmp";
-  DIR* d = ::opendir(tmp.c_str());
-  if (!d) return;
-  while (struct dirent* ent = ::readdir(d)) {
-    if (std::strncmp(ent->d_name, "build-", 6) != 0) continue;
-    std::string dir = tmp + "/" + ent->d_name;
+  auto names = ListDir(tmp);
+  if (!names.ok()) return;
+  for (const auto& name : *names) {
+    if (!name.starts_with("build-")) continue;
+    std::string dir = tmp + "/" + name;
     UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC));
     if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // its owner is alive
     ::umount2((dir + "/rootfs").c_str(), MNT_DETACH);
     (void)RemoveAll(dir);
   }
-  ::closedir(d);
 }
 
 }  // namespace strata

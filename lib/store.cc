@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <dirent.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -46,12 +44,11 @@ Status LoadOrCreateSecret(const std::string& root, Secret* secret) {
 void RemoveStaleTemps(const std::string& root) {
   for (const char* top : {"blobs", "layers", "images", "containers", "volumes"}) {
     std::string dir = root + "/" + top;
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) continue;
-    while (struct dirent* ent = ::readdir(d)) {
-      if (std::strncmp(ent->d_name, ".tmp-", 5) == 0) (void)RemoveAll(dir + "/" + ent->d_name);
+    auto names = ListDir(dir);
+    if (!names.ok()) continue;
+    for (const auto& name : *names) {
+      if (name.starts_with(".tmp-")) (void)RemoveAll(dir + "/" + name);
     }
-    ::closedir(d);
   }
 }
 

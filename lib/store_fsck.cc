@@ -1,7 +1,6 @@
 // strata fsck: every blob, layer index and image config checked against its
 // digest; files nothing names found; with --repair, both removed, together
 // with what depends on broken content.
-#include <dirent.h>
 
 #include <map>
 #include <set>
@@ -17,15 +16,10 @@ namespace strata {
 namespace {
 
 std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return out;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != ".." && n != "lost+found") out.push_back(n);
-  }
-  ::closedir(d);
-  return out;
+  auto names = ListDir(dir);
+  if (!names.ok()) return {};
+  std::erase(*names, "lost+found");
+  return std::move(names).value();
 }
 
 }  // namespace

@@ -1,11 +1,9 @@
 // The `local` volume driver: one directory per volume, <volumes>/<name>/_data,
 // made atomically (a temporary directory renamed into place).
-#include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
 
 #include <cstdio>
-#include <cstring>
 
 #include "file_util.h"
 #include "status_macros.h"
@@ -52,14 +50,10 @@ class LocalVolumeDriver final : public VolumeDriver {
   Status Unmount(const std::string&, const std::string&) override { return Status::OK(); }
 
   Result<std::vector<std::string>> List() override {
-    std::vector<std::string> out;
-    DIR* d = ::opendir(dir_.c_str());
-    if (!d) return ErrnoStatus("list volumes", dir_);
-    while (struct dirent* e = ::readdir(d)) {
-      if (e->d_name[0] != '.') out.push_back(e->d_name);
-    }
-    ::closedir(d);
-    return out;
+    auto names = ListDir(dir_);
+    if (!names.ok()) return ErrnoStatus("list volumes", dir_);
+    std::erase_if(*names, [](const std::string& n) { return n.starts_with('.'); });
+    return names;
   }
 
  private:

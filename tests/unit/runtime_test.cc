@@ -104,3 +104,17 @@ TEST_CASE("a missing runtime is a clear error") {
   REQUIRE(status.status().code() == Code::kNotFound);
   REQUIRE_THAT(status.status().message(), Catch::Contains("/nonexistent/runc"));
 }
+
+TEST_CASE("ListDir gives a directory's names sorted, without . and .., by path or descriptor") {
+  TempDir tmp;
+  for (const char* name : {"b", "a", ".hidden"}) WriteBytes(tmp / name, "x");
+  std::vector<std::string> want = {".hidden", "a", "b"};
+  REQUIRE(*ListDir(std::string(tmp / "")) == want);
+  UniqueFd dir(::open(std::string(tmp / "").c_str(), O_RDONLY | O_DIRECTORY));
+  REQUIRE(*ListDir(dir.get()) == want);
+  REQUIRE(*ListDir(dir.get()) == want);                // each call reads from the start
+  REQUIRE(::faccessat(dir.get(), "a", F_OK, 0) == 0);  // and the descriptor stays usable
+  auto missing = ListDir(std::string(tmp / "nope"));
+  REQUIRE_FALSE(missing.ok());
+  REQUIRE(missing.status().message().find("nope") != std::string::npos);
+}

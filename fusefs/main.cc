@@ -13,11 +13,13 @@
 #include <sys/file.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "ops.h"
+#include "session_loop.h"
 
 namespace {
 
@@ -38,16 +40,10 @@ int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, 
   fuse_opt_free_args(&args);
   if (!se) return 1;
   int rc = 1;
-  if (fuse_set_signal_handlers(se) == 0) {
-    if (fuse_session_mount(se, mountpoint.c_str()) == 0) {
-      fuse_daemonize(foreground ? 1 : 0);  // the parent returns here, with the mount live
-      fuse_loop_config* config = fuse_loop_cfg_create();
-      fuse_loop_cfg_set_max_threads(config, 16);
-      rc = fuse_session_loop_mt(se, config) == 0 ? 0 : 1;
-      fuse_loop_cfg_destroy(config);
-      fuse_session_unmount(se);
-    }
-    fuse_remove_signal_handlers(se);
+  if (fuse_session_mount(se, mountpoint.c_str()) == 0) {
+    fuse_daemonize(foreground ? 1 : 0);  // the parent returns here, with the mount live
+    rc = RunSessionLoop(se, 16);         // until SIGTERM or an unmount
+    fuse_session_unmount(se);
   }
   fuse_session_destroy(se);
   return rc;
@@ -73,6 +69,11 @@ int main(int argc, char** argv) {
       return 75;
     }
   }
+  // Absolute: the daemon changes to / when it detaches, and unmounts by name.
+  char* mountpoint = ::realpath(o.mountpoint.c_str(), nullptr);
+  if (!mountpoint) return Fail("mount point " + o.mountpoint + ": " + std::strerror(errno));
+  o.mountpoint = mountpoint;
+  std::free(mountpoint);
   Daemon d;
   d.ids = o.ids;
   std::unique_ptr<strata::UnionView> lower;

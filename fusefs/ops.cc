@@ -159,6 +159,14 @@ void OpOpen(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
 }
 
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  if (std::string_view(name) == "/") {  // O_TMPFILE (see session_loop.h)
+    auto made = Fs(req).CreateUnnamed(parent, mode, CallerOf(req));
+    if (Failed(req, made)) return;
+    fuse_entry_param p = ToEntry(req, *made);
+    fi->fh = 0;
+    fi->keep_cache = 1;
+    return (void)fuse_reply_create(req, &p, fi);
+  }
   auto created = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
   if (Failed(req, created)) return;
   fuse_entry_param p = ToEntry(req, created->first);

@@ -63,6 +63,26 @@ chown 5:5 "$mnt/made-by-root"
 expect_eq "chown maps too" "$(stat -c %u:%g "$WORK/u1/made-by-root"):$(stat -c %u:%g "$mnt/made-by-root")" "1005:1005:5:5"
 fusermount3 -u "$mnt"
 
+# Relative paths, as a shell user types them; SIGTERM while a reader holds a
+# file open and another is in the middle of a read still unmounts.
+rm -rf "$WORK"/u1/* "$WORK"/w1/*
+(cd "$WORK" && "$FUSE" -o "lowerdir=k0,upperdir=u1,workdir=w1" mnt)
+expect_eq "relative paths mount" "$(findmnt -n -o FSTYPE "$mnt")" "fuse.strata"
+pid=$(pgrep -f "strata-fuse -o lowerdir=k0,upperdir=u1" | head -n1)
+head -c 50000000 /dev/zero >"$mnt/big"
+exec 7<"$mnt/big"
+(while :; do cat "$mnt/big" >/dev/null 2>&1 || break; done) &
+reader=$!
+sleep 0.3
+kill -TERM "$pid"
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+expect_eq "SIGTERM ends the daemon" "$(kill -0 "$pid" 2>/dev/null && echo alive || echo gone)" gone
+expect_eq "SIGTERM unmounts a relative mount point" "$(findmnt -n "$mnt" | wc -l)" 0
+exec 7<&-
+kill "$reader" 2>/dev/null
+wait "$reader" 2>/dev/null
+expect_eq "written data kept in the upper" "$(stat -c %s "$WORK/u1/big")" 50000000
+
 expect_error "bad mapping refused" "bad mapping" "$FUSE" -o "lowerdir=$WORK/k0,uidmapping=0:1000" "$mnt"
 expect_error "missing lower refused" "lower directory" "$FUSE" -o "lowerdir=$WORK/nope" "$mnt"
 expect_eq "nothing mounted after errors" "$(findmnt -n "$mnt" | wc -l)" 0

@@ -77,6 +77,26 @@ PY
 }
 expect_eq "descriptors as on overlayfs" "$(descriptors "$mnt")" "$(descriptors "$ref")"
 
+# O_TMPFILE: an unnamed file, then named by linkat; one never named goes on close.
+tmpfile() { python3 - "$1" <<'PY'
+import ctypes, os, sys
+m = sys.argv[1]
+fd = os.open(m + "/etc", os.O_TMPFILE | os.O_RDWR, 0o640)
+os.write(fd, b"unnamed")
+st = os.fstat(fd)
+listed = "named" in os.listdir(m + "/etc")
+libc = ctypes.CDLL(None, use_errno=True)  # linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH)
+if libc.linkat(fd, b"", -100, (m + "/etc/named").encode(), 0x1000) != 0:
+    raise OSError(ctypes.get_errno(), "linkat")
+print(os.pread(fd, 16, 0), st.st_nlink, oct(st.st_mode & 0o7777), listed,
+      open(m + "/etc/named", "rb").read(), os.stat(m + "/etc/named").st_nlink)
+os.close(fd)
+os.close(os.open(m + "/etc", os.O_TMPFILE | os.O_WRONLY | os.O_EXCL))
+PY
+}
+expect_eq "O_TMPFILE on strata" "$(tmpfile "$mnt")" "b'unnamed' 0 0o640 False b'unnamed' 1"
+rm "$mnt/etc/named"
+expect_eq "O_TMPFILE as on overlayfs" "$(tmpfile "$mnt")" "$(tmpfile "$ref")"
 # The kernel forgets closed files asynchronously: give it a moment.
 for _ in $(seq 20); do [ -z "$(ls "$WORK/w1")" ] && break; sleep 0.1; done
 expect_eq "no orphans left in the work directory" "$(ls "$WORK/w1")" ""

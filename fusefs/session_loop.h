@@ -1,0 +1,23 @@
+// The daemon's request loop: workers that each receive a request from the
+// kernel and hand it to libfuse, started as they are needed, until the
+// session ends.
+#pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+namespace strata::fuse {
+
+// libfuse 3.14's own loop (fuse_session_loop_mt) would do, but libfuse 3.14
+// predates FUSE_TMPFILE and answers it ENOSYS, which makes open(O_TMPFILE)
+// fail. This loop hands such a request to libfuse as FUSE_CREATE: the kernel
+// names an O_TMPFILE request "/", which no real create can carry, and the
+// create handler makes an unnamed file for it.
+//
+// SIGINT, SIGTERM and SIGHUP end the loop, as libfuse's handlers would. The
+// workers are stopped without pthread_cancel: SIGUSR1 (a handler that does
+// nothing, installed without SA_RESTART) interrupts a worker's wait for a
+// request, and only that wait. Returns 0 when the session ended cleanly.
+int RunSessionLoop(fuse_session* se, int max_threads);
+
+}  // namespace strata::fuse

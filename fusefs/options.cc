@@ -116,7 +116,8 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
             auto map = IdMap::Parse(val);
             if (!map) return "bad mapping in " + opt + " (want CONTAINER:HOST:COUNT[:...])";
             (key == "uidmapping" ? o.ids.uids : o.ids.gids) = *map;
-          } else if (key == "allow_other" || key == "allow_root" || key == "default_permissions") {
+          } else if (key == "allow_other" || key == "allow_root" || key == "default_permissions" ||
+                     key == "debug") {
             if (key != "default_permissions") o.fuse_options.push_back(key);  // always on
           } else if (key == "private" || key == "ro" || key == "rw" || key == "suid" || key == "dev" ||
                      key == "noatime" || key == "relatime") {

@@ -46,6 +46,15 @@ expect_eq "whiteouts in the upper are 0/0 devices" "$(stat -c '%F %t:%T' "$WORK/
 fusermount3 -u "$mnt"
 umount "$ref"
 
+# -o debug, as fuse-overlayfs takes it: every request logged to stderr.
+"$FUSE" -f -o "lowerdir=$WORK/k0,debug" "$mnt" 2>"$WORK/debug" &
+for _ in $(seq 50); do [ "$(findmnt -n -o FSTYPE "$mnt")" = fuse.strata ] && break; sleep 0.1; done
+stat "$mnt/bin/tool" >/dev/null
+fusermount3 -u "$mnt"
+wait
+expect_eq "-o debug logs requests" "$(grep -q 'opcode: LOOKUP' "$WORK/debug" && echo logged)" logged
+expect_eq "-o debug is not unknown" "$(grep -c 'unknown option' "$WORK/debug")" 0
+
 # Ownership presentation.
 "$FUSE" -o "lowerdir=$WORK/k0,squash_to_root" "$mnt"
 expect_eq "squash_to_root" "$(stat -c %u:%g "$mnt/bin/owned")" "0:0"

@@ -5,6 +5,11 @@
 # dropped) and warm. Prints one table: seconds, and the ratio to kernel
 # overlayfs. Run as root:  bash bench/union_bench.sh
 #
+#   RUNS=N   times each cell N times, the four mounts taking turns, and
+#            reports the median (default 1)
+#   ROWS=RE  only the rows whose "SET OPERATION" matches the extended
+#            regular expression RE, e.g. ROWS='deb (find|seq-read)'
+#
 # Data sets: a debootstrap'd Debian rootfs split into three layers (with a
 # 200 MiB file added), and a synthetic tree of 100,000 small files in 1,000
 # directories.
@@ -83,8 +88,9 @@ results=$bench/union-results.txt
 : >"$results"
 for row in "${rows[@]}"; do
   read -r set name fn <<<"$row"
+  [[ "$set $name" =~ ${ROWS:-.} ]] || continue
   for temp in cold warm; do
-    for kind in "${kinds[@]}"; do
+    for _ in $(seq "${RUNS:-1}"); do for kind in "${kinds[@]}"; do
       if [ "$temp" = warm ]; then
         # A first run in a throwaway mount fills the host caches; a read-only
         # operation then runs once more in the timed mount to fill its caches.
@@ -100,15 +106,16 @@ for row in "${rows[@]}"; do
       t1=$(now)
       unmount
       echo "$set $name $temp $kind $(echo "$t1 - $t0" | bc)" >>"$results"
-    done
+    done; done
   done
 done
 python3 - "$results" <<'PY'
-import sys, collections
-rows = collections.OrderedDict()
+import sys, collections, statistics
+runs = collections.OrderedDict()
 for line in open(sys.argv[1]):
     s, name, temp, kind, t = line.split()
-    rows.setdefault((s, name, temp), {})[kind] = float(t)
+    runs.setdefault((s, name, temp), {}).setdefault(kind, []).append(float(t))
+rows = {key: {k: statistics.median(ts) for k, ts in r.items()} for key, r in runs.items()}
 kinds = ["kernel", "fuse-overlayfs", "strata-dirs", "strata"]
 print(f"{'data':4} {'operation':18} {'cache':5} " + " ".join(f"{k:>16}" for k in kinds) + "   strata/fuse-ovl  strata/kernel")
 for (s, name, temp), r in rows.items():

@@ -158,21 +158,22 @@ void OpOpen(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
   fuse_reply_err(req, ENOSYS);
 }
 
+// No handle: reads and writes find the file by its node.
+void ReplyCreated(fuse_req_t req, const strata::NodeEntry& e, fuse_file_info* fi) {
+  fuse_entry_param p = ToEntry(req, e);
+  fi->fh = 0;
+  fi->keep_cache = 1;
+  fuse_reply_create(req, &p, fi);
+}
+
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   if (std::string_view(name) == "/") {  // O_TMPFILE (see session_loop.h)
     auto made = Fs(req).CreateUnnamed(parent, mode, CallerOf(req));
-    if (Failed(req, made)) return;
-    fuse_entry_param p = ToEntry(req, *made);
-    fi->fh = 0;
-    fi->keep_cache = 1;
-    return (void)fuse_reply_create(req, &p, fi);
+    if (!Failed(req, made)) ReplyCreated(req, *made, fi);
+    return;
   }
   auto created = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
-  if (Failed(req, created)) return;
-  fuse_entry_param p = ToEntry(req, created->first);
-  fi->fh = 0;  // no handle: reads and writes find the file by its node
-  fi->keep_cache = 1;
-  fuse_reply_create(req, &p, fi);
+  if (!Failed(req, created)) ReplyCreated(req, created->first, fi);
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {

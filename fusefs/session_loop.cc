@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace strata::fuse {
@@ -24,9 +25,9 @@ struct Loop {
   size_t max_threads = 1;
   sem_t ended;  // posted by a stop signal, or by a worker that saw the session end
   std::atomic<int> error{0};
+  std::atomic<size_t> waiting{0};  // workers waiting for a request
   std::mutex mu;
   std::vector<pthread_t> workers;  // guarded by mu; joined at the end
-  size_t waiting = 0;              // guarded by mu: workers waiting for a request
   size_t running = 0;              // guarded by mu: workers not yet returned
 };
 
@@ -80,15 +81,14 @@ void* Work(void* arg) {
       if (received < 0) loop.error = received;
       break;
     }
-    {
-      std::lock_guard lock(loop.mu);
+    if (--loop.waiting == 0) {
       // The last waiting worker took this request: start another, so that a
       // slow request (a big copy-up) never holds up the rest.
-      if (--loop.waiting == 0 && loop.workers.size() < loop.max_threads) StartWorkerLocked(loop);
+      std::lock_guard lock(loop.mu);
+      if (loop.workers.size() < loop.max_threads) StartWorkerLocked(loop);
     }
     PassTmpfileAsCreate(buf);
     fuse_session_process_buf(loop.se, &buf);
-    std::lock_guard lock(loop.mu);
     ++loop.waiting;
   }
   std::free(buf.mem);
@@ -114,29 +114,29 @@ void StopWorkers(Loop& loop) {
   for (pthread_t thread : loop.workers) pthread_join(thread, nullptr);
 }
 
-struct SignalSetup {
-  struct sigaction old_stop[std::size(kStopSignals)];
-  struct sigaction old_wake, old_pipe;
-
+// Installs the loop's signal handlers for its lifetime, restoring the old ones
+// after. None has SA_RESTART: the wake signal's interrupted read must return.
+class SignalSetup {
+ public:
   SignalSetup() {
-    struct sigaction stop {};
-    stop.sa_handler = OnStopSignal;
-    sigemptyset(&stop.sa_mask);
-    for (size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &stop, &old_stop[i]);
-    struct sigaction wake {};  // no SA_RESTART: the interrupted read must return
-    wake.sa_handler = OnWakeSignal;
-    sigemptyset(&wake.sa_mask);
-    sigaction(kWakeSignal, &wake, &old_wake);
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    sigaction(SIGPIPE, &ignore, &old_pipe);
+    for (int sig : kStopSignals) Install(sig, OnStopSignal);
+    Install(kWakeSignal, OnWakeSignal);
+    Install(SIGPIPE, SIG_IGN);
   }
   ~SignalSetup() {
-    for (size_t i = 0; i < std::size(kStopSignals); ++i) sigaction(kStopSignals[i], &old_stop[i], nullptr);
-    sigaction(kWakeSignal, &old_wake, nullptr);
-    sigaction(SIGPIPE, &old_pipe, nullptr);
+    for (auto& [sig, old] : saved_) sigaction(sig, &old, nullptr);
   }
+
+ private:
+  void Install(int sig, void (*handler)(int)) {
+    struct sigaction action {};
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    struct sigaction old {};
+    sigaction(sig, &action, &old);
+    saved_.emplace_back(sig, old);
+  }
+  std::vector<std::pair<int, struct sigaction>> saved_;
 };
 
 }  // namespace

@@ -94,5 +94,6 @@ expect_eq "written data kept in the upper" "$(stat -c %s "$WORK/u1/big")" 500000
 
 expect_error "bad mapping refused" "bad mapping" "$FUSE" -o "lowerdir=$WORK/k0,uidmapping=0:1000" "$mnt"
 expect_error "missing lower refused" "lower directory" "$FUSE" -o "lowerdir=$WORK/nope" "$mnt"
+expect_error "missing mount point refused" "mount point .*nope" "$FUSE" -o "lowerdir=$WORK/k0" "$WORK/nope"
 expect_eq "nothing mounted after errors" "$(findmnt -n "$mnt" | wc -l)" 0
 finish

@@ -9,6 +9,10 @@
 // on the node's current data (OverlayFs::OpenData), so every reader sees
 // every write, whichever descriptor made it; copy-up happens on the first write or
 // metadata change instead of at open, which nothing on the mount can tell.
+//
+// create answers ENOSYS too (but for O_TMPFILE, below): the kernel then makes
+// a file by mknod and opens it without us, which spares the release request
+// every created file would otherwise cost when it is closed.
 #include "ops.h"
 
 #include <errno.h>
@@ -158,22 +162,17 @@ void OpOpen(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
   fuse_reply_err(req, ENOSYS);
 }
 
-// No handle: reads and writes find the file by its node.
-void ReplyCreated(fuse_req_t req, const strata::NodeEntry& e, fuse_file_info* fi) {
-  fuse_entry_param p = ToEntry(req, e);
+// ENOSYS for a named file: see the top of this file. An O_TMPFILE request
+// (named "/", see session_loop.h) has no mknod to fall back on; its file gets
+// no handle: reads and writes find it by its node.
+void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  if (std::string_view(name) != "/") return (void)fuse_reply_err(req, ENOSYS);
+  auto made = Fs(req).CreateUnnamed(parent, mode, CallerOf(req));
+  if (Failed(req, made)) return;
+  fuse_entry_param p = ToEntry(req, *made);
   fi->fh = 0;
   fi->keep_cache = 1;
   fuse_reply_create(req, &p, fi);
-}
-
-void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
-  if (std::string_view(name) == "/") {  // O_TMPFILE (see session_loop.h)
-    auto made = Fs(req).CreateUnnamed(parent, mode, CallerOf(req));
-    if (!Failed(req, made)) ReplyCreated(req, *made, fi);
-    return;
-  }
-  auto created = Fs(req).Create(parent, name, mode, fi->flags, CallerOf(req));
-  if (!Failed(req, created)) ReplyCreated(req, created->first, fi);
 }
 
 void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
@@ -200,8 +199,7 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse
   fuse_reply_write(req, static_cast<size_t>(n));
 }
 
-// Only a file made by create before the kernel learnt that open is
-// unsupported gets a release; there is nothing to free.
+// Only an O_TMPFILE file gets a release; there is nothing to free.
 void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
   fuse_reply_err(req, 0);
 }

@@ -138,6 +138,28 @@ print(os.pread(r, 4, 0).decode())
 PY
 )" "ROOT MMAP"
 
+
+# Creating a file: the umask applies, and the creator may write a file it made
+# read-only, though no one may open it for writing again (checked as root
+# without the capability to override file permissions).
+creating() { umask 027; setpriv --bounding-set=-dac_override,-dac_read_search python3 - "$1" <<'PY'
+import errno, os, sys
+m = sys.argv[1]
+fd = os.open(m + "/made-ro", os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o444)
+wrote = os.write(fd, b"data")
+os.close(fd)
+try:
+    os.open(m + "/made-ro", os.O_WRONLY)
+    again = "ok"
+except OSError as e:
+    again = errno.errorcode[e.errno]
+os.close(os.open(m + "/made-rw", os.O_CREAT | os.O_RDWR, 0o666))
+print(wrote, again, oct(os.stat(m + "/made-ro").st_mode), oct(os.stat(m + "/made-rw").st_mode))
+PY
+}
+made=$(creating "$mnt" 2>&1)
+expect_eq "creating: umask and a read-only new file" "$made" "4 EACCES 0o100440 0o100640"
+expect_eq "creating as on overlayfs" "$made" "$(creating "$ref" 2>&1)"
 # strata's upper directory is kernel overlayfs's format: it mounts there as is.
 umount "$mnt"
 mount -t overlay overlay -o "lowerdir=$WORK/u1:$lowers" "$check"

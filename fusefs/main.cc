@@ -41,8 +41,15 @@ int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, 
   if (!se) return 1;
   int rc = 1;
   if (fuse_session_mount(se, mountpoint.c_str()) == 0) {
-    fuse_daemonize(foreground ? 1 : 0);  // the parent returns here, with the mount live
-    rc = RunSessionLoop(se, 16);         // until SIGTERM or an unmount
+    RequestInspector inspect;
+    if (d.passthrough && d.passthrough->Install(se)) {
+      inspect = [&d](const fuse_buf& buf) { d.passthrough->NoteRequest(buf); };
+    } else if (d.passthrough) {
+      std::fprintf(stderr, "strata-fuse: warning: cannot set up passthrough; serving reads itself\n");
+      d.passthrough.reset();
+    }
+    fuse_daemonize(foreground ? 1 : 0);    // the parent returns here, with the mount live
+    rc = RunSessionLoop(se, 16, inspect);  // until SIGTERM or an unmount
     fuse_session_unmount(se);
   }
   fuse_session_destroy(se);
@@ -76,6 +83,7 @@ int main(int argc, char** argv) {
   std::free(mountpoint);
   Daemon d;
   d.ids = o.ids;
+  if (o.passthrough) d.passthrough = std::make_unique<Passthrough>();
   std::unique_ptr<strata::UnionView> lower;
   if (!o.image.empty() || o.layer) {
     auto store = strata::Store::Open(o.root);

@@ -75,7 +75,8 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
   // Locks stay in the kernel: this mount is the only way to the files.
   conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
-  if (d->fs->writable() && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+  // Passthrough excludes the writeback cache.
+  if ((d->fs->writable() || d->passthrough) && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 }
 
@@ -157,9 +158,33 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
   fuse_reply_err(req, Fs(req).Rename(parent, name, new_parent, new_name, flags).ToErrno());
 }
 
-// ENOSYS: see the top of this file.
-void OpOpen(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
-  fuse_reply_err(req, ENOSYS);
+// An open file with -o passthrough: the node's data as it was at open.
+struct OpenHandle {
+  std::unique_ptr<strata::OpenFile> file;
+  bool passthrough;
+};
+
+// ENOSYS (see the top of this file), but with -o passthrough: then the file
+// is opened (copied up first when opened for writing) and the kernel told to
+// read and write its backing file itself.
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Passthrough* pt = D(req).passthrough.get();
+  if (!pt || !pt->enabled()) return (void)fuse_reply_err(req, ENOSYS);
+  auto file = Fs(req).OpenNode(ino, fi->flags);
+  if (Failed(req, file)) return;
+  const int fd = (*file)->CurrentFd();
+  Passthrough::Grant grant;
+  if (!(fd >= 0 ? pt->Acquire(ino, fd, &grant) : pt->AcquireCached(ino))) {
+    return (void)fuse_reply_err(req, ETXTBSY);  // see Passthrough::Acquire
+  }
+  auto* handle = new OpenHandle{std::move(*file), grant.passthrough};
+  fi->fh = reinterpret_cast<uint64_t>(handle);
+  fi->keep_cache = 0;  // a file served both ways over time: never trust old pages
+  if (grant.passthrough) Passthrough::SetReplyBacking(grant.backing_id);
+  if (fuse_reply_open(req, fi) != 0) {  // the opener is gone
+    pt->Release(ino, grant.passthrough);
+    delete handle;
+  }
 }
 
 // ENOSYS for a named file: see the top of this file. An O_TMPFILE request
@@ -172,6 +197,12 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
   fuse_entry_param p = ToEntry(req, *made);
   fi->fh = 0;
   fi->keep_cache = 1;
+  Passthrough* pt = D(req).passthrough.get();
+  if (pt && pt->enabled()) {  // served without passthrough, but counted (see Passthrough)
+    pt->AcquireCached(made->node);
+    fi->fh = reinterpret_cast<uint64_t>(new OpenHandle{nullptr, false});
+    fi->keep_cache = 0;
+  }
   fuse_reply_create(req, &p, fi);
 }
 
@@ -199,8 +230,13 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse
   fuse_reply_write(req, static_cast<size_t>(n));
 }
 
-// Only an O_TMPFILE file gets a release; there is nothing to free.
-void OpRelease(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+// Only a file opened with -o passthrough has something to free (an O_TMPFILE
+// file also gets a release, with no handle).
+void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (auto* handle = reinterpret_cast<OpenHandle*>(fi->fh)) {
+    D(req).passthrough->Release(ino, handle->passthrough);
+    delete handle;
+  }
   fuse_reply_err(req, 0);
 }
 

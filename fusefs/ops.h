@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "options.h"
+#include "passthrough.h"
 #include "strata/strata.h"
 
 namespace strata::fuse {
@@ -15,6 +16,9 @@ struct Daemon {
   std::unique_ptr<Store> store;  // only with --image
   std::unique_ptr<OverlayFs> fs;
   IdPolicy ids;
+  // With -o passthrough: files are opened, and passed through to their
+  // backing files when the kernel can (see passthrough.h).
+  std::unique_ptr<Passthrough> passthrough;
   // How long the kernel may cache entries and attributes. Every change to the
   // union goes through this mount, so the kernel always knows: forever.
   double timeout = 86400.0 * 365;

@@ -48,6 +48,7 @@ struct DaemonOptions {
   std::string lock_file;  // held (flock) while mounted: one daemon per upper directory
   std::string mountpoint;
   bool foreground = false;
+  bool passthrough = false;               // -o passthrough: see fusefs/passthrough.h
   std::vector<std::string> fuse_options;  // passed to the kernel mount
   bool show_version = false;
 };

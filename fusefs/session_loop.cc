@@ -23,6 +23,7 @@ constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 struct Loop {
   fuse_session* se = nullptr;
   size_t max_threads = 1;
+  RequestInspector inspect;
   sem_t ended;  // posted by a stop signal, or by a worker that saw the session end
   std::atomic<int> error{0};
   std::atomic<size_t> waiting{0};  // workers waiting for a request
@@ -87,6 +88,7 @@ void* Work(void* arg) {
       std::lock_guard lock(loop.mu);
       if (loop.workers.size() < loop.max_threads) StartWorkerLocked(loop);
     }
+    if (loop.inspect && !(buf.flags & FUSE_BUF_IS_FD)) loop.inspect(buf);
     PassTmpfileAsCreate(buf);
     fuse_session_process_buf(loop.se, &buf);
     ++loop.waiting;
@@ -141,9 +143,10 @@ class SignalSetup {
 
 }  // namespace
 
-int RunSessionLoop(fuse_session* se, int max_threads) {
+int RunSessionLoop(fuse_session* se, int max_threads, RequestInspector inspect) {
   Loop loop;
   loop.se = se;
+  loop.inspect = std::move(inspect);
   loop.max_threads = max_threads > 0 ? static_cast<size_t>(max_threads) : 1;
   sem_init(&loop.ended, 0, 0);
   active_loop = &loop;

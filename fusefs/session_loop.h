@@ -6,6 +6,8 @@
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
+#include <functional>
+
 namespace strata::fuse {
 
 // libfuse 3.14's own loop (fuse_session_loop_mt) would do, but libfuse 3.14
@@ -18,6 +20,9 @@ namespace strata::fuse {
 // workers are stopped without pthread_cancel: SIGUSR1 (a handler that does
 // nothing, installed without SA_RESTART) interrupts a worker's wait for a
 // request, and only that wait. Returns 0 when the session ended cleanly.
-int RunSessionLoop(fuse_session* se, int max_threads);
+//
+// `inspect`, when given, sees each request (in memory) before libfuse does.
+using RequestInspector = std::function<void(const fuse_buf&)>;
+int RunSessionLoop(fuse_session* se, int max_threads, RequestInspector inspect = nullptr);
 
 }  // namespace strata::fuse

@@ -90,3 +90,50 @@ changes() {  # the same changes, run in each mount
   : >etc/hostname.trunc && echo x >bin/.hidden
   cd - >/dev/null
 }
+
+# Descriptors behave as on the kernel's mount: O_TRUNC, a file opened for
+# writing and closed unwritten, files unlinked or renamed over while open
+# (from below and from above), and a directory read while it is emptied.
+descriptors() { python3 - "$1" <<'PY'
+import os, sys
+m = sys.argv[1]
+out = []
+fd = os.open(m + "/bin/owned", os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b"T")
+os.close(fd)
+out.append(open(m + "/bin/owned", "rb").read())
+os.close(os.open(m + "/etc/passwd.link", os.O_RDWR))
+out.append(open(m + "/etc/passwd.link", "rb").read())
+fd = os.open(m + "/bin/tool.hard", os.O_RDWR)
+os.unlink(m + "/bin/tool.hard")
+os.pwrite(fd, b"B", 0)
+out.append((os.pread(fd, 16, 0), os.fstat(fd).st_nlink, os.path.exists(m + "/bin/tool.hard")))
+os.close(fd)
+fd = os.open(m + "/scratch", os.O_CREAT | os.O_RDWR, 0o600)
+os.write(fd, b"first")
+os.unlink(m + "/scratch")
+os.pwrite(fd, b"F", 0)
+os.ftruncate(fd, 3)
+out.append((os.pread(fd, 16, 0), os.fstat(fd).st_nlink, os.fstat(fd).st_size))
+os.close(fd)
+with open(m + "/old", "w") as f:
+    f.write("old data")
+fd = os.open(m + "/old", os.O_RDONLY)
+with open(m + "/new", "w") as f:
+    f.write("new")
+os.rename(m + "/new", m + "/old")
+out.append((os.pread(fd, 16, 0), open(m + "/old").read()))
+os.close(fd)
+os.mkdir(m + "/many")
+for i in range(3000):
+    open(f"{m}/many/f{i}", "w").close()
+seen = []
+with os.scandir(m + "/many") as it:
+    for e in it:
+        seen.append(e.name)
+        os.unlink(e.path)
+out.append((len(seen), len(set(seen)), os.listdir(m + "/many")))
+os.rmdir(m + "/many")
+print(out)
+PY
+}

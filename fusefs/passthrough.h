@@ -1,0 +1,67 @@
+// FUSE passthrough (Linux 6.9 and later): the kernel reads, writes and maps an
+// open file through a backing file the daemon names at open, with no request
+// to the daemon at all. libfuse 3.14 (Debian 12) predates it, so the few bits
+// of protocol it needs are spoken here: the daemon's replies pass through
+// this file (libfuse's custom I/O hook), which adds the passthrough flag to
+// the INIT reply and a backing file to an open reply.
+#pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+
+namespace strata::fuse {
+
+class Passthrough {
+ public:
+  // Routes the session's replies through this object. Call after the mount,
+  // before the first request. Only one per process.
+  bool Install(fuse_session* se);
+  // The request loop shows each request here before libfuse sees it: INIT
+  // says whether the kernel offers passthrough.
+  void NoteRequest(const fuse_buf& buf);
+  // True once the kernel has agreed (after INIT).
+  bool enabled() const { return enabled_; }
+
+  // How a node's next open is to be served. The kernel serves all opens of
+  // one inode the same way, and passes all its passthrough opens to one
+  // backing file: an open that cannot match what is open already (a file
+  // copied up while open below) is refused.
+  struct Grant {
+    bool passthrough = false;
+    int32_t backing_id = 0;
+  };
+  // Registers `fd` (node's data: `dev`/`ino` on the host) for an open of
+  // `node`. Returns false when the open conflicts with the node's open files.
+  bool Acquire(uint64_t node, int fd, Grant* grant);
+  // Registers an open that is not passed through (no backing file).
+  bool AcquireCached(uint64_t node);
+  // At release: forgets one open of `node`.
+  void Release(uint64_t node, bool passthrough);
+
+  // The next open or create reply this thread sends names `id` as its
+  // backing file.
+  static void SetReplyBacking(int32_t id);
+
+ private:
+  static ssize_t Writev(int fd, struct iovec* iov, int count, void* userdata);
+  struct NodeOpens {
+    bool passthrough = false;
+    int32_t backing_id = 0;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    uint64_t count = 0;
+  };
+  int dev_fd_ = -1;
+  // Set while INIT is served; read by every reply.
+  std::atomic<bool> offered_ = false, enabled_ = false;
+  std::atomic<uint64_t> init_unique_ = 0;
+  std::mutex mu_;
+  std::map<uint64_t, NodeOpens> opens_;  // guarded by mu_
+};
+
+}  // namespace strata::fuse

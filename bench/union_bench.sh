@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Mounts the same lower layers with strata (from its store, and from plain
-# directories as fuse-overlayfs takes them), kernel overlayfs and
-# fuse-overlayfs, and times the same operations on each, cold (caches
+# Mounts the same lower layers with strata (from its store, with and without
+# -o passthrough, and from plain directories as fuse-overlayfs takes them),
+# kernel overlayfs and fuse-overlayfs, and times the same operations on each, cold (caches
 # dropped) and warm. Prints one table: seconds, and the ratio to kernel
 # overlayfs. Run as root:  bash bench/union_bench.sh
 #
-#   RUNS=N   times each cell N times, the four mounts taking turns, and
+#   RUNS=N   times each cell N times, the mounts taking turns, and
 #            reports the median (default 1)
 #   ROWS=RE  only the rows whose "SET OPERATION" matches the extended
 #            regular expression RE, e.g. ROWS='deb (find|seq-read)'
@@ -57,6 +57,7 @@ mount_union() {
     fuse-overlayfs) fuse-overlayfs -o "$o" "$mnt" ;;
     strata-dirs) "$bin/strata-fuse" -o "$o" "$mnt" ;;
     strata) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" "$mnt" ;;
+    strata-pt) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" -o passthrough "$mnt" ;;
   esac
 }
 unmount() { umount "$mnt" 2>/dev/null || fusermount3 -u "$mnt"; }
@@ -83,7 +84,7 @@ rows=(
   "deb rand-read-4k op_randread" "deb copy-up-append op_copyup" "deb create-10k op_create"
   "deb rm-rf-lower op_rmrf" "syn find op_find" "syn stat-all op_stat" "syn tar-c op_tar"
 )
-kinds=(kernel fuse-overlayfs strata-dirs strata)
+kinds=(kernel fuse-overlayfs strata-dirs strata strata-pt)
 results=$bench/union-results.txt
 : >"$results"
 for row in "${rows[@]}"; do
@@ -116,9 +117,11 @@ for line in open(sys.argv[1]):
     s, name, temp, kind, t = line.split()
     runs.setdefault((s, name, temp), {}).setdefault(kind, []).append(float(t))
 rows = {key: {k: statistics.median(ts) for k, ts in r.items()} for key, r in runs.items()}
-kinds = ["kernel", "fuse-overlayfs", "strata-dirs", "strata"]
-print(f"{'data':4} {'operation':18} {'cache':5} " + " ".join(f"{k:>16}" for k in kinds) + "   strata/fuse-ovl  strata/kernel")
+kinds = ["kernel", "fuse-overlayfs", "strata-dirs", "strata", "strata-pt"]
+print(f"{'data':4} {'operation':18} {'cache':5} " + " ".join(f"{k:>14}" for k in kinds)
+      + "  strata/fuse-ovl  strata/kernel  pt/kernel")
 for (s, name, temp), r in rows.items():
-    cells = " ".join(f"{r[k]:16.3f}" for k in kinds)
-    print(f"{s:4} {name:18} {temp:5} {cells}   {r['strata']/r['fuse-overlayfs']:15.2f} {r['strata']/r['kernel']:14.2f}")
+    cells = " ".join(f"{r[k]:14.3f}" for k in kinds)
+    print(f"{s:4} {name:18} {temp:5} {cells}  {r['strata']/r['fuse-overlayfs']:15.2f} "
+          f"{r['strata']/r['kernel']:14.2f} {r['strata-pt']/r['kernel']:10.2f}")
 PY

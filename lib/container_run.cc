@@ -56,7 +56,7 @@ Result<int> StartContainer(Store& store, const std::string& name_or_id, const St
 }
 
 Status MountContainer(Store& store, const std::string& name_or_id, const std::string& mountpoint,
-                      const std::string& mount_program) {
+                      const ContainerMountOptions& options) {
   ASSIGN_OR_RETURN(ContainerInfo c, store.GetContainer(name_or_id));
   if (c.state == ContainerState::kRunning) return Status::InUse("container " + c.name + " is running");
   const std::string dir = store.ContainerDir(c.id);
@@ -67,7 +67,9 @@ Status MountContainer(Store& store, const std::string& name_or_id, const std::st
   spec.work_dir = dir + "/work";
   spec.mountpoint = mountpoint;
   spec.lock_file = dir + "/lock";
-  return MountUnion(spec, mount_program.empty() ? DefaultMountProgram() : mount_program);
+  spec.allow_other = options.allow_other;
+  spec.passthrough = options.passthrough;
+  return MountUnion(spec, options.mount_program.empty() ? DefaultMountProgram() : options.mount_program);
 }
 
 }  // namespace strata

@@ -16,6 +16,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
   struct MountArgs {
     std::string target, dir;
     bool allow_other = false;
+    bool passthrough = false;
   };
   auto args = std::make_shared<MountArgs>();
   auto* mount = app.add_subcommand(
@@ -23,6 +24,8 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
   mount->add_option("TARGET", args->target, "container name or id, or image name[:tag] or id")->required();
   mount->add_option("DIR", args->dir, "mount point (an existing directory)")->required();
   mount->add_flag("--allow-other", args->allow_other, "let other users see the mount");
+  mount->add_flag("--passthrough", args->passthrough,
+                  "let the kernel read and write open files directly (Linux 6.9+; for big files)");
   mount->callback([&ctx, args] {
     Store& store = ctx.OpenStore();
     const bool container = store.GetContainer(args->target).ok();  // a container's name wins
@@ -33,7 +36,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
       Fail("mount point " + args->dir + " is not a directory");
     }
     if (container) {
-      Check(MountContainer(store, args->target, args->dir));
+      Check(MountContainer(store, args->target, args->dir, {args->allow_other, args->passthrough}));
       return;
     }
     UnionMountSpec spec;
@@ -41,6 +44,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     spec.top_layer = image.layers.empty() ? "" : image.layers.back();
     spec.mountpoint = args->dir;
     spec.allow_other = args->allow_other;
+    spec.passthrough = args->passthrough;
     Check(MountUnion(spec));
   });
 

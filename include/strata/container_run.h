@@ -22,9 +22,15 @@ struct StartOptions {
 // exit status. Refused while it runs already, or while its layer is mounted.
 Result<int> StartContainer(Store& store, const std::string& name_or_id, const StartOptions& options = {});
 
+struct ContainerMountOptions {
+  bool allow_other = false;        // as UnionMountSpec's
+  bool passthrough = false;        // as UnionMountSpec's
+  std::string mount_program = "";  // "": DefaultMountProgram()
+};
+
 // Mounts the container's tree, writable, on `mountpoint` (its writes land in
 // its layer); refused while it runs. `strata umount` (UnmountUnion) ends it.
 Status MountContainer(Store& store, const std::string& name_or_id, const std::string& mountpoint,
-                      const std::string& mount_program = "");
+                      const ContainerMountOptions& options = {});
 
 }  // namespace strata

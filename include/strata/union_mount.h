@@ -18,8 +18,12 @@ struct UnionMountSpec {
   std::string mountpoint{};
   bool allow_other = false;  // needed when a process of another user must see the tree
   bool fsync = true;         // false: skip fsync in the upper layer (scratch data)
-  std::string lock_file{};   // when set, the daemon holds an exclusive flock on it while
-                             // mounted, and the mount fails if another holds it
+  // The kernel reads and writes open files through their files in the store
+  // (FUSE passthrough, Linux 6.9+): host speed for big files, one more round
+  // trip per open. See strata-fuse's -o passthrough in the README.
+  bool passthrough = false;
+  std::string lock_file{};  // when set, the daemon holds an exclusive flock on it while
+                            // mounted, and the mount fails if another holds it
 };
 
 // $STRATA_FUSE, else strata-fuse beside the running program, else the

@@ -41,7 +41,8 @@ kept"
 
 # strata mount CONTAINER: its tree, writable into its layer.
 mkdir -p "$WORK/mnt"
-expect_ok "mount the container" S mount keeper "$WORK/mnt"
+expect_ok "mount the container" S mount --allow-other --passthrough keeper "$WORK/mnt"
+expect_eq "with the options asked for" "$(findmnt -n -o OPTIONS "$WORK/mnt" | grep -c allow_other),$(pgrep -af "strata-fuse .*$WORK/mnt" | grep -c -- '-o passthrough')" 1,1
 expect_eq "the mount shows its layer" "$(cat "$WORK/mnt/tmp/note")" "kept
 kept
 kept"

@@ -67,6 +67,13 @@ pid=$(pgrep -f "strata-fuse .*$mnt" | head -n1)
 kill -TERM "$pid"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 expect_eq "SIGTERM unmounts" "$(findmnt -n "$mnt" | wc -l)" 0
+
+# --passthrough: the same tree, its files read through the store's files.
+expect_ok "strata mount --passthrough" "$STRATA" mount --passthrough stack:2 "$mnt"
+expect_eq "the daemon was asked for passthrough" "$(pgrep -af "strata-fuse .*$mnt" | grep -c -- '-o passthrough')" 1
+expect_eq "passthrough: contents match kernel overlayfs" "$(cd "$mnt" && find . -type f -exec md5sum {} + | sort)" \
+  "$(cd "$ref" && find . -type f -exec md5sum {} + | sort)"
+"$STRATA" umount "$mnt"
 expect_eq "stack:1 still shows etc/passwd as gone" "$(ls "$WORK/k1/etc" | grep -c passwd)" 1
 umount "$ref"
 finish

@@ -158,11 +158,10 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
   fuse_reply_err(req, Fs(req).Rename(parent, name, new_parent, new_name, flags).ToErrno());
 }
 
-// An open file with -o passthrough: the node's data as it was at open.
-struct OpenHandle {
-  std::unique_ptr<strata::OpenFile> file;
-  bool passthrough;
-};
+// What fh holds for a file opened with -o passthrough. Nothing is kept open
+// here: a passed-through file's backing file is held by the kernel, and the
+// others are read and written by node as without the option.
+enum OpenMode : uint64_t { kNotCounted = 0, kServed = 1, kPassedThrough = 2 };
 
 // ENOSYS (see the top of this file), but with -o passthrough: then the file
 // is opened (copied up first when opened for writing) and the kernel told to
@@ -177,14 +176,10 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!(fd >= 0 ? pt->Acquire(ino, fd, &grant) : pt->AcquireCached(ino))) {
     return (void)fuse_reply_err(req, ETXTBSY);  // see Passthrough::Acquire
   }
-  auto* handle = new OpenHandle{std::move(*file), grant.passthrough};
-  fi->fh = reinterpret_cast<uint64_t>(handle);
+  fi->fh = grant.passthrough ? kPassedThrough : kServed;
   fi->keep_cache = 0;  // a file served both ways over time: never trust old pages
   if (grant.passthrough) Passthrough::SetReplyBacking(grant.backing_id);
-  if (fuse_reply_open(req, fi) != 0) {  // the opener is gone
-    pt->Release(ino, grant.passthrough);
-    delete handle;
-  }
+  if (fuse_reply_open(req, fi) != 0) pt->Release(ino, grant.passthrough);  // the opener is gone
 }
 
 // ENOSYS for a named file: see the top of this file. An O_TMPFILE request
@@ -200,7 +195,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
   Passthrough* pt = D(req).passthrough.get();
   if (pt && pt->enabled()) {  // served without passthrough, but counted (see Passthrough)
     pt->AcquireCached(made->node);
-    fi->fh = reinterpret_cast<uint64_t>(new OpenHandle{nullptr, false});
+    fi->fh = kServed;
     fi->keep_cache = 0;
   }
   fuse_reply_create(req, &p, fi);
@@ -230,13 +225,10 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse
   fuse_reply_write(req, static_cast<size_t>(n));
 }
 
-// Only a file opened with -o passthrough has something to free (an O_TMPFILE
-// file also gets a release, with no handle).
+// Only files opened with -o passthrough are counted (see OpenMode); an
+// O_TMPFILE file without the option gets a release too, with nothing to do.
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (auto* handle = reinterpret_cast<OpenHandle*>(fi->fh)) {
-    D(req).passthrough->Release(ino, handle->passthrough);
-    delete handle;
-  }
+  if (fi->fh != kNotCounted) D(req).passthrough->Release(ino, fi->fh == kPassedThrough);
   fuse_reply_err(req, 0);
 }
 

@@ -8,6 +8,9 @@
 // --lock FILE: hold an exclusive flock on FILE while mounted; exit 75 at once
 // when another process holds it (one daemon per writable layer).
 //   strata-fuse -o lowerdir=L1:L2[,upperdir=U,workdir=W][,fsync=0,...] MOUNTPOINT
+//
+// -o passthrough (with either form): the kernel reads and writes open files
+// through their host files (see passthrough.h).
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>

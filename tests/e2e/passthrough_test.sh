@@ -90,6 +90,35 @@ print(os.fstat(r).st_size, os.pread(r, 8, 0).decode())
 PY
 )" "ABCD MMAP 2 MM"
 
+
+# Many threads opening, reading and closing one file at once (half of them
+# writing, where the union is writable): the file's one backing file is
+# shared and let go as its last descriptor closes, so no open ever fails (a
+# second backing file for one file would make the kernel fail the open, EIO).
+concurrent_opens() { python3 - "$@" <<'PY'
+import os, sys, threading
+path, writers = sys.argv[1], sys.argv[2] == "write"
+errors = []
+def worker(n):
+    for i in range(300):
+        try:
+            fd = os.open(path, os.O_RDWR if writers and n % 2 == 0 else os.O_RDONLY)
+            if writers and n % 2 == 0:
+                os.pwrite(fd, os.pread(fd, 8, 0), 8 * (i % 64))
+            if len(os.pread(fd, 8, 0)) != 8:
+                errors.append("short read")
+            os.close(fd)
+        except OSError as e:
+            errors.append(e.strerror)
+threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(errors), sorted(set(errors)))
+PY
+}
+python3 -c "open('$mnt/hot', 'wb').write(b'hot data' * 64)"
+expect_eq "concurrent opens of one file, writers too" "$(concurrent_opens "$mnt/hot" write)" "0 []"
+expect_eq "its contents" "$(head -c 16 "$mnt/hot")" "hot datahot data"
 umount "$mnt"
 umount "$ref"
 
@@ -98,6 +127,7 @@ expect_ok "read-only mount" "$FUSE" -o "lowerdir=$lowers,passthrough" "$mnt"
 mount -t overlay overlay -o "lowerdir=$lowers" "$ref"
 expect_eq "read-only contents match" "$(cd "$mnt" && find . -type f -exec md5sum {} + | sort)" \
   "$(cd "$ref" && find . -type f -exec md5sum {} + | sort)"
+expect_eq "concurrent opens of one lower file" "$(concurrent_opens "$mnt/etc/passwd.link" read)" "0 []"
 expect_eq "read-only: writing is refused" "$(python3 -c "
 import errno, os
 try:

@@ -198,6 +198,7 @@ void OverlayImpl::MaybeFreeLocked(OverlayNode* n) {
 }
 
 void OverlayImpl::ChangedLocked(OverlayNode* dir) {
+  ++generation_;
   dir->listing.reset();
   ++dir->changes;
 }
@@ -234,40 +235,61 @@ Result<OverlayNode*> OverlayImpl::ChildLocked(OverlayNode* dir, std::string_view
   if (dir->type != S_IFDIR) return Status::Posix(ENOTDIR, "not a directory");
   if (name.size() > 255) return Status::Posix(ENAMETOOLONG, "name too long");
   if (auto it = dir->children.find(name); it != dir->children.end()) return it->second;
+  ASSIGN_OR_RETURN(ChildFound found, FindChild(QueryLocked(dir, name)));
+  return AddFoundLocked(dir, name, found);
+}
 
-  struct stat st;
-  bool in_upper = false;
-  if (dir->upper) {  // a directory never copied up has nothing in the upper directory below it
-    std::string rel = ChildRel(dir, name);
-    if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      if (upper::IsWhiteout(st)) return Status::Posix(ENOENT, "whited out");
-      in_upper = true;
-    } else if (upper::HasWhiteoutFile(upper_fd_.get(), rel)) {
+OverlayImpl::ChildQuery OverlayImpl::QueryLocked(const OverlayNode* dir, std::string_view name) const {
+  return ChildQuery{dir->upper, ChildRel(dir, name), dir->lower, dir->opaque, std::string(name)};
+}
+
+Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) const {
+  ChildFound found;
+  if (q.dir_upper) {  // a directory never copied up has nothing in the upper directory below it
+    if (::fstatat(upper_fd_.get(), q.rel.c_str(), &found.st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (upper::IsWhiteout(found.st)) return Status::Posix(ENOENT, "whited out");
+      found.in_upper = true;
+    } else if (upper::HasWhiteoutFile(upper_fd_.get(), q.rel)) {
       return Status::Posix(ENOENT, "whited out");
     }
   }
-  NodeId lower = 0;
-  if (dir->lower != 0 && !dir->opaque) {
-    if (auto found = lower_->Lookup(dir->lower, name); found.ok()) lower = *found;
+  if (q.dir_lower != 0 && !q.dir_opaque) {
+    if (auto below = lower_->Lookup(q.dir_lower, q.name); below.ok()) found.lower = *below;
   }
-  if (!in_upper && lower == 0) return Status::Posix(ENOENT, std::string(name));
-  uint32_t lower_type = 0;
-  if (lower != 0) lower_type = lower_->GetAttr(lower)->mode & S_IFMT;
-
-  OverlayNode* n = AddChildLocked(dir, name);
-  if (in_upper) {
-    n->upper = true;
-    n->type = st.st_mode & S_IFMT;
+  if (!found.in_upper && found.lower == 0) return Status::Posix(ENOENT, q.name);
+  if (found.lower != 0) found.lower_type = lower_->GetAttr(found.lower)->mode & S_IFMT;
+  if (found.in_upper) {
+    const uint32_t type = found.st.st_mode & S_IFMT;
     // Only a directory merges with what is below it.
-    if (n->type != S_IFDIR || lower_type != S_IFDIR) lower = 0;
-    if (n->type == S_IFDIR) n->opaque = upper::IsOpaque(Abs(ChildRel(dir, name)));
-    n->ino = lower != 0 ? lower : InoForHost(st);
-  } else {
-    n->type = lower_type;
-    n->ino = lower;
+    if (type != S_IFDIR || found.lower_type != S_IFDIR) found.lower = 0;
+    if (type == S_IFDIR) found.opaque = upper::IsOpaque(Abs(q.rel));
   }
-  n->lower = lower;
+  return found;
+}
+
+OverlayNode* OverlayImpl::AddFoundLocked(OverlayNode* dir, std::string_view name, const ChildFound& found) {
+  OverlayNode* n = AddChildLocked(dir, name);
+  if (found.in_upper) {
+    n->upper = true;
+    n->type = found.st.st_mode & S_IFMT;
+    n->opaque = found.opaque;
+    n->ino = found.lower != 0 ? found.lower : InoForHost(found.st);
+  } else {
+    n->type = found.lower_type;
+    n->ino = found.lower;
+  }
+  n->lower = found.lower;
   return n;
+}
+
+Result<struct stat> OverlayImpl::FoundStat(const ChildFound& found, uint64_t ino) const {
+  if (!found.in_upper) {
+    ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(found.lower));
+    return FromLower(a, ino);
+  }
+  struct stat st = found.st;
+  st.st_ino = ino;
+  return st;
 }
 
 OverlayImpl::Where OverlayImpl::WhereLocked(const OverlayNode* n) const {
@@ -316,6 +338,8 @@ Result<struct stat> OverlayImpl::RemovedStatLocked(const OverlayNode* n) {
 }
 
 Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
+  ChildQuery query;
+  uint64_t generation;
   {
     SharedLock lock(mu_);  // a known child needs no change to the table
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
@@ -325,11 +349,26 @@ Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
       ++n->lookups;
       return NodeEntry{n->id, st};
     }
+    if (name.size() > 255) return Status::Posix(ENAMETOOLONG, "name too long");
+    query = QueryLocked(dir, name);
+    generation = generation_;
   }
+  // Looked for on disk without the lock: a slow disk holds up no other request.
+  ASSIGN_OR_RETURN(ChildFound found, FindChild(query));
   ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
-  ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
-  ASSIGN_OR_RETURN(struct stat st, StatLocked(n));
+  OverlayNode* n;
+  struct stat st;
+  if (auto it = dir->children.find(name); it != dir->children.end()) {  // another lookup added it
+    n = it->second;
+    ASSIGN_OR_RETURN(st, StatLocked(n));
+  } else if (generation == generation_) {  // nothing changed meanwhile: what was found holds
+    n = AddFoundLocked(dir, name, found);
+    ASSIGN_OR_RETURN(st, FoundStat(found, n->ino));
+  } else {  // the namespace changed meanwhile: look again, under the lock
+    ASSIGN_OR_RETURN(n, ChildLocked(dir, name));
+    ASSIGN_OR_RETURN(st, StatLocked(n));
+  }
   ++n->lookups;
   return NodeEntry{n->id, st};
 }

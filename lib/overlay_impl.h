@@ -5,9 +5,11 @@
 // Locking: one reader-writer lock guards the node table and the upper
 // directory's namespace. Lookups of known entries, attributes, links, xattr
 // reads and opens share it, so they never wait for each other; changes to
-// the namespace (and lookups that add a node) take it alone, for the few
-// metadata system calls they make. Nothing holds it while file data is
-// copied up, read or written, or while a directory is read from disk.
+// the namespace take it alone, for the few metadata system calls they make.
+// A lookup that adds a node looks on disk without it and takes it alone only
+// to add the node (unless the namespace changed meanwhile: see generation_).
+// Nothing holds it while file data is copied up, read or written, or while a
+// directory is read from disk.
 #pragma once
 
 #include <atomic>
@@ -106,6 +108,26 @@ class OverlayImpl final : public OverlayFs {
   // The child at `name`, from the cache or from the upper directory and the
   // lower tree; kNotFound when nothing shows there.
   Result<OverlayNode*> ChildLocked(OverlayNode* dir, std::string_view name);
+  // ChildLocked in three steps, so that the host calls can run without the
+  // lock: what to look for (under it), looking (without), adding the node.
+  struct ChildQuery {
+    bool dir_upper = false;
+    std::string rel;  // the child's path in the upper directory
+    NodeId dir_lower = 0;
+    bool dir_opaque = false;
+    std::string name;
+  };
+  struct ChildFound {
+    bool in_upper = false;
+    struct stat st {};  // when in_upper
+    NodeId lower = 0;   // the lower entry that shows (merged, for a directory)
+    uint32_t lower_type = 0;
+    bool opaque = false;
+  };
+  ChildQuery QueryLocked(const OverlayNode* dir, std::string_view name) const;
+  Result<ChildFound> FindChild(const ChildQuery& query) const;  // ENOENT when nothing shows
+  OverlayNode* AddFoundLocked(OverlayNode* dir, std::string_view name, const ChildFound& found);
+  Result<struct stat> FoundStat(const ChildFound& found, uint64_t ino) const;
   // True when a lower entry exists at dir/name behind whatever hides it.
   bool LowerHasLocked(const OverlayNode* dir, std::string_view name) const;
   OverlayNode* AddChildLocked(OverlayNode* dir, std::string_view name);
@@ -115,7 +137,7 @@ class OverlayImpl final : public OverlayFs {
   // Frees n, and then any ancestor left removed, forgotten and childless.
   void MaybeFreeLocked(OverlayNode* n);
   // Records a change to a directory's entries: its cached listing goes.
-  static void ChangedLocked(OverlayNode* dir);
+  void ChangedLocked(OverlayNode* dir);
   // Before a regular file at rel leaves the tree: when the kernel still
   // refers to it, link its data into the work directory (see `orphan`).
   Status KeepIfReferencedLocked(OverlayNode* n, const std::string& rel);
@@ -182,6 +204,10 @@ class OverlayImpl final : public OverlayFs {
   mutable std::shared_mutex mu_;
   std::unordered_map<uint64_t, std::unique_ptr<OverlayNode>> nodes_;
   uint64_t next_id_ = 2;
+  // Bumped (under mu_) by every change to the namespace: an entry added,
+  // removed or moved, a directory copied up. A lookup that looked on disk
+  // without the lock trusts what it found only when this did not move.
+  uint64_t generation_ = 0;
   std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_;
   uint64_t next_ino_;
   std::atomic<uint64_t> copy_counter_ = 0;

@@ -75,6 +75,7 @@ Status OverlayImpl::CopyUpDirsLocked(OverlayNode* dir) {
     if (::mkdirat(upper_fd_.get(), rel.c_str(), 0700) != 0) return Errno("copy up directory");
     RETURN_IF_ERROR(CopyMetadata(upper_fd_.get(), rel, Abs(rel), d->lower));
     d->upper.store(true, std::memory_order_release);
+    ++generation_;
   }
   return Status::OK();
 }
@@ -147,6 +148,7 @@ Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
     host_inos_[{host.st_dev, host.st_ino}] = n->ino;  // st_ino survives the copy-up
   }
   n->upper.store(true, std::memory_order_release);
+  ++generation_;
   return Status::OK();
 }
 

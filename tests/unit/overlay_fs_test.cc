@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "overlay_fd_cache.h"
 #include "strata/overlay_fs.h"
@@ -348,4 +351,47 @@ TEST_CASE("an unnamed file (O_TMPFILE) lives in the work directory until Link na
   REQUIRE(ReadData(*f.fs, f.Node(dir, "named")) == "tmp");
   Fixture ro(/*writable=*/false);
   REQUIRE(ro.fs->CreateUnnamed(kRootNode, 0600, {}).status().ToErrno() == EROFS);
+}
+
+TEST_CASE("lookups racing with changes in one directory find what is there in the end") {
+  // Lookups look on disk without the lock; a change meanwhile must make them
+  // look again, or a removed lower file (data) could come back in the table.
+  Fixture f;
+  uint64_t dir = f.Node(kRootNode, "dir");
+  const std::vector<std::string> names = {"data", "n0", "n1", "n2", "n3"};
+  std::map<std::string, off_t> expected = {{"data", 5}};  // the writer's view: name -> size
+  std::atomic<bool> done = false;
+  auto look = [&] {
+    for (size_t i = 0; !done; ++i) {
+      auto e = f.fs->Lookup(dir, names[i % names.size()]);
+      if (e.ok()) f.fs->Forget(e->node, 1);
+    }
+  };
+  std::thread a(look), b(look);
+  for (int k = 0; k < 5000; ++k) {
+    const std::string& name = names[static_cast<size_t>(k * 7 + k / 5) % names.size()];
+    if (expected.count(name)) {
+      REQUIRE(f.fs->Unlink(dir, name).ok());
+      expected.erase(name);
+    } else {
+      auto made = f.fs->Create(dir, name, 0644, O_RDWR, {});
+      REQUIRE(made.ok());
+      const off_t size = 1 + k % 4;
+      WriteData(*f.fs, made->first.node, std::string(static_cast<size_t>(size), 'x'), 0);
+      f.fs->Forget(made->first.node, 1);
+      expected[name] = size;
+    }
+  }
+  done = true;
+  a.join();
+  b.join();
+  for (const auto& name : names) {
+    auto e = f.fs->Lookup(dir, name);
+    if (!expected.count(name)) {
+      CHECK(e.status().ToErrno() == ENOENT);
+      continue;
+    }
+    REQUIRE(e.ok());
+    CHECK(e->attr.st_size == expected[name]);
+  }
 }

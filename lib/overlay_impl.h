@@ -4,15 +4,21 @@
 //
 // Locking: one reader-writer lock guards the node table and the upper
 // directory's namespace. Lookups of known entries, attributes, links, xattr
-// reads and opens share it, so they never wait for each other; changes to
-// the namespace take it alone, for the few metadata system calls they make.
+// reads and opens share it, so they never wait for each other. Changes to a
+// directory's entries are made one at a time per directory, as the kernel
+// makes them (a striped lock, DirGuard, always taken before the table lock).
+// Creating an entry makes its host calls under the shared lock and takes the
+// lock alone only to record the node; removals and renames still take it
+// alone for the few metadata system calls they make.
 // A lookup that adds a node looks on disk without it and takes it alone only
 // to add the node (unless the namespace changed meanwhile: see generation_).
 // Nothing holds it while file data is copied up, read or written, or while a
 // directory is read from disk.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -26,6 +32,31 @@ namespace strata {
 
 using ExclusiveLock = std::unique_lock<std::shared_mutex>;
 using SharedLock = std::shared_lock<std::shared_mutex>;
+
+// Holds the stripes of one or two directories (a rename's), in one order.
+class DirGuard {
+ public:
+  static constexpr size_t kStripes = 64;
+  using Stripes = std::array<std::mutex, kStripes>;
+  DirGuard(Stripes& stripes, uint64_t dir) : DirGuard(stripes, dir, dir) {}
+  DirGuard(Stripes& stripes, uint64_t a, uint64_t b) {
+    size_t i = a % kStripes, j = b % kStripes;
+    if (i > j) std::swap(i, j);
+    first_ = &stripes[i];
+    first_->lock();
+    if (j != i) (second_ = &stripes[j])->lock();
+  }
+  ~DirGuard() {
+    if (second_) second_->unlock();
+    first_->unlock();
+  }
+  DirGuard(const DirGuard&) = delete;
+  DirGuard& operator=(const DirGuard&) = delete;
+
+ private:
+  std::mutex* first_ = nullptr;
+  std::mutex* second_ = nullptr;
+};
 
 struct OverlayNode {
   uint64_t id = 0;  // FUSE node id
@@ -194,8 +225,12 @@ class OverlayImpl final : public OverlayFs {
   Result<std::string> PrepareNewLocked(OverlayNode* dir, std::string_view name);
   // Replaces a non-directory (or nothing) at rel with a whiteout, atomically when possible.
   Status WhiteoutLocked(const std::string& rel);
-  // Records a new upper entry at dir/name (already made), owned by `caller`.
-  Result<NodeEntry> FinishNewLocked(OverlayNode* dir, std::string_view name, const Caller& caller);
+  // Makes a new entry dir/name, owned by `caller`: `make` is the host call
+  // that creates it at its path in the upper directory. The host calls run
+  // under the directory's stripe and the shared lock, so lookups, reads and
+  // changes elsewhere go on; only recording the node takes the lock alone.
+  Result<NodeEntry> MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
+                            const std::function<Status(OverlayNode* dir, const std::string& rel)>& make);
   Status ClearWhiteoutsLocked(const std::string& dir_rel);
 
   std::unique_ptr<UnionView> lower_;
@@ -204,10 +239,13 @@ class OverlayImpl final : public OverlayFs {
   mutable std::shared_mutex mu_;
   std::unordered_map<uint64_t, std::unique_ptr<OverlayNode>> nodes_;
   uint64_t next_id_ = 2;
-  // Bumped (under mu_) by every change to the namespace: an entry added,
+  // Bumped by every change to the namespace: an entry added,
   // removed or moved, a directory copied up. A lookup that looked on disk
   // without the lock trusts what it found only when this did not move.
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_ = 0;
+  DirGuard::Stripes dir_stripes_;
+  // Directory copy-ups may run under the shared lock (MakeNew): one at a time.
+  std::mutex dir_copy_up_mu_;
   std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_;
   uint64_t next_ino_;
   std::atomic<uint64_t> copy_counter_ = 0;

@@ -67,6 +67,10 @@ Status OverlayImpl::CopyMetadata(int dirfd, const std::string& rel, const std::s
 }
 
 Status OverlayImpl::CopyUpDirsLocked(OverlayNode* dir) {
+  if (dir->upper.load(std::memory_order_acquire)) return Status::OK();
+  // The lock may be shared (MakeNew): two changes below one lower directory
+  // must not both make it.
+  std::lock_guard copying(dir_copy_up_mu_);
   std::vector<OverlayNode*> chain;
   for (OverlayNode* p = dir; p && !p->upper; p = p->parent) chain.push_back(p);
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
@@ -181,7 +185,8 @@ Status OverlayImpl::ClearWhiteoutsLocked(const std::string& dir_rel) {
 Result<std::string> OverlayImpl::PrepareNewLocked(OverlayNode* dir, std::string_view name) {
   RETURN_IF_ERROR(RequireWritable());
   if (name.size() > 255) return Status::Posix(ENAMETOOLONG, "name too long");
-  auto existing = ChildLocked(dir, name);
+  if (dir->children.count(name)) return Status::Posix(EEXIST, std::string(name));
+  auto existing = FindChild(QueryLocked(dir, name));  // adds no node: the lock may be shared
   if (existing.ok()) return Status::Posix(EEXIST, std::string(name));
   if (existing.status().ToErrno() != ENOENT) return existing.status();
   RETURN_IF_ERROR(CopyUpDirsLocked(dir));
@@ -190,19 +195,34 @@ Result<std::string> OverlayImpl::PrepareNewLocked(OverlayNode* dir, std::string_
   return rel;
 }
 
-Result<NodeEntry> OverlayImpl::FinishNewLocked(OverlayNode* dir, std::string_view name,
-                                               const Caller& caller) {
-  std::string rel = ChildRel(dir, name);
-  if (::fchownat(upper_fd_.get(), rel.c_str(), caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-    return Errno("chown");
-  }
+Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
+                                       const std::function<Status(OverlayNode*, const std::string&)>& make) {
+  DirGuard guard(dir_stripes_, parent);
   struct stat st;
-  if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
-  OverlayNode* n = AddChildLocked(dir, name);
-  n->upper = true;
-  n->type = st.st_mode & S_IFMT;
-  n->ino = InoForHost(st);
-  n->lookups = 1;
+  {
+    SharedLock lock(mu_);
+    ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+    ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
+    RETURN_IF_ERROR(make(dir, rel));
+    if (::fchownat(upper_fd_.get(), rel.c_str(), caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      return Errno("chown");
+    }
+    if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+  }
+  ExclusiveLock lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
+  OverlayNode* n;
+  if (auto it = dir->children.find(name); it != dir->children.end()) {
+    n = it->second;  // a lookup from outside the kernel found it first
+  } else {
+    n = AddChildLocked(dir, name);
+    n->upper = true;
+    n->type = st.st_mode & S_IFMT;
+    n->ino = InoForHost(st);
+    // A directory made where a lower entry was deleted is opaque (see Mkdir).
+    n->opaque = n->type == S_IFDIR && LowerHasLocked(dir, name);
+  }
+  ++n->lookups;
   st.st_ino = n->ino;
   ChangedLocked(dir);
   return NodeEntry{n->id, st};
@@ -210,48 +230,39 @@ Result<NodeEntry> OverlayImpl::FinishNewLocked(OverlayNode* dir, std::string_vie
 
 Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
                                      const Caller& caller) {
-  ExclusiveLock lock(mu_);
-  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
-  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
-  if (::mknodat(upper_fd_.get(), rel.c_str(), mode, rdev) != 0) return Errno("mknod");
-  return FinishNewLocked(dir, name, caller);
+  return MakeNew(parent, name, caller, [&](OverlayNode*, const std::string& rel) {
+    return ::mknodat(upper_fd_.get(), rel.c_str(), mode, rdev) == 0 ? Status::OK() : Errno("mknod");
+  });
 }
 
 Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                                      const Caller& caller) {
-  ExclusiveLock lock(mu_);
-  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
-  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
-  // A directory made where a lower entry was deleted must not show that entry's old contents.
-  const bool hides_lower = LowerHasLocked(dir, name);
-  if (::mkdirat(upper_fd_.get(), rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
-  if (hides_lower) RETURN_IF_ERROR(upper::SetOpaque(Abs(rel)));
-  ASSIGN_OR_RETURN(NodeEntry entry, FinishNewLocked(dir, name, caller));
-  dir->children.at(std::string(name))->opaque = hides_lower;
-  return entry;
+  return MakeNew(parent, name, caller, [&](OverlayNode* dir, const std::string& rel) {
+    if (::mkdirat(upper_fd_.get(), rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
+    // A directory made where a lower entry was deleted must not show that entry's old contents.
+    return LowerHasLocked(dir, name) ? upper::SetOpaque(Abs(rel)) : Status::OK();
+  });
 }
 
 Result<NodeEntry> OverlayImpl::Symlink(uint64_t parent, std::string_view name, std::string_view target,
                                        const Caller& caller) {
-  ExclusiveLock lock(mu_);
-  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
-  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
-  if (::symlinkat(std::string(target).c_str(), upper_fd_.get(), rel.c_str()) != 0) return Errno("symlink");
-  return FinishNewLocked(dir, name, caller);
+  return MakeNew(parent, name, caller, [&](OverlayNode*, const std::string& rel) {
+    return ::symlinkat(std::string(target).c_str(), upper_fd_.get(), rel.c_str()) == 0 ? Status::OK()
+                                                                                       : Errno("symlink");
+  });
 }
 
 Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint64_t parent,
                                                                             std::string_view name,
                                                                             uint32_t mode, int flags,
                                                                             const Caller& caller) {
-  ExclusiveLock lock(mu_);
-  ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
-  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
-  int fd = ::openat(upper_fd_.get(), rel.c_str(), (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return Errno("create");
-  auto file = std::make_unique<UpperOpenFile>(fd);
-  ASSIGN_OR_RETURN(NodeEntry entry, FinishNewLocked(dir, name, caller));
-  return std::make_pair(entry, std::unique_ptr<OpenFile>(std::move(file)));
+  UniqueFd fd;
+  ASSIGN_OR_RETURN(NodeEntry entry, MakeNew(parent, name, caller, [&](OverlayNode*, const std::string& rel) {
+                     fd = UniqueFd(::openat(upper_fd_.get(), rel.c_str(),
+                                            (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+                     return fd.valid() ? Status::OK() : Errno("create");
+                   }));
+  return std::make_pair(entry, std::unique_ptr<OpenFile>(new UpperOpenFile(fd.Release())));
 }
 
 Result<NodeEntry> OverlayImpl::CreateUnnamed(uint64_t parent, uint32_t mode, const Caller& caller) {
@@ -285,6 +296,7 @@ Result<NodeEntry> OverlayImpl::CreateUnnamed(uint64_t parent, uint32_t mode, con
 
 Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::string_view new_name) {
   RETURN_IF_ERROR(RequireWritable());
+  DirGuard guard(dir_stripes_, new_parent);
   OverlayNode* n;
   {
     ExclusiveLock lock(mu_);
@@ -326,6 +338,7 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
 }
 
 Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
+  DirGuard guard(dir_stripes_, parent);
   ExclusiveLock lock(mu_);
   RETURN_IF_ERROR(RequireWritable());
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
@@ -344,6 +357,7 @@ Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
 }
 
 Status OverlayImpl::Rmdir(uint64_t parent, std::string_view name) {
+  DirGuard guard(dir_stripes_, parent);
   ExclusiveLock lock(mu_);
   RETURN_IF_ERROR(RequireWritable());
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
@@ -368,6 +382,7 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   RETURN_IF_ERROR(RequireWritable());
   if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) return Status::Posix(EINVAL, "unsupported rename flags");
   const bool exchange = flags & RENAME_EXCHANGE;
+  DirGuard guard(dir_stripes_, parent, new_parent);
   // Data copy-ups first, without the lock.
   for (auto [p, n] : {std::pair{parent, name}, std::pair{new_parent, new_name}}) {
     OverlayNode* node = nullptr;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <latch>
 #include <map>
 #include <set>
 #include <thread>
@@ -43,8 +44,15 @@ struct Fixture {
     data.xattrs = {{"user.k", "v"}};
     WriteBytes(tmp / "blobs/data", "lower");
     Entry root = E("", EntryType::kDirectory, 0755);
-    std::vector<Entry> entries = {root,           E("dir", EntryType::kDirectory, 0750), data,
-                                  E("dir/other"), E("sub", EntryType::kDirectory, 0755), E("sub/inner")};
+    std::vector<Entry> entries = {root,
+                                  E("dir", EntryType::kDirectory, 0750),
+                                  data,
+                                  E("dir/other"),
+                                  E("sub", EntryType::kDirectory, 0755),
+                                  E("sub/inner"),
+                                  E("deep", EntryType::kDirectory, 0755),
+                                  E("deep/x", EntryType::kDirectory, 0755),
+                                  E("deep/y", EntryType::kDirectory, 0755)};
     std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
     std::string blobs = tmp / "blobs";
     auto view =
@@ -393,5 +401,56 @@ TEST_CASE("lookups racing with changes in one directory find what is there in th
     }
     REQUIRE(e.ok());
     CHECK(e->attr.st_size == expected[name]);
+  }
+}
+
+TEST_CASE("creates in several directories at once, below lower directories not yet copied up") {
+  // Rounds on fresh unions: each round's first creates in x and y race to copy deep up.
+  for (int round = 0; round < 20; ++round) {
+    Fixture f;
+    const uint64_t dir = f.Node(kRootNode, "dir"), deep = f.Node(kRootNode, "deep");
+    const uint64_t x = f.Node(deep, "x"), y = f.Node(deep, "y");
+    std::atomic<int> failures = 0;
+    std::latch start(4);
+    auto create = [&](uint64_t parent, std::string prefix) {
+      start.arrive_and_wait();
+      for (int i = 0; i < 60; ++i) {
+        const std::string name = prefix + std::to_string(i);
+        auto made = i % 3 == 0   ? f.fs->Mkdir(parent, name, 0755, {})
+                    : i % 3 == 1 ? f.fs->Symlink(parent, name, "target", {})
+                                 : f.fs->Mknod(parent, name, S_IFREG | 0644, 0, {});
+        if (!made.ok()) {
+          ++failures;
+          continue;
+        }
+        f.fs->Forget(made->node, 1);
+      }
+    };
+    std::atomic<bool> done = false;
+    std::thread look([&] {
+      start.arrive_and_wait();
+      for (int i = 0; !done; ++i) {
+        std::string name = "a";  // appended: GCC 12 -O3 warns (falsely) on "a" + std::string
+        name += std::to_string(i % 60);
+        auto e = f.fs->Lookup(i % 2 ? x : y, name);
+        if (e.ok()) f.fs->Forget(e->node, 1);
+      }
+    });
+    std::thread a(create, x, "a"), b(create, y, "a"), c(create, dir, "b");
+    a.join();
+    b.join();
+    c.join();
+    done = true;
+    look.join();
+    REQUIRE(failures == 0);
+    REQUIRE((*f.fs->ReadDir(dir))->size() == 2 + 60);  // data, other and the new ones
+    REQUIRE((*f.fs->ReadDir(x))->size() == 60);
+    REQUIRE((*f.fs->ReadDir(y))->size() == 60);
+    REQUIRE(fs::is_directory(f.tmp / "upper/deep/x/a0"));
+    REQUIRE(fs::is_symlink(f.tmp / "upper/deep/y/a1"));
+    REQUIRE(fs::is_regular_file(f.tmp / "upper/dir/b2"));
+    auto entry = f.fs->Lookup(y, "a3");
+    REQUIRE(entry.ok());
+    REQUIRE(S_ISDIR(entry->attr.st_mode));
   }
 }

@@ -92,7 +92,7 @@ strata volume ls
 
 step "OCI out and in: strata save, then load into a second store"
 strata save demo/app1 -o "$work/app1.oci.tar"
-tar -tf "$work/app1.oci.tar" | head -5
+tar -tf "$work/app1.oci.tar" | sed -n 1,5p  # sed reads it all: no SIGPIPE for tar
 STRATA_ROOT=$work/store2 strata load -i "$work/app1.oci.tar"
 
 step "strata system df"

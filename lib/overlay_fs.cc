@@ -257,11 +257,13 @@ Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) cons
     if (auto below = lower_->Lookup(q.dir_lower, q.name); below.ok()) found.lower = *below;
   }
   if (!found.in_upper && found.lower == 0) return Status::Posix(ENOENT, q.name);
-  if (found.lower != 0) found.lower_type = lower_->GetAttr(found.lower)->mode & S_IFMT;
+  if (found.lower != 0) {
+    ASSIGN_OR_RETURN(found.lower_attr, lower_->GetAttr(found.lower));
+  }
   if (found.in_upper) {
     const uint32_t type = found.st.st_mode & S_IFMT;
     // Only a directory merges with what is below it.
-    if (type != S_IFDIR || found.lower_type != S_IFDIR) found.lower = 0;
+    if (type != S_IFDIR || !S_ISDIR(found.lower_attr.mode)) found.lower = 0;
     if (type == S_IFDIR) found.opaque = upper::IsOpaque(Abs(q.rel));
   }
   return found;
@@ -275,18 +277,15 @@ OverlayNode* OverlayImpl::AddFoundLocked(OverlayNode* dir, std::string_view name
     n->opaque = found.opaque;
     n->ino = found.lower != 0 ? found.lower : InoForHost(found.st);
   } else {
-    n->type = found.lower_type;
+    n->type = found.lower_attr.mode & S_IFMT;
     n->ino = found.lower;
   }
   n->lower = found.lower;
   return n;
 }
 
-Result<struct stat> OverlayImpl::FoundStat(const ChildFound& found, uint64_t ino) const {
-  if (!found.in_upper) {
-    ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(found.lower));
-    return FromLower(a, ino);
-  }
+struct stat OverlayImpl::FoundStat(const ChildFound& found, uint64_t ino) {
+  if (!found.in_upper) return FromLower(found.lower_attr, ino);
   struct stat st = found.st;
   st.st_ino = ino;
   return st;
@@ -364,7 +363,7 @@ Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
     ASSIGN_OR_RETURN(st, StatLocked(n));
   } else if (generation == generation_) {  // nothing changed meanwhile: what was found holds
     n = AddFoundLocked(dir, name, found);
-    ASSIGN_OR_RETURN(st, FoundStat(found, n->ino));
+    st = FoundStat(found, n->ino);
   } else {  // the namespace changed meanwhile: look again, under the lock
     ASSIGN_OR_RETURN(n, ChildLocked(dir, name));
     ASSIGN_OR_RETURN(st, StatLocked(n));

@@ -150,15 +150,15 @@ class OverlayImpl final : public OverlayFs {
   };
   struct ChildFound {
     bool in_upper = false;
-    struct stat st {};  // when in_upper
-    NodeId lower = 0;   // the lower entry that shows (merged, for a directory)
-    uint32_t lower_type = 0;
+    struct stat st {};      // when in_upper
+    NodeId lower = 0;       // the lower entry that shows (merged, for a directory)
+    NodeAttr lower_attr{};  // when lower (read once: the lookup's reply needs it too)
     bool opaque = false;
   };
   ChildQuery QueryLocked(const OverlayNode* dir, std::string_view name) const;
   Result<ChildFound> FindChild(const ChildQuery& query) const;  // ENOENT when nothing shows
   OverlayNode* AddFoundLocked(OverlayNode* dir, std::string_view name, const ChildFound& found);
-  Result<struct stat> FoundStat(const ChildFound& found, uint64_t ino) const;
+  static struct stat FoundStat(const ChildFound& found, uint64_t ino);
   // True when a lower entry exists at dir/name behind whatever hides it.
   bool LowerHasLocked(const OverlayNode* dir, std::string_view name) const;
   OverlayNode* AddChildLocked(OverlayNode* dir, std::string_view name);

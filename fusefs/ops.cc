@@ -158,10 +158,10 @@ void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t ne
   fuse_reply_err(req, Fs(req).Rename(parent, name, new_parent, new_name, flags).ToErrno());
 }
 
-// What fh holds for a file opened with -o passthrough. Nothing is kept open
-// here: a passed-through file's backing file is held by the kernel, and the
-// others are read and written by node as without the option.
-enum OpenMode : uint64_t { kNotCounted = 0, kServed = 1, kPassedThrough = 2 };
+// What fh holds: whether the open is counted in Passthrough (every open with
+// -o passthrough). Nothing is kept open here: a passed-through file's backing
+// file is held by the kernel, and the others are read and written by node.
+enum OpenMode : uint64_t { kNotCounted = 0, kCounted = 1 };
 
 // ENOSYS (see the top of this file), but with -o passthrough: then the file
 // is opened (copied up first when opened for writing) and the kernel told to
@@ -176,10 +176,10 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!(fd >= 0 ? pt->Acquire(ino, fd, &grant) : pt->AcquireCached(ino))) {
     return (void)fuse_reply_err(req, ETXTBSY);  // see Passthrough::Acquire
   }
-  fi->fh = grant.passthrough ? kPassedThrough : kServed;
+  fi->fh = kCounted;
   fi->keep_cache = 0;  // a file served both ways over time: never trust old pages
   if (grant.passthrough) Passthrough::SetReplyBacking(grant.backing_id);
-  if (fuse_reply_open(req, fi) != 0) pt->Release(ino, grant.passthrough);  // the opener is gone
+  if (fuse_reply_open(req, fi) != 0) pt->Release(ino);  // the opener is gone
 }
 
 // ENOSYS for a named file: see the top of this file. An O_TMPFILE request
@@ -195,7 +195,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, 
   Passthrough* pt = D(req).passthrough.get();
   if (pt && pt->enabled()) {  // served without passthrough, but counted (see Passthrough)
     pt->AcquireCached(made->node);
-    fi->fh = kServed;
+    fi->fh = kCounted;
     fi->keep_cache = 0;
   }
   fuse_reply_create(req, &p, fi);
@@ -228,7 +228,7 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse
 // Only files opened with -o passthrough are counted (see OpenMode); an
 // O_TMPFILE file without the option gets a release too, with nothing to do.
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  if (fi->fh != kNotCounted) D(req).passthrough->Release(ino, fi->fh == kPassedThrough);
+  if (fi->fh == kCounted) D(req).passthrough->Release(ino);
   fuse_reply_err(req, 0);
 }
 

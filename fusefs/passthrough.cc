@@ -128,12 +128,12 @@ bool Passthrough::AcquireCached(uint64_t node) {
   return true;
 }
 
-void Passthrough::Release(uint64_t node, bool passthrough) {
+void Passthrough::Release(uint64_t node) {
   std::lock_guard lock(mu_);
   auto it = opens_.find(node);
   if (it == opens_.end() || it->second.count == 0) return;
   if (--it->second.count > 0) return;
-  if (passthrough && it->second.passthrough) {
+  if (it->second.passthrough) {
     uint32_t id = static_cast<uint32_t>(it->second.backing_id);
     ::ioctl(dev_fd_, kBackingClose, &id);
   }

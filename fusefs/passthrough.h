@@ -40,8 +40,8 @@ class Passthrough {
   bool Acquire(uint64_t node, int fd, Grant* grant);
   // Registers an open that is not passed through (no backing file).
   bool AcquireCached(uint64_t node);
-  // At release: forgets one open of `node`.
-  void Release(uint64_t node, bool passthrough);
+  // At release: forgets one open of `node` (the last one lets its backing file go).
+  void Release(uint64_t node);
 
   // The next open or create reply this thread sends names `id` as its
   // backing file.

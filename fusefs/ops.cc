@@ -169,9 +169,11 @@ enum OpenMode : uint64_t { kNotCounted = 0, kCounted = 1 };
 void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Passthrough* pt = D(req).passthrough.get();
   if (!pt || !pt->enabled()) return (void)fuse_reply_err(req, ENOSYS);
-  auto file = Fs(req).OpenNode(ino, fi->flags);
-  if (Failed(req, file)) return;
-  const int fd = (*file)->CurrentFd();
+  // The node's data, copied up first when opened for writing; the descriptor
+  // comes from OverlayFs's cache, so opening one file again opens nothing.
+  auto data = Fs(req).OpenData(ino, /*write=*/(fi->flags & O_ACCMODE) != O_RDONLY);
+  if (Failed(req, data)) return;
+  const int fd = (*data)->get();
   Passthrough::Grant grant;
   if (!(fd >= 0 ? pt->Acquire(ino, fd, &grant) : pt->AcquireCached(ino))) {
     return (void)fuse_reply_err(req, ETXTBSY);  // see Passthrough::Acquire

@@ -200,7 +200,6 @@ void OverlayImpl::MaybeFreeLocked(OverlayNode* n) {
 void OverlayImpl::ChangedLocked(OverlayNode* dir) {
   ++generation_;
   dir->listing.reset();
-  ++dir->changes;
 }
 
 Status OverlayImpl::KeepIfReferencedLocked(OverlayNode* n, const std::string& rel) {
@@ -296,28 +295,25 @@ OverlayImpl::Where OverlayImpl::WhereLocked(const OverlayNode* n) const {
   return Where{upper, upper ? Rel(n) : std::string(), n->lower, n->ino};
 }
 
-Result<OverlayImpl::Where> OverlayImpl::Locate(uint64_t id) {
+Result<OverlayImpl::Located> OverlayImpl::Locate(uint64_t id) {
   SharedLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
   if (n->removed) return Status::Posix(ENOENT, "removed");
-  return WhereLocked(n);
+  Where where = WhereLocked(n);
+  return Located{std::move(lock), std::move(where)};
 }
 
-// The lower tree is immutable and the upper path was taken under the lock:
-// no lock is needed here.
-Result<struct stat> OverlayImpl::StatAt(const Where& w) {
-  if (w.upper) {
+// The lock may be shared, but must be held: an upper path holds only while no
+// rename or removal can run.
+Result<struct stat> OverlayImpl::StatLocked(const OverlayNode* n) {
+  if (n->upper) {
     struct stat st;
-    if (::fstatat(upper_fd_.get(), w.rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
-    st.st_ino = w.ino;
+    if (::fstatat(upper_fd_.get(), Rel(n).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+    st.st_ino = n->ino;
     return st;
   }
-  ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(w.lower));
-  return FromLower(a, w.ino);
-}
-
-Result<struct stat> OverlayImpl::StatLocked(OverlayNode* n) {
-  return StatAt(WhereLocked(n));
+  ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(n->lower));
+  return FromLower(a, n->ino);
 }
 
 // An unlinked file that is still open: nlink 0, as overlayfs shows it.
@@ -353,7 +349,16 @@ Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
     generation = generation_;
   }
   // Looked for on disk without the lock: a slow disk holds up no other request.
-  ASSIGN_OR_RETURN(ChildFound found, FindChild(query));
+  Result<ChildFound> found = FindChild(query);
+  if (!found.ok()) {
+    // Not there (or the path failed): true unless a change came in between,
+    // such as a rename of an ancestor (the kernel keeps a negative entry).
+    SharedLock lock(mu_);
+    if (generation == generation_) return found.status();
+  }
+  // A create in this directory runs its host calls under its stripe before it
+  // counts as a change: waiting for the stripe means seeing its count.
+  DirGuard guard(dir_stripes_, parent);
   ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   OverlayNode* n;
@@ -361,9 +366,9 @@ Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
   if (auto it = dir->children.find(name); it != dir->children.end()) {  // another lookup added it
     n = it->second;
     ASSIGN_OR_RETURN(st, StatLocked(n));
-  } else if (generation == generation_) {  // nothing changed meanwhile: what was found holds
-    n = AddFoundLocked(dir, name, found);
-    st = FoundStat(found, n->ino);
+  } else if (found.ok() && generation == generation_) {  // nothing changed meanwhile: what was found holds
+    n = AddFoundLocked(dir, name, *found);
+    st = FoundStat(*found, n->ino);
   } else {  // the namespace changed meanwhile: look again, under the lock
     ASSIGN_OR_RETURN(n, ChildLocked(dir, name));
     ASSIGN_OR_RETURN(st, StatLocked(n));
@@ -384,18 +389,15 @@ void OverlayImpl::Forget(uint64_t id, uint64_t count) {
 }
 
 Result<struct stat> OverlayImpl::GetAttr(uint64_t id) {
-  Where where;
-  {
-    SharedLock lock(mu_);
-    ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
-    if (n->removed) return RemovedStatLocked(n);
-    where = WhereLocked(n);
-  }
-  return StatAt(where);
+  SharedLock lock(mu_);
+  ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
+  if (n->removed) return RemovedStatLocked(n);
+  return StatLocked(n);
 }
 
 Result<std::string> OverlayImpl::ReadLink(uint64_t id) {
-  ASSIGN_OR_RETURN(Where w, Locate(id));
+  ASSIGN_OR_RETURN(Located at, Locate(id));
+  const Where& w = at.where;
   if (!w.upper) return lower_->ReadLink(w.lower);
   char buf[4096];
   ssize_t len = ::readlinkat(upper_fd_.get(), w.rel.c_str(), buf, sizeof buf);
@@ -472,26 +474,28 @@ Result<std::vector<OverlayFs::Child>> OverlayImpl::MergedChildrenLocked(OverlayN
 Result<OverlayFs::Listing> OverlayImpl::ReadDir(uint64_t id) {
   std::string rel;
   bool upper;
-  uint64_t changes;
+  uint64_t generation;
   {
     SharedLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(id));
     if (dir->listing) return dir->listing;
     upper = dir->upper;
     rel = Rel(dir);
-    changes = dir->changes;
+    generation = generation_;
   }
-  UpperScan scan;  // the disk is read without the lock
-  if (upper) {
-    ASSIGN_OR_RETURN(scan, ScanUpper(rel));
-  }
+  Result<UpperScan> scan = UpperScan{};  // the disk is read without the lock
+  if (upper) scan = ScanUpper(rel);
+  DirGuard guard(dir_stripes_, id);  // a create in progress here finishes first (see Lookup)
   ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(id));
   if (dir->listing) return dir->listing;
-  if ((dir->changes != changes || dir->upper != upper) && dir->upper) {  // changed meanwhile: read again
-    ASSIGN_OR_RETURN(scan, ScanUpper(Rel(dir)));
+  // Any change meanwhile (an entry here, or a rename of an ancestor): read again.
+  if (generation != generation_ || dir->upper != upper) {
+    scan = UpperScan{};
+    if (dir->upper) scan = ScanUpper(Rel(dir));
   }
-  ASSIGN_OR_RETURN(auto children, MergeLocked(dir, scan));
+  if (!scan.ok()) return scan.status();
+  ASSIGN_OR_RETURN(auto children, MergeLocked(dir, *scan));
   dir->listing = std::make_shared<const std::vector<Child>>(std::move(children));
   return dir->listing;
 }
@@ -589,14 +593,13 @@ Status OverlayImpl::Fsync(uint64_t id, bool datasync) {
 
 Status OverlayImpl::FsyncDir(uint64_t id) {
   if (!writable_ || !options_.fsync) return Status::OK();
-  std::string rel;
+  UniqueFd fd;
   {
     SharedLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * n, DirLocked(id));
     if (!n->upper) return Status::OK();  // nothing of it in the upper directory yet
-    rel = Rel(n);
+    fd = UniqueFd(::openat(upper_fd_.get(), Rel(n).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   }
-  UniqueFd fd(::openat(upper_fd_.get(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) return Errno("fsyncdir");
   if (::fsync(fd.get()) != 0) return Errno("fsyncdir");
   return Status::OK();
@@ -604,7 +607,8 @@ Status OverlayImpl::FsyncDir(uint64_t id) {
 
 Result<std::string> OverlayImpl::GetXattr(uint64_t id, const std::string& name) {
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
-  ASSIGN_OR_RETURN(Where w, Locate(id));
+  ASSIGN_OR_RETURN(Located at, Locate(id));
+  const Where& w = at.where;
   if (!w.upper) {
     ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(w.lower));
     for (const auto& x : *xattrs) {
@@ -628,7 +632,8 @@ Result<std::string> OverlayImpl::GetXattr(uint64_t id, const std::string& name) 
 }
 
 Result<std::vector<std::string>> OverlayImpl::ListXattr(uint64_t id) {
-  ASSIGN_OR_RETURN(Where w, Locate(id));
+  ASSIGN_OR_RETURN(Located at, Locate(id));
+  const Where& w = at.where;
   std::vector<std::string> names;
   if (!w.upper) {
     ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(w.lower));

@@ -76,7 +76,6 @@ struct OverlayNode {
   std::string orphan;
   // A directory's merged listing, kept until the directory changes.
   OverlayFs::Listing listing;
-  uint64_t changes = 0;  // bumped by every change to a directory's entries
 };
 
 // An open upper file: the descriptor is the file.
@@ -172,8 +171,8 @@ class OverlayImpl final : public OverlayFs {
   // Before a regular file at rel leaves the tree: when the kernel still
   // refers to it, link its data into the work directory (see `orphan`).
   Status KeepIfReferencedLocked(OverlayNode* n, const std::string& rel);
-  Result<struct stat> StatLocked(OverlayNode* n);
-  // Where a node lives, copied under the lock so the host call can run without it.
+  Result<struct stat> StatLocked(const OverlayNode* n);
+  // Where a node lives.
   struct Where {
     bool upper = false;
     std::string rel;  // in the upper directory, when `upper`
@@ -181,12 +180,17 @@ class OverlayImpl final : public OverlayFs {
     uint64_t ino = 0;
   };
   Where WhereLocked(const OverlayNode* n) const;
-  Result<Where> Locate(uint64_t id);  // ENOENT for a removed node
+  // A node's place, with the shared lock that keeps it there while the
+  // caller makes its host calls.
+  struct Located {
+    SharedLock lock;
+    Where where;
+  };
+  Result<Located> Locate(uint64_t id);  // ENOENT for a removed node
   Result<struct stat> RemovedStatLocked(const OverlayNode* n);
   Result<OverlayNode*> RegularFileLocked(uint64_t id);  // EISDIR, EINVAL for other types
   // The node's data is its own above: an upper file in the tree, or an orphan.
   static bool HasUpperDataLocked(const OverlayNode* n);
-  Result<struct stat> StatAt(const Where& w);
   // The directory and name holding an upper (or orphaned) node's data.
   struct HostPath {
     int dirfd;

@@ -454,3 +454,90 @@ TEST_CASE("creates in several directories at once, below lower directories not y
     REQUIRE(S_ISDIR(entry->attr.st_mode));
   }
 }
+
+TEST_CASE("stats and lookups and listings below a directory being renamed never miss") {
+  // What a request reads from the upper directory must be read where the node
+  // is, not where it was a moment ago: a rename of an ancestor in between
+  // must not turn a stat into ENOENT or a lookup into a (cached) negative entry.
+  Fixture f;
+  auto made = f.fs->Mkdir(kRootNode, "a", 0755, {});
+  REQUIRE(made.ok());
+  const uint64_t a = made->node;
+  constexpr int kFiles = 1500;
+  for (int i = 0; i < kFiles; ++i) {
+    std::string name = "f";
+    name += std::to_string(i);
+    auto file = f.fs->Mknod(a, name, S_IFREG | 0644, 0, {});
+    REQUIRE(file.ok());
+    if (i > 0) f.fs->Forget(file->node, 1);
+  }
+  // Only f0 stays known: the others are looked up afresh below, from disk.
+  const uint64_t f0 = f.Node(a, "f0");
+  REQUIRE(f.fs->SetXattr(f0, "user.t", "v", 0).ok());
+  auto link = f.fs->Symlink(a, "l", "target", {});
+  REQUIRE(link.ok());
+
+  std::atomic<bool> done = false;
+  std::atomic<int> stat_misses = 0, lookup_misses = 0, list_misses = 0;
+  std::latch start(4);
+  std::thread stat([&] {
+    start.arrive_and_wait();
+    while (!done) {
+      auto st = f.fs->GetAttr(f0);
+      if (!st.ok() || !S_ISREG(st->st_mode)) ++stat_misses;
+      auto target = f.fs->ReadLink(link->node);
+      if (!target.ok() || *target != "target") ++stat_misses;
+      auto value = f.fs->GetXattr(f0, "user.t");
+      if (!value.ok() || *value != "v") ++stat_misses;
+      auto names = f.fs->ListXattr(f0);
+      if (!names.ok() || names->size() != 1) ++stat_misses;
+    }
+  });
+  std::thread look([&] {
+    start.arrive_and_wait();
+    for (int i = 1; i < kFiles && !done; ++i) {
+      std::string name = "f";
+      name += std::to_string(i);
+      auto e = f.fs->Lookup(a, name);
+      if (!e.ok()) {
+        ++lookup_misses;
+        continue;
+      }
+      f.fs->Forget(e->node, 1);
+    }
+  });
+  std::thread list([&] {
+    start.arrive_and_wait();
+    for (int i = 0; !done; ++i) {
+      // Each change drops the cached listing, so the next ReadDir reads the disk.
+      const bool add = i % 2 == 0;
+      if (add) {
+        auto t = f.fs->Mknod(a, "t", S_IFREG | 0644, 0, {});
+        if (!t.ok()) ++list_misses;
+        if (t.ok()) f.fs->Forget(t->node, 1);
+      } else if (!f.fs->Unlink(a, "t").ok()) {
+        ++list_misses;
+      }
+      auto listing = f.fs->ReadDir(a);
+      if (!listing.ok() || (*listing)->size() != static_cast<size_t>(kFiles + 1 + (add ? 1 : 0)))
+        ++list_misses;
+    }
+  });
+  start.arrive_and_wait();
+  for (int k = 0; k < 3000; ++k) {
+    REQUIRE(f.fs->Rename(kRootNode, "a", kRootNode, "b", 0).ok());
+    REQUIRE(f.fs->Rename(kRootNode, "b", kRootNode, "a", 0).ok());
+  }
+  done = true;
+  stat.join();
+  look.join();
+  list.join();
+  CHECK(stat_misses == 0);
+  CHECK(lookup_misses == 0);
+  CHECK(list_misses == 0);
+  // Every file is still there, once.
+  if (auto t = f.fs->Unlink(a, "t"); !t.ok()) REQUIRE(t.ToErrno() == ENOENT);
+  auto listing = f.fs->ReadDir(a);
+  REQUIRE(listing.ok());
+  CHECK((*listing)->size() == static_cast<size_t>(kFiles + 1));
+}

@@ -85,7 +85,8 @@ Status OverlayImpl::CopyUpDirsLocked(OverlayNode* dir) {
 }
 
 Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
-  ExclusiveLock lock(mu_);
+  // Shared: every write request passes here, and most find the node above already.
+  SharedLock shared(mu_);
   if (!n->orphan.empty()) return Status::OK();
   // A removed lower file still referenced (open) is copied into an orphan.
   const bool orphan = n->removed;
@@ -105,7 +106,7 @@ Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
   if (S_ISLNK(attr.mode)) {
     ASSIGN_OR_RETURN(target, lower_->ReadLink(lower));
   }
-  lock.unlock();  // the copy runs without the lock: other operations go on meanwhile
+  shared.unlock();  // the copy runs without the lock: other operations go on meanwhile
 
   const std::string tmp = "copyup-" + std::to_string(copy_counter_++);
   const int work = work_fd_.get();
@@ -128,7 +129,7 @@ Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
     return st;
   }
 
-  lock.lock();
+  ExclusiveLock lock(mu_);
   if (!n->orphan.empty() || (n->upper && !n->removed)) {  // another copy-up won
     ::unlinkat(work, tmp.c_str(), 0);
     return Status::OK();
@@ -299,20 +300,28 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
   DirGuard guard(dir_stripes_, new_parent);
   OverlayNode* n;
   {
-    ExclusiveLock lock(mu_);
+    SharedLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
     // A removed file can be named again only while its data lives on (O_TMPFILE, linkat).
     if (n->removed && n->orphan.empty()) return Status::Posix(ENOENT, "removed");
     if (n->type == S_IFDIR) return Status::Posix(EPERM, "hard link to a directory");
   }
   RETURN_IF_ERROR(CopyUp(n));  // overlayfs links the upper copy
+  struct stat st;
+  {
+    // Adding a name moves no other: the shared lock and the stripe will do (see MakeNew).
+    SharedLock lock(mu_);
+    ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(new_parent));
+    if (!HasUpperDataLocked(n)) return Status::Posix(ENOENT, "removed");
+    ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, new_name));
+    const HostPath from = UpperPathLocked(n);
+    if (::linkat(from.dirfd, from.rel.c_str(), upper_fd_.get(), rel.c_str(), 0) != 0) return Errno("link");
+    if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+  }
   ExclusiveLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(new_parent));
-  ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, new_name));
-  const HostPath from = UpperPathLocked(n);
-  if (::linkat(from.dirfd, from.rel.c_str(), upper_fd_.get(), rel.c_str(), 0) != 0) return Errno("link");
-  struct stat st;
-  if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+  const std::pair<dev_t, ino_t> host{st.st_dev, st.st_ino};
+  st.st_ino = n->ino;
   if (n->removed) {  // an orphan named again: the node itself takes the name, the orphan goes
     if (::unlinkat(work_fd_.get(), n->orphan.c_str(), 0) == 0) --st.st_nlink;
     n->orphan.clear();
@@ -323,16 +332,14 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
     dir->children[n->name] = n;
     ++n->lookups;
     ChangedLocked(dir);
-    st.st_ino = n->ino;
     return NodeEntry{n->id, st};
   }
-  host_inos_[{st.st_dev, st.st_ino}] = n->ino;
+  host_inos_[host] = n->ino;
   OverlayNode* link = AddChildLocked(dir, new_name);
   link->upper = true;
   link->type = n->type;
   link->ino = n->ino;
   link->lookups = 1;
-  st.st_ino = n->ino;
   ChangedLocked(dir);
   return NodeEntry{link->id, st};
 }
@@ -468,7 +475,7 @@ Result<OverlayNode*> OverlayImpl::CopiedUp(uint64_t id, bool with_data) {
   RETURN_IF_ERROR(RequireWritable());
   OverlayNode* n;
   {
-    ExclusiveLock lock(mu_);
+    SharedLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
   }
   RETURN_IF_ERROR(CopyUp(n, with_data));
@@ -483,7 +490,7 @@ Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, 
 }
 
 Status OverlayImpl::ApplyAttrChange(OverlayNode* n, const AttrChange& change, int fd) {
-  ExclusiveLock lock(mu_);
+  SharedLock lock(mu_);  // keeps the path; the kernel makes one change to a node at a time
   const HostPath where = UpperPathLocked(n);
   const std::string& rel = where.rel;
   const int ufd = where.dirfd;
@@ -519,7 +526,7 @@ Status OverlayImpl::SetXattr(uint64_t id, const std::string& name, std::string_v
   RETURN_IF_ERROR(RequireWritable());
   if (upper::IsPrivateXattr(name)) return Status::Posix(EPERM, "overlay attribute");
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
-  ExclusiveLock lock(mu_);
+  SharedLock lock(mu_);
   if (::lsetxattr(AbsPathLocked(n).c_str(), name.c_str(), value.data(), value.size(), flags) != 0) {
     return Errno("setxattr");
   }
@@ -530,7 +537,7 @@ Status OverlayImpl::RemoveXattr(uint64_t id, const std::string& name) {
   RETURN_IF_ERROR(RequireWritable());
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
-  ExclusiveLock lock(mu_);
+  SharedLock lock(mu_);
   if (::lremovexattr(AbsPathLocked(n).c_str(), name.c_str()) != 0) return Errno("removexattr");
   return Status::OK();
 }

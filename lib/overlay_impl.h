@@ -3,17 +3,19 @@
 // overlay_mutate.cc holds copy-up and every change to the upper directory.
 //
 // Locking: one reader-writer lock guards the node table and the upper
-// directory's namespace. Lookups of known entries, attributes, links, xattr
-// reads and opens share it, so they never wait for each other. Changes to a
-// directory's entries are made one at a time per directory, as the kernel
-// makes them (a striped lock, DirGuard, always taken before the table lock).
-// Creating an entry makes its host calls under the shared lock and takes the
-// lock alone only to record the node; removals and renames still take it
-// alone for the few metadata system calls they make.
-// A lookup that adds a node looks on disk without it and takes it alone only
-// to add the node (unless the namespace changed meanwhile: see generation_).
-// Nothing holds it while file data is copied up, read or written, or while a
-// directory is read from disk.
+// directory's namespace. A request that makes host calls on a node's upper
+// path holds it shared across them, so no rename or removal can move the path
+// meanwhile; lookups of known entries, attributes, xattrs, opens, attribute
+// changes and the start of a copy-up all share it. Changes to a directory's
+// entries are made one at a time per directory, as the kernel makes them (a
+// striped lock, DirGuard, always taken before the table lock). Adding a name
+// (create, mkdir, mknod, symlink, link) makes its host calls under the shared
+// lock and takes it alone only to record the node; moving or removing one
+// (rename, unlink, rmdir) takes it alone, since readers rely on their paths.
+// A lookup of an unknown entry and a directory listing read the disk without
+// it, and take it alone (after the directory's stripe) only to record what
+// they found, which they trust only if no change came in between (see
+// generation_). Nothing holds it while file data is copied up, read or written.
 #pragma once
 
 #include <array>

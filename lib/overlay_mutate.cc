@@ -6,6 +6,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "overlay_impl.h"
@@ -20,24 +21,54 @@ Status Errno(std::string_view what) {
   return Status::Posix(errno, std::string(what) + ": " + strerror(errno));
 }
 
-Status CopyData(int in, int out) {
-  for (;;) {
-    ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-    if (n == 0) return Status::OK();
-    if (n > 0) continue;
+// Copies [off, end) of `in` to the same offsets of `out`.
+Status CopyRange(int in, int out, off_t off, off_t end) {
+  while (off < end) {
+    off_t in_off = off, out_off = off;
+    ssize_t n = ::copy_file_range(in, &in_off, out, &out_off, static_cast<size_t>(end - off), 0);
+    if (n > 0) {
+      off += n;
+      continue;
+    }
+    if (n == 0) return Status::OK();  // the file ended early
     if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return Errno("copy up");
     break;  // no in-kernel copy between these file systems: fall back to read/write
   }
   char buf[256 * 1024];
-  for (;;) {
-    ssize_t n = ::read(in, buf, sizeof buf);
+  while (off < end) {
+    ssize_t n = ::pread(in, buf, std::min<size_t>(sizeof buf, static_cast<size_t>(end - off)), off);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Errno("copy up");
     }
     if (n == 0) return Status::OK();
-    RETURN_IF_ERROR(WriteAll(out, buf, static_cast<size_t>(n), "copy up"));
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::pwrite(out, buf + done, static_cast<size_t>(n - done), off + done);
+      if (w < 0 && errno != EINTR) return Errno("copy up");
+      if (w > 0) done += w;
+    }
+    off += n;
   }
+  return Status::OK();
+}
+
+// Copies a file's data, skipping its holes as overlayfs's copy-up does: a
+// sparse file (a VM image, /var/log/lastlog) stays sparse above.
+Status CopyData(int in, int out) {
+  struct stat st;
+  if (::fstat(in, &st) != 0) return Errno("copy up");
+  const off_t size = st.st_size;
+  for (off_t pos = 0; pos < size;) {
+    off_t data = ::lseek(in, pos, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;  // only a hole is left
+    off_t hole = data < 0 ? size : ::lseek(in, data, SEEK_HOLE);
+    if (data < 0) data = pos;  // no SEEK_DATA here: copy the rest as data
+    if (hole < 0) hole = size;
+    RETURN_IF_ERROR(CopyRange(in, out, data, std::min(hole, size)));
+    pos = hole;
+  }
+  if (::ftruncate(out, size) != 0) return Errno("copy up");  // a hole at the end
+  return Status::OK();
 }
 
 bool IsAncestor(const OverlayNode* maybe_ancestor, const OverlayNode* n) {

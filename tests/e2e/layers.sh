@@ -21,6 +21,9 @@ make_stack_image() {
   setfattr -n user.origin -v base "$l0/etc/hostname"
   chown 1000:1000 "$l0/data/a"
   echo owned >"$l0/bin/owned" && chown 1000:1000 "$l0/bin/owned"
+  truncate -s 16M "$l0/bin/sparse"                        # holes, kept by tar --sparse
+  printf head | dd of="$l0/bin/sparse" conv=notrunc status=none
+  printf middle | dd of="$l0/bin/sparse" bs=1M seek=8 conv=notrunc status=none
 
   echo "layer1" >"$l1/etc/hostname"                      # replaces a lower file
   touch "$l1/etc/.wh.passwd"                              # deletes passwd (passwd.link stays)
@@ -35,7 +38,7 @@ make_stack_image() {
   touch "$l2/.wh.newdir"                                  # deletes a whole directory
   chmod 700 "$l2/keep"                                    # directory metadata from the top
 
-  for i in 0 1 2; do tar --xattrs --numeric-owner -C "$WORK/l$i" -cf "$WORK/l$i.tar" .; done
+  for i in 0 1 2; do tar --xattrs --numeric-owner --sparse -C "$WORK/l$i" -cf "$WORK/l$i.tar" .; done
   "$STRATA" import "$WORK/l0.tar" stack:0 >/dev/null
   "$STRATA" import "$WORK/l1.tar" stack:1 --from stack:0 >/dev/null
   "$STRATA" import "$WORK/l2.tar" stack:2 --from stack:1 >/dev/null

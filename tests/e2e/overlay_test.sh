@@ -31,6 +31,16 @@ expect_eq "hardlink to a lower file" "$(stat -c %h "$mnt/bin/alias.hard")" 2
 
 expect_eq "descriptors as on overlayfs" "$(descriptors "$mnt")" "$(descriptors "$ref")"
 
+# Copy-up skips a sparse file's holes, as overlayfs's does: size, then whether
+# the upper copy takes less than 4 MiB of its 16.
+sparse_append() {
+  printf x >>"$1/bin/sparse"
+  echo "$(stat -c %s "$1/bin/sparse") $(($(stat -c %b "$2/bin/sparse") * 512 < 4 << 20))"
+}
+sparse_strata=$(sparse_append "$mnt" "$WORK/u1") sparse_kernel=$(sparse_append "$ref" "$WORK/u2")
+expect_eq "sparse copy-up on strata" "$sparse_strata" "16777217 1"
+expect_eq "sparse copy-up as on overlayfs" "$sparse_strata" "$sparse_kernel"
+
 # O_TMPFILE: an unnamed file, then named by linkat; one never named goes on close.
 tmpfile() { python3 - "$1" <<'PY'
 import ctypes, os, sys

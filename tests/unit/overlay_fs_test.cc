@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "file_util.h"
 #include "overlay_fd_cache.h"
 #include "strata/overlay_fs.h"
 #include "test_util.h"
@@ -98,6 +99,49 @@ TEST_CASE("copy-up keeps owner, mode, times and xattrs, and st_ino") {
   auto dir_attr = f.fs->GetAttr(dir);
   REQUIRE((dir_attr->st_mode & 07777) == 0750);  // the parent was copied up with its metadata
   REQUIRE(f.fs->GetXattr(data, "trusted.overlay.opaque").status().ToErrno() == ENODATA);
+}
+
+TEST_CASE("copy-up keeps a sparse file's holes") {
+  TempDir tmp;
+  fs::create_directories(tmp / "upper");
+  fs::create_directories(tmp / "work");
+  constexpr off_t kSize = 64 << 20, kMiddle = 32 << 20;
+  const std::string blob = tmp / "sparse";
+  {
+    UniqueFd fd(::open(blob.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+    REQUIRE(fd.valid());
+    REQUIRE(::pwrite(fd.get(), "head", 4, 0) == 4);
+    REQUIRE(::pwrite(fd.get(), "middle", 6, kMiddle) == 6);
+    REQUIRE(::ftruncate(fd.get(), kSize) == 0);
+  }
+  Entry big = E("big");
+  big.size = kSize;
+  big.content.bytes[0] = 1;
+  auto view = UnionView::FromLayers({LayerIndex{{E("", EntryType::kDirectory, 0755), big}}},
+                                    [blob](const Digest&) { return blob; });
+  REQUIRE(view.ok());
+  auto opened = OverlayFs::Open(std::move(view).value(), {tmp / "upper", tmp / "work", true});
+  REQUIRE(opened.ok());
+  auto& ofs = *opened;
+  auto e = ofs->Lookup(kRootNode, "big");
+  REQUIRE(e.ok());
+  REQUIRE(ofs->OpenData(e->node, /*write=*/true).ok());  // copies up
+
+  struct stat st;
+  REQUIRE(::stat((tmp / "upper/big").c_str(), &st) == 0);
+  CHECK(st.st_size == kSize);
+  CHECK(st.st_blocks * 512 < (4 << 20));  // 64 MiB dense before
+  UniqueFd fd(::open((tmp / "upper/big").c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(fd.valid());
+  char buf[8] = {};
+  REQUIRE(::pread(fd.get(), buf, 4, 0) == 4);
+  CHECK(std::string(buf, 4) == "head");
+  REQUIRE(::pread(fd.get(), buf, 6, kMiddle) == 6);
+  CHECK(std::string(buf, 6) == "middle");
+  REQUIRE(::pread(fd.get(), buf, 8, kMiddle / 2) == 8);
+  CHECK(std::string(buf, 8) == std::string(8, '\0'));
+  REQUIRE(::pread(fd.get(), buf, 8, kSize - 8) == 8);
+  CHECK(std::string(buf, 8) == std::string(8, '\0'));
 }
 
 TEST_CASE("a reader opened below sees writes made after a copy-up") {

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,19 @@ using namespace strata::fuse;
 int Fail(const std::string& message) {
   std::fprintf(stderr, "strata-fuse: error: %s\n", message.c_str());
   return 1;
+}
+
+// Replaces *path with its absolute, resolved form; says what is wrong if it
+// names nothing.
+bool MakeAbsolute(const char* what, std::string* path) {
+  char* resolved = ::realpath(path->c_str(), nullptr);
+  if (!resolved) {
+    Fail(std::string(what) + " " + *path + ": " + std::strerror(errno));
+    return false;
+  }
+  *path = resolved;
+  std::free(resolved);
+  return true;
 }
 
 int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, bool foreground) {
@@ -79,11 +93,18 @@ int main(int argc, char** argv) {
       return 75;
     }
   }
-  // Absolute: the daemon changes to / when it detaches, and unmounts by name.
-  char* mountpoint = ::realpath(o.mountpoint.c_str(), nullptr);
-  if (!mountpoint) return Fail("mount point " + o.mountpoint + ": " + std::strerror(errno));
-  o.mountpoint = mountpoint;
-  std::free(mountpoint);
+  // Every path absolute: the daemon changes to / when it detaches (a relative
+  // lowerdir would then name nothing), and it unmounts by name.
+  if (!MakeAbsolute("mount point", &o.mountpoint)) return 1;
+  for (std::string& dir : o.lower_dirs) {
+    if (!MakeAbsolute("lowerdir", &dir)) return 1;
+  }
+  if (!o.overlay.upper_dir.empty() &&
+      !(MakeAbsolute("upperdir", &o.overlay.upper_dir) && MakeAbsolute("workdir", &o.overlay.work_dir))) {
+    return 1;
+  }
+  std::error_code ec;  // the store root may not exist yet: no realpath
+  if (auto root = std::filesystem::absolute(o.root, ec); !ec) o.root = root.lexically_normal();
   Daemon d;
   d.ids = o.ids;
   if (o.passthrough) d.passthrough = std::make_unique<Passthrough>();

@@ -77,6 +77,14 @@ fusermount3 -u "$mnt"
 rm -rf "$WORK"/u1/* "$WORK"/w1/*
 (cd "$WORK" && "$FUSE" -o "lowerdir=k0,upperdir=u1,workdir=w1" mnt)
 expect_eq "relative paths mount" "$(findmnt -n -o FSTYPE "$mnt")" "fuse.strata"
+# After the daemon left the shell's directory: lower data, copy-up, xattrs.
+expect_eq "relative lowerdir: lower data reads" "$(cat "$mnt/etc/hostname")" "box"
+expect_eq "relative lowerdir: a hardlinked lower file reads" "$(cat "$mnt/bin/tool.hard")" "binary"
+echo more >>"$mnt/etc/hostname"
+expect_eq "relative lowerdir: copy-up keeps the lower data" "$(cat "$WORK/u1/etc/hostname")" "box
+more"
+setfattr -n user.rel -v 1 "$mnt/etc/hostname"
+expect_eq "relative upperdir: xattrs" "$(getfattr --only-values -n user.rel "$WORK/u1/etc/hostname")" 1
 pid=$(pgrep -f "strata-fuse -o lowerdir=k0,upperdir=u1" | head -n1)
 head -c 50000000 /dev/zero >"$mnt/big"
 exec 7<"$mnt/big"
@@ -93,7 +101,9 @@ wait "$reader" 2>/dev/null
 expect_eq "written data kept in the upper" "$(stat -c %s "$WORK/u1/big")" 50000000
 
 expect_error "bad mapping refused" "bad mapping" "$FUSE" -o "lowerdir=$WORK/k0,uidmapping=0:1000" "$mnt"
-expect_error "missing lower refused" "lower directory" "$FUSE" -o "lowerdir=$WORK/nope" "$mnt"
+expect_error "missing lower refused" "lowerdir .*nope: No such file" "$FUSE" -o "lowerdir=$WORK/nope" "$mnt"
+expect_error "missing upper refused" "upperdir .*nope: No such file" "$FUSE" \
+  -o "lowerdir=$WORK/k0,upperdir=$WORK/nope,workdir=$WORK/w1" "$mnt"
 expect_error "missing mount point refused" "mount point .*nope" "$FUSE" -o "lowerdir=$WORK/k0" "$WORK/nope"
 expect_eq "nothing mounted after errors" "$(findmnt -n "$mnt" | wc -l)" 0
 finish

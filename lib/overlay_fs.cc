@@ -310,6 +310,9 @@ Result<struct stat> OverlayImpl::StatLocked(const OverlayNode* n) {
     struct stat st;
     if (::fstatat(upper_fd_.get(), Rel(n).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
     st.st_ino = n->ino;
+    // A merged directory's subdirectories are not all in the upper one: its
+    // link count is unknown, and 1 says so to tree walkers (as overlayfs does).
+    if (S_ISDIR(st.st_mode) && n->lower != 0 && !n->opaque) st.st_nlink = 1;
     return st;
   }
   ASSIGN_OR_RETURN(NodeAttr a, lower_->GetAttr(n->lower));

@@ -30,6 +30,11 @@ expect_eq "recreated dir hides old contents" "$(ls "$mnt/data")" "again"
 expect_eq "hardlink to a lower file" "$(stat -c %h "$mnt/bin/alias.hard")" 2
 
 expect_eq "descriptors as on overlayfs" "$(descriptors "$mnt")" "$(descriptors "$ref")"
+# Directory link counts once copied up: 1 (unknown) for a directory merged with
+# a lower one, the count of the upper one for an opaque or upper-only directory.
+dir_links() { (cd "$1" && stat -c '%n %h' etc bin keep2 keep2/inner data); }
+expect_eq "directory link counts as on overlayfs" "$(dir_links "$mnt")" "$(dir_links "$ref")"
+expect_eq "merged directories count 1" "$(dir_links "$mnt" | head -2 | tr '\n' ' ')" "etc 1 bin 1 "
 
 # Copy-up skips a sparse file's holes, as overlayfs's does: size, then whether
 # the upper copy takes less than 4 MiB of its 16.

@@ -71,6 +71,14 @@ Status CopyData(int in, int out) {
   return Status::OK();
 }
 
+// True when two paths below `dirfd` are names of one file.
+bool SameFile(int dirfd, const std::string& a, const std::string& b) {
+  struct stat sa, sb;
+  return ::fstatat(dirfd, a.c_str(), &sa, AT_SYMLINK_NOFOLLOW) == 0 &&
+         ::fstatat(dirfd, b.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
 bool IsAncestor(const OverlayNode* maybe_ancestor, const OverlayNode* n) {
   for (; n; n = n->parent) {
     if (n == maybe_ancestor) return true;
@@ -481,17 +489,25 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
     ChangedLocked(ndir);
     return Status::OK();
   }
-  const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
-  if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
-  if (!dst) upper::RemoveWhiteout(upper_fd_.get(), new_rel);
-  if (dst && !dst_dir) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
-  if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0)
-    return Errno("rename");
-  if (src_dir && dst_below) {
-    RETURN_IF_ERROR(upper::SetOpaque(Abs(new_rel)));
-    src->opaque = true;
+  // Two names of one upper file: rename(2) leaves both (POSIX), so no whiteout
+  // may replace the old one. The kernel, which sees two inodes, moves its
+  // entries all the same; the table follows it, and a later lookup finds the
+  // old name again.
+  const bool same_file =
+      dst && !dst_dir && src->ino == dst->ino && SameFile(upper_fd_.get(), old_rel, new_rel);
+  if (!same_file) {
+    const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
+    if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
+    if (!dst) upper::RemoveWhiteout(upper_fd_.get(), new_rel);
+    if (dst && !dst_dir) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
+    if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0)
+      return Errno("rename");
+    if (src_dir && dst_below) {
+      RETURN_IF_ERROR(upper::SetOpaque(Abs(new_rel)));
+      src->opaque = true;
+    }
+    if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
   }
-  if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
   if (dst) DetachLocked(dst);
   dir->children.erase(src->name);
   ReparentLocked(src, ndir);

@@ -193,6 +193,27 @@ TEST_CASE("rename: NOREPLACE, EXCHANGE and the overlayfs refusals") {
   }
 }
 
+TEST_CASE("renaming one name of a file over another of the same file leaves both") {
+  // POSIX: rename(2) does nothing then. The old name here is also a lower
+  // entry, which a real rename would whiteout.
+  Fixture f;
+  const uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");
+  REQUIRE(f.fs->Link(data, dir, "again").ok());  // copies data up first
+  REQUIRE(f.fs->Rename(dir, "data", dir, "again", 0).ok());
+  struct stat st;
+  REQUIRE(::lstat((f.tmp / "upper/dir/data").c_str(), &st) == 0);
+  CHECK(S_ISREG(st.st_mode));  // not a whiteout
+  CHECK(st.st_nlink == 2);
+  auto old_name = f.fs->Lookup(dir, "data");
+  REQUIRE(old_name.ok());
+  CHECK(f.Read(old_name->node) == "lower");
+  auto listing = f.fs->ReadDir(dir);
+  REQUIRE(listing.ok());
+  std::set<std::string> names;
+  for (const auto& c : **listing) names.insert(c.name);
+  CHECK(names == std::set<std::string>{"again", "data", "other"});
+}
+
 TEST_CASE("removing leaves whiteouts; a directory made again is opaque") {
   Fixture f;
   REQUIRE(f.fs->Rmdir(kRootNode, "sub").ToErrno() == ENOTEMPTY);

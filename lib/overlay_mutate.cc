@@ -71,6 +71,34 @@ Status CopyData(int in, int out) {
   return Status::OK();
 }
 
+// A copy-up adds an entry to an upper directory that the caller sees no
+// change in: its times are put back after, unless something else changed the
+// directory meanwhile (a create there may run beside a copy-up below it).
+class ParentTimes {
+ public:
+  ParentTimes(int dirfd, std::string rel) : dirfd_(dirfd), rel_(std::move(rel)) {
+    saved_ = ::fstatat(dirfd_, rel_.c_str(), &before_, 0) == 0;
+  }
+  // Call right after the copy-up's own change.
+  void Changed() { saved_ = saved_ && ::fstatat(dirfd_, rel_.c_str(), &after_, 0) == 0; }
+  void Restore() {
+    struct stat now;
+    if (!saved_ || ::fstatat(dirfd_, rel_.c_str(), &now, 0) != 0 ||
+        now.st_mtim.tv_sec != after_.st_mtim.tv_sec || now.st_mtim.tv_nsec != after_.st_mtim.tv_nsec) {
+      return;
+    }
+    const struct timespec times[2] = {before_.st_atim, before_.st_mtim};
+    ::utimensat(dirfd_, rel_.c_str(), times, 0);
+  }
+
+ private:
+  int dirfd_;
+  std::string rel_;
+  struct stat before_ {
+  }, after_{};
+  bool saved_ = false;
+};
+
 // True when two paths below `dirfd` are names of one file.
 bool SameFile(int dirfd, const std::string& a, const std::string& b) {
   struct stat sa, sb;
@@ -110,16 +138,30 @@ Status OverlayImpl::CopyUpDirsLocked(OverlayNode* dir) {
   // The lock may be shared (MakeNew): two changes below one lower directory
   // must not both make it.
   std::lock_guard copying(dir_copy_up_mu_);
-  std::vector<OverlayNode*> chain;
+  std::vector<OverlayNode*> chain;  // the directories to make, deepest first
   for (OverlayNode* p = dir; p && !p->upper; p = p->parent) chain.push_back(p);
+  if (chain.empty()) return Status::OK();
+  // Copy-up changes no directory the caller can see, so the upper parent's
+  // times are put back after (as overlayfs does): see ParentTimes.
+  ParentTimes parent(upper_fd_.get(), Rel(chain.back()->parent));
   for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    OverlayNode* d = *it;
-    std::string rel = Rel(d);
-    if (::mkdirat(upper_fd_.get(), rel.c_str(), 0700) != 0) return Errno("copy up directory");
-    RETURN_IF_ERROR(CopyMetadata(upper_fd_.get(), rel, Abs(rel), d->lower));
-    d->upper.store(true, std::memory_order_release);
-    ++generation_;
+    const std::string rel = Rel(*it);
+    struct stat st;
+    if (::mkdirat(upper_fd_.get(), rel.c_str(), 0700) != 0 &&
+        !(errno == EEXIST && ::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISDIR(st.st_mode))) {  // left by a copy-up that failed half way
+      return Errno("copy up directory");
+    }
+    if (it == chain.rbegin()) parent.Changed();
   }
+  // Deepest first: making a child directory changes its parent's times.
+  for (OverlayNode* d : chain) {
+    const std::string rel = Rel(d);
+    RETURN_IF_ERROR(CopyMetadata(upper_fd_.get(), rel, Abs(rel), d->lower));
+  }
+  parent.Restore();
+  for (OverlayNode* d : chain) d->upper.store(true, std::memory_order_release);
+  ++generation_;
   return Status::OK();
 }
 
@@ -182,11 +224,14 @@ Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
     return Status::OK();
   }
   std::string rel = Rel(n);  // again: a rename may have moved it meanwhile
+  ParentTimes parent(upper_fd_.get(), Rel(n->parent));
   if (::renameat(work, tmp.c_str(), upper_fd_.get(), rel.c_str()) != 0) {
     Status err = Errno("copy up");
     ::unlinkat(work, tmp.c_str(), 0);
     return err;
   }
+  parent.Changed();
+  parent.Restore();
   struct stat host;
   if (::fstatat(upper_fd_.get(), rel.c_str(), &host, AT_SYMLINK_NOFOLLOW) == 0) {
     host_inos_[{host.st_dev, host.st_ino}] = n->ino;  // st_ino survives the copy-up

@@ -21,6 +21,7 @@ make_stack_image() {
   setfattr -n user.origin -v base "$l0/etc/hostname"
   chown 1000:1000 "$l0/data/a"
   echo owned >"$l0/bin/owned" && chown 1000:1000 "$l0/bin/owned"
+  mkdir -p "$l0/srv/www" && echo page >"$l0/srv/www/index.html"  # untouched by changes()
   truncate -s 16M "$l0/bin/sparse"                        # holes, kept by tar --sparse
   printf head | dd of="$l0/bin/sparse" conv=notrunc status=none
   printf middle | dd of="$l0/bin/sparse" bs=1M seek=8 conv=notrunc status=none

@@ -30,6 +30,16 @@ expect_eq "recreated dir hides old contents" "$(ls "$mnt/data")" "again"
 expect_eq "hardlink to a lower file" "$(stat -c %h "$mnt/bin/alias.hard")" 2
 
 expect_eq "descriptors as on overlayfs" "$(descriptors "$mnt")" "$(descriptors "$ref")"
+# Copy-up changes no directory's mtime (overlayfs puts the parent's times back):
+# seen after the kernel dropped its cached attributes.
+dir_mtimes() { (cd "$1" && stat -c '%n %Y' . srv srv/www); }
+mtimes_strata=$(dir_mtimes "$mnt") mtimes_kernel=$(dir_mtimes "$ref")
+sleep 1.1  # a change would show in whole seconds
+for m in "$mnt" "$ref"; do echo more >>"$m/srv/www/index.html"; done
+sync && echo 2 >/proc/sys/vm/drop_caches
+expect_eq "copy-up leaves directory mtimes" "$(dir_mtimes "$mnt")" "$mtimes_strata"
+expect_eq "copy-up leaves directory mtimes on overlayfs too" "$(dir_mtimes "$ref")" "$mtimes_kernel"
+
 # Directory link counts once copied up: 1 (unknown) for a directory merged with
 # a lower one, the count of the upper one for an opaque or upper-only directory.
 dir_links() { (cd "$1" && stat -c '%n %h' etc bin keep2 keep2/inner data); }

@@ -144,6 +144,31 @@ TEST_CASE("copy-up keeps a sparse file's holes") {
   CHECK(std::string(buf, 8) == std::string(8, '\0'));
 }
 
+TEST_CASE("copy-up leaves the times of the directories above it as they were") {
+  // As overlayfs: only a change the caller made shows in a directory's mtime.
+  Fixture f;
+  struct stat root_before, st;
+  REQUIRE(::stat((f.tmp / "upper").c_str(), &root_before) == 0);
+  const uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");
+  AttrChange mode;
+  mode.mask = AttrChange::kMode;
+  mode.mode = 0600;
+  REQUIRE(f.fs->SetAttr(data, mode, -1).ok());  // copies dir, then data, up
+  REQUIRE(::stat((f.tmp / "upper/dir").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == 1600000000);  // the lower directory's
+  REQUIRE(::stat((f.tmp / "upper").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == root_before.st_mtim.tv_sec);
+  CHECK(st.st_mtim.tv_nsec == root_before.st_mtim.tv_nsec);
+
+  // A new entry two levels down: the directory it lands in changes, the one above does not.
+  const uint64_t deep = f.Node(kRootNode, "deep"), x = f.Node(deep, "x");
+  REQUIRE(f.fs->Mknod(x, "new", S_IFREG | 0644, 0, {}).ok());
+  REQUIRE(::stat((f.tmp / "upper/deep").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec == 1600000000);
+  REQUIRE(::stat((f.tmp / "upper/deep/x").c_str(), &st) == 0);
+  CHECK(st.st_mtim.tv_sec != 1600000000);
+}
+
 TEST_CASE("a reader opened below sees writes made after a copy-up") {
   Fixture f;
   uint64_t data = f.Node(f.Node(kRootNode, "dir"), "data");

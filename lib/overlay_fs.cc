@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "overlay_impl.h"
 #include "status_macros.h"
@@ -184,6 +185,49 @@ void OverlayImpl::ReparentLocked(OverlayNode* n, OverlayNode* new_parent) {
   n->parent = new_parent;
 }
 
+void OverlayImpl::MoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name,
+                                 OverlayNode* new_dir, std::string_view new_name) {
+  if (auto it = dir->children.find(name); it != dir->children.end() && it->second == n) {
+    dir->children.erase(it);
+  }
+  new_dir->children[std::string(new_name)] = n;
+  if (n->parent == dir && n->name == name) {
+    ReparentLocked(n, new_dir);
+    n->name = std::string(new_name);
+    return;
+  }
+  for (auto& [alias_dir, alias_name] : n->aliases) {
+    if (alias_dir == dir && alias_name == name) {
+      --dir->kids;
+      ++new_dir->kids;
+      alias_dir = new_dir;
+      alias_name = std::string(new_name);
+      return;
+    }
+  }
+}
+
+void OverlayImpl::RemoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name) {
+  if (n->aliases.empty()) return DetachLocked(n);
+  ChangedLocked(dir);
+  if (auto it = dir->children.find(name); it != dir->children.end() && it->second == n) {
+    dir->children.erase(it);
+  }
+  if (n->parent == dir && n->name == name) {  // another name becomes the node's own
+    --n->parent->kids;                        // the alias was counted in its directory already
+    std::tie(n->parent, n->name) = std::move(n->aliases.back());
+    n->aliases.pop_back();
+    return;
+  }
+  for (auto it = n->aliases.begin(); it != n->aliases.end(); ++it) {
+    if (it->first == dir && it->second == name) {
+      --dir->kids;
+      n->aliases.erase(it);
+      return;
+    }
+  }
+}
+
 void OverlayImpl::MaybeFreeLocked(OverlayNode* n) {
   // A node goes only when the kernel has forgotten it, it is gone from the
   // tree, and no other node still names it as parent (Rel() walks parents).
@@ -319,7 +363,8 @@ Result<struct stat> OverlayImpl::StatLocked(const OverlayNode* n) {
   return FromLower(a, n->ino);
 }
 
-// An unlinked file that is still open: nlink 0, as overlayfs shows it.
+// An unlinked file that is still open: nlink 0 (overlayfs shows 0 for an upper
+// file, and the lower file's own count for a lower one, which still has its name below).
 Result<struct stat> OverlayImpl::RemovedStatLocked(const OverlayNode* n) {
   if (!n->orphan.empty()) {
     struct stat st;

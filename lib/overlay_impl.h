@@ -25,6 +25,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
+#include <vector>
 
 #include "file_util.h"
 #include "overlay_fd_cache.h"
@@ -64,6 +65,10 @@ struct OverlayNode {
   uint64_t id = 0;  // FUSE node id
   OverlayNode* parent = nullptr;
   std::string name;
+  // The other names of an upper file linked through this union: one node (and
+  // so one kernel inode, one page cache) for all of them. Each counts as a
+  // kid of its directory.
+  std::vector<std::pair<OverlayNode*, std::string>> aliases;
   uint64_t ino = 0;                 // st_ino: stable for the life of the mount, across copy-up
   NodeId lower = 0;                 // the lower entry at this path, 0 when none shows
   std::atomic<bool> upper = false;  // present in the upper directory
@@ -166,6 +171,11 @@ class OverlayImpl final : public OverlayFs {
   void DetachLocked(OverlayNode* n);
   // Moves n under a new parent, keeping both parents' `kids` counts right.
   void ReparentLocked(OverlayNode* n, OverlayNode* new_parent);
+  // The table side of renaming and removing one name of n (its own or an alias):
+  // dir/name becomes new_dir/new_name; or dir/name goes, and n with its last name.
+  void MoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name, OverlayNode* new_dir,
+                      std::string_view new_name);
+  void RemoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name);
   // Frees n, and then any ancestor left removed, forgotten and childless.
   void MaybeFreeLocked(OverlayNode* n);
   // Records a change to a directory's entries: its cached listing goes.

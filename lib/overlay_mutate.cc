@@ -419,13 +419,17 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
     return NodeEntry{n->id, st};
   }
   host_inos_[host] = n->ino;
-  OverlayNode* link = AddChildLocked(dir, new_name);
-  link->upper = true;
-  link->type = n->type;
-  link->ino = n->ino;
-  link->lookups = 1;
+  // The new name joins the node: the kernel then keeps one inode, with one set
+  // of attributes and one page cache, for both names, as for any hardlink.
+  if (auto it = dir->children.find(new_name); it != dir->children.end()) {
+    RemoveNameLocked(it->second, dir, new_name);  // a stale entry (the name was free on disk)
+  }
+  dir->children[std::string(new_name)] = n;
+  n->aliases.emplace_back(dir, std::string(new_name));
+  ++dir->kids;
+  ++n->lookups;
   ChangedLocked(dir);
-  return NodeEntry{link->id, st};
+  return NodeEntry{n->id, st};
 }
 
 Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
@@ -437,13 +441,14 @@ Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
   if (n->type == S_IFDIR) return Status::Posix(EISDIR, "is a directory");
   RETURN_IF_ERROR(CopyUpDirsLocked(dir));
   std::string rel = ChildRel(dir, name);
-  RETURN_IF_ERROR(KeepIfReferencedLocked(n, rel));
+  // The data outlives a name that is not the node's last one anyway.
+  if (n->aliases.empty()) RETURN_IF_ERROR(KeepIfReferencedLocked(n, rel));
   if (LowerHasLocked(dir, name)) {
     RETURN_IF_ERROR(WhiteoutLocked(rel));  // replaces the upper copy, if any, in one rename
   } else if (::unlinkat(upper_fd_.get(), rel.c_str(), 0) != 0) {
     return Errno("unlink");
   }
-  DetachLocked(n);
+  RemoveNameLocked(n, dir, name);
   return Status::OK();
 }
 
@@ -524,12 +529,8 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
         0) {
       return Errno("rename");
     }
-    OverlayNode* src_parent = src->parent;
-    ReparentLocked(src, dst->parent);
-    ReparentLocked(dst, src_parent);
-    std::swap(src->name, dst->name);
-    src->parent->children[src->name] = src;
-    dst->parent->children[dst->name] = dst;
+    MoveNameLocked(src, dir, name, ndir, new_name);
+    MoveNameLocked(dst, ndir, new_name, dir, name);
     ChangedLocked(dir);
     ChangedLocked(ndir);
     return Status::OK();
@@ -544,7 +545,7 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
     const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
     if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
     if (!dst) upper::RemoveWhiteout(upper_fd_.get(), new_rel);
-    if (dst && !dst_dir) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
+    if (dst && !dst_dir && dst->aliases.empty()) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
     if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0)
       return Errno("rename");
     if (src_dir && dst_below) {
@@ -553,11 +554,8 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
     }
     if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
   }
-  if (dst) DetachLocked(dst);
-  dir->children.erase(src->name);
-  ReparentLocked(src, ndir);
-  src->name = std::string(new_name);
-  ndir->children[src->name] = src;
+  if (dst) RemoveNameLocked(dst, ndir, new_name);
+  MoveNameLocked(src, dir, name, ndir, new_name);
   ChangedLocked(dir);
   ChangedLocked(ndir);
   return Status::OK();

@@ -30,6 +30,22 @@ expect_eq "recreated dir hides old contents" "$(ls "$mnt/data")" "again"
 expect_eq "hardlink to a lower file" "$(stat -c %h "$mnt/bin/alias.hard")" 2
 
 expect_eq "descriptors as on overlayfs" "$(descriptors "$mnt")" "$(descriptors "$ref")"
+# Hardlinks made through the mount are one file to every name: data, size and
+# link counts seen through one name follow writes and unlinks through another.
+hardlinks() {
+  cd "$1" || return 1
+  echo old >hl1 && ln hl1 hl2 && cat hl2
+  echo newer-content >hl1 && cat hl2
+  echo appended >>hl2 && cat hl1
+  mkdir hld && ln hl2 hld/hl3 && mv hl2 hld/hl4 && rm hl1
+  stat -c '%n %s %h' hld/hl3 hld/hl4
+  rm hld/hl3 && stat -c '%n %s %h' hld/hl4
+  rm -r hld
+  cd - >/dev/null
+}
+expect_eq "hardlinks behave as on overlayfs" "$(hardlinks "$mnt")" "$(hardlinks "$ref")"
+expect_eq "hardlinks: one file" "$(hardlinks "$mnt" | sed -n 4p)" "appended"
+
 # Copy-up changes no directory's mtime (overlayfs puts the parent's times back):
 # seen after the kernel dropped its cached attributes.
 dir_mtimes() { (cd "$1" && stat -c '%n %Y' . srv srv/www); }

@@ -218,6 +218,58 @@ TEST_CASE("rename: NOREPLACE, EXCHANGE and the overlayfs refusals") {
   }
 }
 
+TEST_CASE("names linked through the union are one node whichever of them goes first") {
+  // One node means one kernel inode: one set of attributes and one page cache
+  // for every name, so a write or an unlink through one name shows in the others.
+  Fixture f;
+  const uint64_t dir = f.Node(kRootNode, "dir"), sub = f.Node(kRootNode, "sub");
+  auto made = f.fs->Create(dir, "a", 0644, O_RDWR, {});
+  REQUIRE(made.ok());
+  const uint64_t a = made->first.node;
+  auto b = f.fs->Link(a, dir, "b");
+  auto c = f.fs->Link(a, sub, "c");
+  REQUIRE(b.ok());
+  REQUIRE(c.ok());
+  CHECK(b->node == a);
+  CHECK(c->node == a);
+  CHECK(c->attr.st_nlink == 3);
+  auto looked = f.fs->Lookup(sub, "c");
+  REQUIRE(looked.ok());
+  CHECK(looked->node == a);
+
+  // The node's own name goes first: another takes its place.
+  REQUIRE(f.fs->Unlink(dir, "a").ok());
+  auto st = f.fs->GetAttr(a);
+  REQUIRE(st.ok());
+  CHECK(st->st_nlink == 2);
+  CHECK(f.fs->Lookup(dir, "a").status().ToErrno() == ENOENT);
+  // Renames of either kind of name, and an exchange with another file.
+  REQUIRE(f.fs->Rename(sub, "c", dir, "c2", 0).ok());
+  REQUIRE(f.fs->Rename(dir, "b", sub, "b2", 0).ok());
+  REQUIRE(f.fs->Rename(sub, "b2", sub, "inner", RENAME_EXCHANGE).ok());
+  auto moved = f.fs->Lookup(sub, "inner");
+  REQUIRE(moved.ok());
+  CHECK(moved->node == a);
+  auto swapped = f.fs->Lookup(sub, "b2");
+  REQUIRE(swapped.ok());
+  CHECK(swapped->node != a);
+  CHECK(fs::is_regular_file(f.tmp / "upper/dir/c2"));
+  CHECK(fs::is_regular_file(f.tmp / "upper/sub/inner"));
+  // Renaming one name over another of the same node does nothing.
+  REQUIRE(f.fs->Rename(dir, "c2", sub, "inner", 0).ok());
+  CHECK(fs::is_regular_file(f.tmp / "upper/dir/c2"));
+
+  // The last names go; the node lives while the kernel holds it, then goes.
+  REQUIRE(f.fs->Unlink(sub, "inner").ok());
+  REQUIRE(f.fs->Unlink(dir, "c2").ok());
+  st = f.fs->GetAttr(a);
+  REQUIRE(st.ok());  // still open, say: kept as an orphan
+  CHECK(st->st_nlink == 0);
+  f.fs->Forget(a, 1 + 2 + 1 + 1);  // create, two links, two lookups... all the kernel had
+  CHECK(f.fs->GetAttr(a).status().ToErrno() == ESTALE);
+  CHECK(fs::is_empty(f.tmp / "work"));
+}
+
 TEST_CASE("renaming one name of a file over another of the same file leaves both") {
   // POSIX: rename(2) does nothing then. The old name here is also a lower
   // entry, which a real rename would whiteout.

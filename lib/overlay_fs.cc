@@ -266,6 +266,10 @@ std::string OverlayImpl::AbsPathLocked(const OverlayNode* n) const {
 
 void OverlayImpl::DetachLocked(OverlayNode* n) {
   n->removed = true;
+  if (n->linked) {  // its upper file may go, and its inode number come back for another
+    if (auto it = linked_.find(n->host); it != linked_.end() && it->second == n) linked_.erase(it);
+    n->linked = false;
+  }
   if (n->parent) {
     ChangedLocked(n->parent);
     auto it = n->parent->children.find(n->name);
@@ -312,8 +316,26 @@ Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) cons
   return found;
 }
 
+void OverlayImpl::NoteLinkedLocked(OverlayNode* n, std::pair<dev_t, ino_t> host) {
+  n->linked = true;
+  n->host = host;
+  linked_[host] = n;
+}
+
 OverlayNode* OverlayImpl::AddFoundLocked(OverlayNode* dir, std::string_view name, const ChildFound& found) {
+  const bool linked = found.in_upper && S_ISREG(found.st.st_mode) && found.st.st_nlink > 1;
+  if (linked) {  // another name of a file some node has: the name joins that node
+    auto it = linked_.find({found.st.st_dev, found.st.st_ino});
+    if (it != linked_.end()) {
+      OverlayNode* n = it->second;
+      dir->children[std::string(name)] = n;
+      n->aliases.emplace_back(dir, std::string(name));
+      ++dir->kids;
+      return n;
+    }
+  }
   OverlayNode* n = AddChildLocked(dir, name);
+  if (linked) NoteLinkedLocked(n, {found.st.st_dev, found.st.st_ino});
   if (found.in_upper) {
     n->upper = true;
     n->type = found.st.st_mode & S_IFMT;

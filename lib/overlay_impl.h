@@ -69,6 +69,8 @@ struct OverlayNode {
   // so one kernel inode, one page cache) for all of them. Each counts as a
   // kid of its directory.
   std::vector<std::pair<OverlayNode*, std::string>> aliases;
+  bool linked = false;              // in OverlayImpl::linked_ (an upper file with more than one link)
+  std::pair<dev_t, ino_t> host{};   // its upper file, when `linked`
   uint64_t ino = 0;                 // st_ino: stable for the life of the mount, across copy-up
   NodeId lower = 0;                 // the lower entry at this path, 0 when none shows
   std::atomic<bool> upper = false;  // present in the upper directory
@@ -176,6 +178,8 @@ class OverlayImpl final : public OverlayFs {
   void MoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name, OverlayNode* new_dir,
                       std::string_view new_name);
   void RemoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name);
+  // Records n as the node of upper file `host` (one with several links).
+  void NoteLinkedLocked(OverlayNode* n, std::pair<dev_t, ino_t> host);
   // Frees n, and then any ancestor left removed, forgotten and childless.
   void MaybeFreeLocked(OverlayNode* n);
   // Records a change to a directory's entries: its cached listing goes.
@@ -263,6 +267,9 @@ class OverlayImpl final : public OverlayFs {
   // Directory copy-ups may run under the shared lock (MakeNew): one at a time.
   std::mutex dir_copy_up_mu_;
   std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_;
+  // Live nodes of upper files with several links, by upper file: a lookup that
+  // finds another name of one joins it (see OverlayNode::aliases).
+  std::map<std::pair<dev_t, ino_t>, OverlayNode*> linked_;
   uint64_t next_ino_;
   std::atomic<uint64_t> copy_counter_ = 0;
   FdCache fd_cache_{256};  // lock order: mu_ before the cache's own

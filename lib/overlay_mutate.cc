@@ -428,6 +428,7 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
   n->aliases.emplace_back(dir, std::string(new_name));
   ++dir->kids;
   ++n->lookups;
+  NoteLinkedLocked(n, host);
   ChangedLocked(dir);
   return NodeEntry{n->id, st};
 }

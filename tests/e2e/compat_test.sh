@@ -100,6 +100,18 @@ kill "$reader" 2>/dev/null
 wait "$reader" 2>/dev/null
 expect_eq "written data kept in the upper" "$(stat -c %s "$WORK/u1/big")" 50000000
 
+# An upper directory that already holds hardlinks (a container started again):
+# the names found are one file, as on overlayfs.
+rm -rf "$WORK"/u1/* "$WORK"/w1/* "$WORK"/u2/* "$WORK"/w2/*
+for u in u1 u2; do echo old >"$WORK/$u/h1" && ln "$WORK/$u/h1" "$WORK/$u/h2"; done
+"$FUSE" -o "lowerdir=$WORK/k0,upperdir=$WORK/u1,workdir=$WORK/w1" "$mnt"
+mount -t overlay overlay -o "lowerdir=$WORK/k0,upperdir=$WORK/u2,workdir=$WORK/w2" "$ref"
+found_links() { cat "$1/h1" "$1/h2" && echo more >>"$1/h2" && cat "$1/h1" && rm "$1/h1" && stat -c %h "$1/h2"; }
+expect_eq "hardlinks found in the upper are one file, as on overlayfs" "$(found_links "$mnt")" \
+  "$(found_links "$ref")"
+fusermount3 -u "$mnt"
+umount "$ref"
+
 expect_error "bad mapping refused" "bad mapping" "$FUSE" -o "lowerdir=$WORK/k0,uidmapping=0:1000" "$mnt"
 expect_error "missing lower refused" "lowerdir .*nope: No such file" "$FUSE" -o "lowerdir=$WORK/nope" "$mnt"
 expect_error "missing upper refused" "upperdir .*nope: No such file" "$FUSE" \

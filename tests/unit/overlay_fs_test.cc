@@ -270,6 +270,33 @@ TEST_CASE("names linked through the union are one node whichever of them goes fi
   CHECK(fs::is_empty(f.tmp / "work"));
 }
 
+TEST_CASE("names of one upper file found by lookup are one node too") {
+  // An upper directory that already holds hardlinks (a container started again).
+  Fixture f;
+  fs::create_directories(f.tmp / "upper/sub");
+  WriteBytes(f.tmp / "upper/sub/one", "data");
+  REQUIRE(::link((f.tmp / "upper/sub/one").c_str(), (f.tmp / "upper/sub/two").c_str()) == 0);
+  REQUIRE(::link((f.tmp / "upper/sub/one").c_str(), (f.tmp / "upper/three").c_str()) == 0);
+  const uint64_t sub = f.Node(kRootNode, "sub");
+  const uint64_t one = f.Node(sub, "one");
+  CHECK(f.Node(sub, "two") == one);
+  CHECK(f.Node(kRootNode, "three") == one);
+  REQUIRE(f.fs->Unlink(sub, "one").ok());
+  auto st = f.fs->GetAttr(one);
+  REQUIRE(st.ok());
+  CHECK(st->st_nlink == 2);
+  CHECK(f.Read(one) == "data");
+  // Once every name is gone, a new file with the same upper inode number is a new node.
+  REQUIRE(f.fs->Unlink(sub, "two").ok());
+  REQUIRE(f.fs->Unlink(kRootNode, "three").ok());
+  f.fs->Forget(one, 3);
+  WriteBytes(f.tmp / "upper/sub/again", "new");
+  REQUIRE(::link((f.tmp / "upper/sub/again").c_str(), (f.tmp / "upper/sub/again2").c_str()) == 0);
+  const uint64_t again = f.Node(sub, "again");
+  CHECK(again != one);
+  CHECK(f.Read(again) == "new");
+}
+
 TEST_CASE("renaming one name of a file over another of the same file leaves both") {
   // POSIX: rename(2) does nothing then. The old name here is also a lower
   // entry, which a real rename would whiteout.

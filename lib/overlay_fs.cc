@@ -48,7 +48,8 @@ uint64_t CookieOf(std::string_view name) {
 // Names strata gives its own files in the work directory: copy-ups and
 // whiteouts in flight, and the data of removed files still referenced.
 bool IsWorkLeftover(std::string_view name) {
-  return name.starts_with("copyup-") || name.starts_with("whiteout-") || name.starts_with("orphan-");
+  return name.starts_with("copyup-") || name.starts_with("whiteout-") || name.starts_with("orphan-") ||
+         name.starts_with("new-");
 }
 
 // A crash leaves them behind; no one else writes there (one mount per upper).
@@ -56,7 +57,9 @@ void RemoveWorkLeftovers(int work_fd) {
   auto names = ListDir(work_fd);
   if (!names.ok()) return;
   for (const auto& name : *names) {
-    if (IsWorkLeftover(name)) ::unlinkat(work_fd, name.c_str(), 0);
+    if (IsWorkLeftover(name) && ::unlinkat(work_fd, name.c_str(), 0) != 0 && errno == EISDIR) {
+      ::unlinkat(work_fd, name.c_str(), AT_REMOVEDIR);  // an empty new directory
+    }
   }
 }
 

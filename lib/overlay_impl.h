@@ -241,7 +241,7 @@ class OverlayImpl final : public OverlayFs {
   Status CopyUpDirsLocked(OverlayNode* dir);
   // Owner, mode, xattrs and times of lower entry `lower`, onto dirfd/rel (`abs` for xattrs).
   Status CopyMetadata(int dirfd, const std::string& rel, const std::string& abs, NodeId lower);
-  // Checks and clears the way for a new entry at dir/name; returns its relative path.
+  // Checks that dir/name is free for a new entry (copying dir up); returns its upper path.
   Result<std::string> PrepareNewLocked(OverlayNode* dir, std::string_view name);
   // Replaces a non-directory (or nothing) at rel with a whiteout, atomically when possible.
   Status WhiteoutLocked(const std::string& rel);
@@ -249,8 +249,19 @@ class OverlayImpl final : public OverlayFs {
   // that creates it at its path in the upper directory. The host calls run
   // under the directory's stripe and the shared lock, so lookups, reads and
   // changes elsewhere go on; only recording the node takes the lock alone.
+  // Where `make` is to make a new entry: dirfd/rel, or `abs` for path calls.
+  struct Place {
+    int dirfd;
+    std::string rel;
+    std::string abs;
+  };
+  // Puts a new entry at rel (an upper path). In place of a whiteout it is made
+  // in the work directory and swapped with the whiteout in one rename, as
+  // overlayfs does: no moment, even after a crash, shows the lower entry the
+  // whiteout hides.
+  Status PlaceNewLocked(const std::string& rel, const std::function<Status(const Place&)>& make);
   Result<NodeEntry> MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
-                            const std::function<Status(OverlayNode* dir, const std::string& rel)>& make);
+                            const std::function<Status(OverlayNode* dir, const Place& at)>& make);
   Status ClearWhiteoutsLocked(const std::string& dir_rel);
 
   std::unique_ptr<UnionView> lower_;

@@ -275,23 +275,46 @@ Result<std::string> OverlayImpl::PrepareNewLocked(OverlayNode* dir, std::string_
   if (existing.ok()) return Status::Posix(EEXIST, std::string(name));
   if (existing.status().ToErrno() != ENOENT) return existing.status();
   RETURN_IF_ERROR(CopyUpDirsLocked(dir));
-  std::string rel = ChildRel(dir, name);
-  upper::RemoveWhiteout(upper_fd_.get(), rel);
-  return rel;
+  return ChildRel(dir, name);
+}
+
+Status OverlayImpl::PlaceNewLocked(const std::string& rel, const std::function<Status(const Place&)>& make) {
+  struct stat st;
+  if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !upper::IsWhiteout(st)) {
+    RETURN_IF_ERROR(make(Place{upper_fd_.get(), rel, Abs(rel)}));
+    upper::RemoveWhiteout(upper_fd_.get(), rel);  // a .wh.NAME file: the new entry hides it already
+    return Status::OK();
+  }
+  const std::string tmp = "new-" + std::to_string(copy_counter_++);
+  const int work = work_fd_.get();
+  Status made = make(Place{work, tmp, options_.work_dir + "/" + tmp});
+  if (made.ok() && ::renameat2(work, tmp.c_str(), upper_fd_.get(), rel.c_str(), RENAME_EXCHANGE) != 0) {
+    // No exchange on this file system: the whiteout goes first, then the entry comes.
+    if (errno != EINVAL || !(::unlinkat(upper_fd_.get(), rel.c_str(), 0) == 0 &&
+                             ::renameat(work, tmp.c_str(), upper_fd_.get(), rel.c_str()) == 0)) {
+      made = Errno("create");
+    }
+  }
+  // Left in the work directory: the whiteout, or the entry if it could not be placed.
+  if (::unlinkat(work, tmp.c_str(), 0) != 0 && errno == EISDIR) ::unlinkat(work, tmp.c_str(), AT_REMOVEDIR);
+  return made;
 }
 
 Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
-                                       const std::function<Status(OverlayNode*, const std::string&)>& make) {
+                                       const std::function<Status(OverlayNode*, const Place&)>& make) {
   DirGuard guard(dir_stripes_, parent);
   struct stat st;
   {
     SharedLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
     ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
-    RETURN_IF_ERROR(make(dir, rel));
-    if (::fchownat(upper_fd_.get(), rel.c_str(), caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-      return Errno("chown");
-    }
+    RETURN_IF_ERROR(PlaceNewLocked(rel, [&](const Place& at) {
+      RETURN_IF_ERROR(make(dir, at));
+      if (::fchownat(at.dirfd, at.rel.c_str(), caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        return Errno("chown");
+      }
+      return Status::OK();
+    }));
     if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
   }
   ExclusiveLock lock(mu_);
@@ -315,25 +338,25 @@ Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, c
 
 Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
                                      const Caller& caller) {
-  return MakeNew(parent, name, caller, [&](OverlayNode*, const std::string& rel) {
-    return ::mknodat(upper_fd_.get(), rel.c_str(), mode, rdev) == 0 ? Status::OK() : Errno("mknod");
+  return MakeNew(parent, name, caller, [&](OverlayNode*, const Place& at) {
+    return ::mknodat(at.dirfd, at.rel.c_str(), mode, rdev) == 0 ? Status::OK() : Errno("mknod");
   });
 }
 
 Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                                      const Caller& caller) {
-  return MakeNew(parent, name, caller, [&](OverlayNode* dir, const std::string& rel) {
-    if (::mkdirat(upper_fd_.get(), rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
+  return MakeNew(parent, name, caller, [&](OverlayNode* dir, const Place& at) {
+    if (::mkdirat(at.dirfd, at.rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
     // A directory made where a lower entry was deleted must not show that entry's old contents.
-    return LowerHasLocked(dir, name) ? upper::SetOpaque(Abs(rel)) : Status::OK();
+    return LowerHasLocked(dir, name) ? upper::SetOpaque(at.abs) : Status::OK();
   });
 }
 
 Result<NodeEntry> OverlayImpl::Symlink(uint64_t parent, std::string_view name, std::string_view target,
                                        const Caller& caller) {
-  return MakeNew(parent, name, caller, [&](OverlayNode*, const std::string& rel) {
-    return ::symlinkat(std::string(target).c_str(), upper_fd_.get(), rel.c_str()) == 0 ? Status::OK()
-                                                                                       : Errno("symlink");
+  return MakeNew(parent, name, caller, [&](OverlayNode*, const Place& at) {
+    return ::symlinkat(std::string(target).c_str(), at.dirfd, at.rel.c_str()) == 0 ? Status::OK()
+                                                                                   : Errno("symlink");
   });
 }
 
@@ -342,8 +365,8 @@ Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint
                                                                             uint32_t mode, int flags,
                                                                             const Caller& caller) {
   UniqueFd fd;
-  ASSIGN_OR_RETURN(NodeEntry entry, MakeNew(parent, name, caller, [&](OverlayNode*, const std::string& rel) {
-                     fd = UniqueFd(::openat(upper_fd_.get(), rel.c_str(),
+  ASSIGN_OR_RETURN(NodeEntry entry, MakeNew(parent, name, caller, [&](OverlayNode*, const Place& at) {
+                     fd = UniqueFd(::openat(at.dirfd, at.rel.c_str(),
                                             (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode));
                      return fd.valid() ? Status::OK() : Errno("create");
                    }));
@@ -399,7 +422,10 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
     if (!HasUpperDataLocked(n)) return Status::Posix(ENOENT, "removed");
     ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, new_name));
     const HostPath from = UpperPathLocked(n);
-    if (::linkat(from.dirfd, from.rel.c_str(), upper_fd_.get(), rel.c_str(), 0) != 0) return Errno("link");
+    RETURN_IF_ERROR(PlaceNewLocked(rel, [&](const Place& at) {
+      return ::linkat(from.dirfd, from.rel.c_str(), at.dirfd, at.rel.c_str(), 0) == 0 ? Status::OK()
+                                                                                      : Errno("link");
+    }));
     if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
   }
   ExclusiveLock lock(mu_);
@@ -545,15 +571,28 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   if (!same_file) {
     const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
     if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
-    if (!dst) upper::RemoveWhiteout(upper_fd_.get(), new_rel);
     if (dst && !dst_dir && dst->aliases.empty()) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
-    if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0)
-      return Errno("rename");
-    if (src_dir && dst_below) {
-      RETURN_IF_ERROR(upper::SetOpaque(Abs(new_rel)));
-      src->opaque = true;
+    // A directory landing on a lower one's name must hide it from the moment it lands.
+    if (src_dir && dst_below) RETURN_IF_ERROR(upper::SetOpaque(Abs(old_rel)));
+    struct stat target;
+    const bool onto_whiteout =
+        !dst && ::fstatat(upper_fd_.get(), new_rel.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0 &&
+        upper::IsWhiteout(target);
+    if (onto_whiteout && ::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(),
+                                     RENAME_EXCHANGE) == 0) {
+      // As overlayfs does: the entry and the whiteout trade places in one
+      // rename; the old name keeps the whiteout if it needs one.
+      if (!src_below && ::unlinkat(upper_fd_.get(), old_rel.c_str(), 0) != 0) return Errno("rename");
+    } else {
+      if (onto_whiteout && errno != EINVAL) return Errno("rename");
+      if (onto_whiteout && ::unlinkat(upper_fd_.get(), new_rel.c_str(), 0) != 0) return Errno("rename");
+      if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0) {
+        return Errno("rename");
+      }
+      if (!dst) upper::RemoveWhiteout(upper_fd_.get(), new_rel);  // a .wh.NAME file, now hidden anyway
+      if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
     }
-    if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
+    if (src_dir && dst_below) src->opaque = true;
   }
   if (dst) RemoveNameLocked(dst, ndir, new_name);
   MoveNameLocked(src, dir, name, ndir, new_name);

@@ -297,6 +297,37 @@ TEST_CASE("names of one upper file found by lookup are one node too") {
   CHECK(f.Read(again) == "new");
 }
 
+TEST_CASE("new entries and renames take a whiteout's place, leaving nothing in the work directory") {
+  Fixture f;
+  const uint64_t dir = f.Node(kRootNode, "dir");
+  auto is_whiteout = [&](const std::string& rel) {
+    struct stat st;
+    return ::lstat((f.tmp / rel).c_str(), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == 0;
+  };
+  REQUIRE(f.fs->Unlink(dir, "data").ok());
+  REQUIRE(f.fs->Unlink(dir, "other").ok());
+  REQUIRE(is_whiteout("upper/dir/data"));
+  auto made = f.fs->Mkdir(dir, "data", 0755, {});  // swapped with the whiteout, opaque
+  REQUIRE(made.ok());
+  CHECK(fs::is_directory(f.tmp / "upper/dir/data"));
+  CHECK((*f.fs->ReadDir(made->node))->empty());
+  // A rename onto a whited-out name: the whiteout moves to the old name, which
+  // needs one (sub/inner is a lower file).
+  const uint64_t sub = f.Node(kRootNode, "sub");
+  REQUIRE(f.fs->Rename(sub, "inner", dir, "other", 0).ok());
+  CHECK(fs::is_regular_file(f.tmp / "upper/dir/other"));
+  CHECK(is_whiteout("upper/sub/inner"));
+  // An upper-only file renamed onto a whiteout leaves nothing at its old name.
+  REQUIRE(f.fs->Rmdir(dir, "data").ok());
+  REQUIRE(is_whiteout("upper/dir/data"));
+  auto fresh = f.fs->Create(sub, "fresh", 0644, O_RDWR, {});
+  REQUIRE(fresh.ok());
+  REQUIRE(f.fs->Rename(sub, "fresh", dir, "data", 0).ok());
+  CHECK(fs::is_regular_file(f.tmp / "upper/dir/data"));
+  CHECK(!fs::exists(fs::symlink_status(f.tmp / "upper/sub/fresh")));
+  CHECK(fs::is_empty(f.tmp / "work"));
+}
+
 TEST_CASE("renaming one name of a file over another of the same file leaves both") {
   // POSIX: rename(2) does nothing then. The old name here is also a lower
   // entry, which a real rename would whiteout.

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -106,14 +107,18 @@ ssize_t Passthrough::Writev(int fd, struct iovec* iov, int count, void*) {
 bool Passthrough::Acquire(uint64_t node, int fd, Grant* grant) {
   struct stat st;
   if (::fstat(fd, &st) != 0) return AcquireCached(node);
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  // Open on another backing file: the kernel would refuse this open.
+  if (!WaitForReleases(lock, node, [&](const NodeOpens& o) {
+        return o.passthrough && (o.dev != st.st_dev || o.ino != st.st_ino);
+      })) {
+    return false;
+  }
   NodeOpens& o = opens_[node];
   if (o.count == 0) {
     BackingMap map{fd, 0, 0};
     int id = ::ioctl(dev_fd_, kBackingOpen, &map);
     o = id > 0 ? NodeOpens{true, id, st.st_dev, st.st_ino, 0} : NodeOpens{};
-  } else if (o.passthrough && (o.dev != st.st_dev || o.ino != st.st_ino)) {
-    return false;  // open on another backing file: the kernel would refuse this open
   }
   ++o.count;
   *grant = Grant{o.passthrough, o.backing_id};
@@ -121,11 +126,22 @@ bool Passthrough::Acquire(uint64_t node, int fd, Grant* grant) {
 }
 
 bool Passthrough::AcquireCached(uint64_t node) {
-  std::lock_guard lock(mu_);
-  NodeOpens& o = opens_[node];
-  if (o.count > 0 && o.passthrough) return false;
-  ++o.count;
+  std::unique_lock lock(mu_);
+  if (!WaitForReleases(lock, node, [](const NodeOpens& o) { return o.passthrough; })) return false;
+  ++opens_[node].count;
   return true;
+}
+
+bool Passthrough::WaitForReleases(std::unique_lock<std::mutex>& lock, uint64_t node,
+                                  const std::function<bool(const NodeOpens&)>& conflicts) {
+  // The kernel sends a closed file's release without waiting for it: a
+  // program that closes a file and at once opens it another way would find
+  // its own closed descriptor in the way. A real conflict waits this long.
+  constexpr auto kReleaseWait = std::chrono::milliseconds(500);
+  return released_.wait_for(lock, kReleaseWait, [&] {
+    auto it = opens_.find(node);
+    return it == opens_.end() || it->second.count == 0 || !conflicts(it->second);
+  });
 }
 
 void Passthrough::Release(uint64_t node) {
@@ -138,6 +154,7 @@ void Passthrough::Release(uint64_t node) {
     ::ioctl(dev_fd_, kBackingClose, &id);
   }
   opens_.erase(it);
+  released_.notify_all();
 }
 
 }  // namespace strata::fuse

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -36,7 +38,8 @@ class Passthrough {
     int32_t backing_id = 0;
   };
   // Registers `fd` (node's data: `dev`/`ino` on the host) for an open of
-  // `node`. Returns false when the open conflicts with the node's open files.
+  // `node`. Returns false when the open conflicts with the node's open files
+  // (after waiting a moment for releases on their way).
   bool Acquire(uint64_t node, int fd, Grant* grant);
   // Registers an open that is not passed through (no backing file).
   bool AcquireCached(uint64_t node);
@@ -60,7 +63,12 @@ class Passthrough {
   // Set while INIT is served; read by every reply.
   std::atomic<bool> offered_ = false, enabled_ = false;
   std::atomic<uint64_t> init_unique_ = 0;
+  // Waits (a moment at most) until `conflicts` no longer holds for node's
+  // open files; false if it still does.
+  bool WaitForReleases(std::unique_lock<std::mutex>& lock, uint64_t node,
+                       const std::function<bool(const NodeOpens&)>& conflicts);
   std::mutex mu_;
+  std::condition_variable released_;     // a node's last open file was released
   std::map<uint64_t, NodeOpens> opens_;  // guarded by mu_
 };
 

@@ -62,7 +62,7 @@ def append():
 
 def show_stat():
     st = os.lstat(path())
-    # A directory's size and link count differ by design (docs/ARCHITECTURE.md).
+    # A directory's size and link count may differ by design (docs/ARCHITECTURE.md).
     is_dir = stat.S_ISDIR(st.st_mode)
     return "%o %d %d" % (st.st_mode, 0 if is_dir else st.st_size, 0 if is_dir else st.st_nlink)
 

@@ -169,6 +169,15 @@ TEST_CASE("copy-up leaves the times of the directories above it as they were") {
   CHECK(st.st_mtim.tv_sec != 1600000000);
 }
 
+TEST_CASE("a lower directory looks like one block, as it will once copied up") {
+  Fixture f;
+  const uint64_t dir = f.Node(kRootNode, "dir");
+  auto below = f.fs->GetAttr(dir);
+  REQUIRE(below.ok());
+  CHECK(below->st_size == 4096);
+  CHECK(below->st_blocks == 8);
+}
+
 TEST_CASE("a reader opened below sees writes made after a copy-up") {
   Fixture f;
   uint64_t data = f.Node(f.Node(kRootNode, "dir"), "data");

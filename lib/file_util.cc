@@ -178,6 +178,11 @@ Result<std::vector<std::string>> ListDir(int dir_fd) {
   return TakeNames(d);
 }
 
+void RemoveEntryAt(int dirfd, const std::string& name) {
+  if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno == EISDIR)
+    ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR);
+}
+
 Status RemoveAll(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);

@@ -55,6 +55,8 @@ Result<std::vector<std::string>> ListDir(const std::string& dir);
 Result<std::vector<std::string>> ListDir(int dir_fd);
 // Removes a file or a whole tree; a missing path is not an error.
 Status RemoveAll(const std::string& path);
+// Removes dirfd/name, a file or an empty directory, if it can (best effort).
+void RemoveEntryAt(int dirfd, const std::string& name);
 bool PathExists(const std::string& path);
 std::string DirName(const std::string& path);
 // Random lowercase hex, for temporary names.

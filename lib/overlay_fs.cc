@@ -61,10 +61,20 @@ void RemoveWorkLeftovers(int work_fd) {
   auto names = ListDir(work_fd);
   if (!names.ok()) return;
   for (const auto& name : *names) {
-    if (IsWorkLeftover(name) && ::unlinkat(work_fd, name.c_str(), 0) != 0 && errno == EISDIR) {
-      ::unlinkat(work_fd, name.c_str(), AT_REMOVEDIR);  // an empty new directory
-    }
+    if (IsWorkLeftover(name)) RemoveEntryAt(work_fd, name);  // a new directory is empty
   }
+}
+
+// Drops dir's entry `name` if it still names n (a rename may have put another there).
+void EraseChild(OverlayNode* dir, std::string_view name, const OverlayNode* n) {
+  if (auto it = dir->children.find(name); it != dir->children.end() && it->second == n) {
+    dir->children.erase(it);
+  }
+}
+
+auto FindAlias(OverlayNode* n, const OverlayNode* dir, std::string_view name) {
+  return std::find_if(n->aliases.begin(), n->aliases.end(),
+                      [&](const auto& alias) { return alias.first == dir && alias.second == name; });
 }
 
 }  // namespace
@@ -192,46 +202,37 @@ void OverlayImpl::ReparentLocked(OverlayNode* n, OverlayNode* new_parent) {
   n->parent = new_parent;
 }
 
+void OverlayImpl::AddAliasLocked(OverlayNode* n, OverlayNode* dir, std::string_view name) {
+  dir->children[std::string(name)] = n;
+  n->aliases.emplace_back(dir, std::string(name));
+  ++dir->kids;
+}
+
 void OverlayImpl::MoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name,
                                  OverlayNode* new_dir, std::string_view new_name) {
-  if (auto it = dir->children.find(name); it != dir->children.end() && it->second == n) {
-    dir->children.erase(it);
-  }
+  EraseChild(dir, name, n);
   new_dir->children[std::string(new_name)] = n;
   if (n->parent == dir && n->name == name) {
     ReparentLocked(n, new_dir);
     n->name = std::string(new_name);
-    return;
-  }
-  for (auto& [alias_dir, alias_name] : n->aliases) {
-    if (alias_dir == dir && alias_name == name) {
-      --dir->kids;
-      ++new_dir->kids;
-      alias_dir = new_dir;
-      alias_name = std::string(new_name);
-      return;
-    }
+  } else if (auto alias = FindAlias(n, dir, name); alias != n->aliases.end()) {
+    --dir->kids;
+    ++new_dir->kids;
+    *alias = {new_dir, std::string(new_name)};
   }
 }
 
 void OverlayImpl::RemoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name) {
   if (n->aliases.empty()) return DetachLocked(n);
   ChangedLocked(dir);
-  if (auto it = dir->children.find(name); it != dir->children.end() && it->second == n) {
-    dir->children.erase(it);
-  }
+  EraseChild(dir, name, n);
   if (n->parent == dir && n->name == name) {  // another name becomes the node's own
     --n->parent->kids;                        // the alias was counted in its directory already
     std::tie(n->parent, n->name) = std::move(n->aliases.back());
     n->aliases.pop_back();
-    return;
-  }
-  for (auto it = n->aliases.begin(); it != n->aliases.end(); ++it) {
-    if (it->first == dir && it->second == name) {
-      --dir->kids;
-      n->aliases.erase(it);
-      return;
-    }
+  } else if (auto alias = FindAlias(n, dir, name); alias != n->aliases.end()) {
+    --dir->kids;
+    n->aliases.erase(alias);
   }
 }
 
@@ -274,13 +275,12 @@ std::string OverlayImpl::AbsPathLocked(const OverlayNode* n) const {
 void OverlayImpl::DetachLocked(OverlayNode* n) {
   n->removed = true;
   if (n->linked) {  // its upper file may go, and its inode number come back for another
-    if (auto it = linked_.find(n->host); it != linked_.end() && it->second == n) linked_.erase(it);
-    n->linked = false;
+    if (auto it = linked_.find(*n->linked); it != linked_.end() && it->second == n) linked_.erase(it);
+    n->linked.reset();
   }
   if (n->parent) {
     ChangedLocked(n->parent);
-    auto it = n->parent->children.find(n->name);
-    if (it != n->parent->children.end() && it->second == n) n->parent->children.erase(it);
+    EraseChild(n->parent, n->name, n);
   }
   MaybeFreeLocked(n);  // n may be gone after this
 }
@@ -324,8 +324,7 @@ Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) cons
 }
 
 void OverlayImpl::NoteLinkedLocked(OverlayNode* n, std::pair<dev_t, ino_t> host) {
-  n->linked = true;
-  n->host = host;
+  n->linked = host;
   linked_[host] = n;
 }
 
@@ -334,11 +333,8 @@ OverlayNode* OverlayImpl::AddFoundLocked(OverlayNode* dir, std::string_view name
   if (linked) {  // another name of a file some node has: the name joins that node
     auto it = linked_.find({found.st.st_dev, found.st.st_ino});
     if (it != linked_.end()) {
-      OverlayNode* n = it->second;
-      dir->children[std::string(name)] = n;
-      n->aliases.emplace_back(dir, std::string(name));
-      ++dir->kids;
-      return n;
+      AddAliasLocked(it->second, dir, name);
+      return it->second;
     }
   }
   OverlayNode* n = AddChildLocked(dir, name);
@@ -365,7 +361,7 @@ struct stat OverlayImpl::FoundStat(const ChildFound& found, uint64_t ino) {
 
 OverlayImpl::Where OverlayImpl::WhereLocked(const OverlayNode* n) const {
   bool upper = n->upper;
-  return Where{upper, upper ? Rel(n) : std::string(), n->lower, n->ino};
+  return Where{upper, upper ? Rel(n) : std::string(), n->lower};
 }
 
 Result<OverlayImpl::Located> OverlayImpl::Locate(uint64_t id) {

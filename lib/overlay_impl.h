@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <unordered_map>
 #include <vector>
@@ -69,8 +70,8 @@ struct OverlayNode {
   // so one kernel inode, one page cache) for all of them. Each counts as a
   // kid of its directory.
   std::vector<std::pair<OverlayNode*, std::string>> aliases;
-  bool linked = false;              // in OverlayImpl::linked_ (an upper file with more than one link)
-  std::pair<dev_t, ino_t> host{};   // its upper file, when `linked`
+  // Its upper file, when it has more than one link (a key of OverlayImpl::linked_).
+  std::optional<std::pair<dev_t, ino_t>> linked;
   uint64_t ino = 0;                 // st_ino: stable for the life of the mount, across copy-up
   NodeId lower = 0;                 // the lower entry at this path, 0 when none shows
   std::atomic<bool> upper = false;  // present in the upper directory
@@ -178,6 +179,8 @@ class OverlayImpl final : public OverlayFs {
   void MoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name, OverlayNode* new_dir,
                       std::string_view new_name);
   void RemoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name);
+  // Names n as dir/name too (an alias), counted as a kid of dir.
+  void AddAliasLocked(OverlayNode* n, OverlayNode* dir, std::string_view name);
   // Records n as the node of upper file `host` (one with several links).
   void NoteLinkedLocked(OverlayNode* n, std::pair<dev_t, ino_t> host);
   // Frees n, and then any ancestor left removed, forgotten and childless.
@@ -193,7 +196,6 @@ class OverlayImpl final : public OverlayFs {
     bool upper = false;
     std::string rel;  // in the upper directory, when `upper`
     NodeId lower = 0;
-    uint64_t ino = 0;
   };
   Where WhereLocked(const OverlayNode* n) const;
   // A node's place, with the shared lock that keeps it there while the

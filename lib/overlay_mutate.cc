@@ -34,6 +34,8 @@ Status CopyRange(int in, int out, off_t off, off_t end) {
     if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return Errno("copy up");
     break;  // no in-kernel copy between these file systems: fall back to read/write
   }
+  // Both files at `off` from here: pread's offset and the out file's position move together.
+  if (::lseek(out, off, SEEK_SET) < 0) return Errno("copy up");
   char buf[256 * 1024];
   while (off < end) {
     ssize_t n = ::pread(in, buf, std::min<size_t>(sizeof buf, static_cast<size_t>(end - off)), off);
@@ -42,11 +44,7 @@ Status CopyRange(int in, int out, off_t off, off_t end) {
       return Errno("copy up");
     }
     if (n == 0) return Status::OK();
-    for (ssize_t done = 0; done < n;) {
-      ssize_t w = ::pwrite(out, buf + done, static_cast<size_t>(n - done), off + done);
-      if (w < 0 && errno != EINTR) return Errno("copy up");
-      if (w > 0) done += w;
-    }
+    RETURN_IF_ERROR(WriteAll(out, buf, static_cast<size_t>(n), "copy up"));
     off += n;
   }
   return Status::OK();
@@ -72,19 +70,21 @@ Status CopyData(int in, int out) {
 }
 
 // A copy-up adds an entry to an upper directory that the caller sees no
-// change in: its times are put back after, unless something else changed the
-// directory meanwhile (a create there may run beside a copy-up below it).
+// change in: its times are put back after. Where a create in that directory
+// may run beside the copy-up (under the shared lock), Changed() marks the
+// copy-up's own change, and Restore() leaves a later one standing.
 class ParentTimes {
  public:
   ParentTimes(int dirfd, std::string rel) : dirfd_(dirfd), rel_(std::move(rel)) {
     saved_ = ::fstatat(dirfd_, rel_.c_str(), &before_, 0) == 0;
   }
-  // Call right after the copy-up's own change.
-  void Changed() { saved_ = saved_ && ::fstatat(dirfd_, rel_.c_str(), &after_, 0) == 0; }
+  void Changed() { changed_ = ::fstatat(dirfd_, rel_.c_str(), &after_, 0) == 0; }
   void Restore() {
+    if (!saved_) return;
     struct stat now;
-    if (!saved_ || ::fstatat(dirfd_, rel_.c_str(), &now, 0) != 0 ||
-        now.st_mtim.tv_sec != after_.st_mtim.tv_sec || now.st_mtim.tv_nsec != after_.st_mtim.tv_nsec) {
+    if (changed_ &&
+        (::fstatat(dirfd_, rel_.c_str(), &now, 0) != 0 || now.st_mtim.tv_sec != after_.st_mtim.tv_sec ||
+         now.st_mtim.tv_nsec != after_.st_mtim.tv_nsec)) {
       return;
     }
     const struct timespec times[2] = {before_.st_atim, before_.st_mtim};
@@ -96,16 +96,8 @@ class ParentTimes {
   std::string rel_;
   struct stat before_ {
   }, after_{};
-  bool saved_ = false;
+  bool saved_ = false, changed_ = false;
 };
-
-// True when two paths below `dirfd` are names of one file.
-bool SameFile(int dirfd, const std::string& a, const std::string& b) {
-  struct stat sa, sb;
-  return ::fstatat(dirfd, a.c_str(), &sa, AT_SYMLINK_NOFOLLOW) == 0 &&
-         ::fstatat(dirfd, b.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
-}
 
 bool IsAncestor(const OverlayNode* maybe_ancestor, const OverlayNode* n) {
   for (; n; n = n->parent) {
@@ -230,8 +222,7 @@ Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
     ::unlinkat(work, tmp.c_str(), 0);
     return err;
   }
-  parent.Changed();
-  parent.Restore();
+  parent.Restore();  // the lock is ours alone: no create can have run meanwhile
   struct stat host;
   if (::fstatat(upper_fd_.get(), rel.c_str(), &host, AT_SYMLINK_NOFOLLOW) == 0) {
     host_inos_[{host.st_dev, host.st_ino}] = n->ino;  // st_ino survives the copy-up
@@ -282,7 +273,7 @@ Status OverlayImpl::PlaceNewLocked(const std::string& rel, const std::function<S
   struct stat st;
   if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !upper::IsWhiteout(st)) {
     RETURN_IF_ERROR(make(Place{upper_fd_.get(), rel, Abs(rel)}));
-    upper::RemoveWhiteout(upper_fd_.get(), rel);  // a .wh.NAME file: the new entry hides it already
+    upper::RemoveWhiteoutFile(upper_fd_.get(), rel);  // the new entry hides it already
     return Status::OK();
   }
   const std::string tmp = "new-" + std::to_string(copy_counter_++);
@@ -296,7 +287,7 @@ Status OverlayImpl::PlaceNewLocked(const std::string& rel, const std::function<S
     }
   }
   // Left in the work directory: the whiteout, or the entry if it could not be placed.
-  if (::unlinkat(work, tmp.c_str(), 0) != 0 && errno == EISDIR) ::unlinkat(work, tmp.c_str(), AT_REMOVEDIR);
+  RemoveEntryAt(work, tmp);
   return made;
 }
 
@@ -450,9 +441,7 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
   if (auto it = dir->children.find(new_name); it != dir->children.end()) {
     RemoveNameLocked(it->second, dir, new_name);  // a stale entry (the name was free on disk)
   }
-  dir->children[std::string(new_name)] = n;
-  n->aliases.emplace_back(dir, std::string(new_name));
-  ++dir->kids;
+  AddAliasLocked(n, dir, new_name);
   ++n->lookups;
   NoteLinkedLocked(n, host);
   ChangedLocked(dir);
@@ -562,38 +551,30 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
     ChangedLocked(ndir);
     return Status::OK();
   }
-  // Two names of one upper file: rename(2) leaves both (POSIX), so no whiteout
-  // may replace the old one. The kernel, which sees two inodes, moves its
-  // entries all the same; the table follows it, and a later lookup finds the
-  // old name again.
-  const bool same_file =
-      dst && !dst_dir && src->ino == dst->ino && SameFile(upper_fd_.get(), old_rel, new_rel);
-  if (!same_file) {
-    const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
-    if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
-    if (dst && !dst_dir && dst->aliases.empty()) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
-    // A directory landing on a lower one's name must hide it from the moment it lands.
-    if (src_dir && dst_below) RETURN_IF_ERROR(upper::SetOpaque(Abs(old_rel)));
-    struct stat target;
-    const bool onto_whiteout =
-        !dst && ::fstatat(upper_fd_.get(), new_rel.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0 &&
-        upper::IsWhiteout(target);
-    if (onto_whiteout && ::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(),
-                                     RENAME_EXCHANGE) == 0) {
-      // As overlayfs does: the entry and the whiteout trade places in one
-      // rename; the old name keeps the whiteout if it needs one.
-      if (!src_below && ::unlinkat(upper_fd_.get(), old_rel.c_str(), 0) != 0) return Errno("rename");
-    } else {
-      if (onto_whiteout && errno != EINVAL) return Errno("rename");
-      if (onto_whiteout && ::unlinkat(upper_fd_.get(), new_rel.c_str(), 0) != 0) return Errno("rename");
-      if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0) {
-        return Errno("rename");
-      }
-      if (!dst) upper::RemoveWhiteout(upper_fd_.get(), new_rel);  // a .wh.NAME file, now hidden anyway
-      if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
+  const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
+  if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
+  if (dst && !dst_dir && dst->aliases.empty()) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
+  // A directory landing on a lower one's name must hide it from the moment it lands.
+  if (src_dir && dst_below) RETURN_IF_ERROR(upper::SetOpaque(Abs(old_rel)));
+  struct stat target;
+  const bool onto_whiteout = !dst &&
+                             ::fstatat(upper_fd_.get(), new_rel.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0 &&
+                             upper::IsWhiteout(target);
+  if (onto_whiteout &&
+      ::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(), RENAME_EXCHANGE) == 0) {
+    // As overlayfs does: the entry and the whiteout trade places in one
+    // rename; the old name keeps the whiteout if it needs one.
+    if (!src_below && ::unlinkat(upper_fd_.get(), old_rel.c_str(), 0) != 0) return Errno("rename");
+  } else {
+    if (onto_whiteout && errno != EINVAL) return Errno("rename");
+    if (onto_whiteout && ::unlinkat(upper_fd_.get(), new_rel.c_str(), 0) != 0) return Errno("rename");
+    if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0) {
+      return Errno("rename");
     }
-    if (src_dir && dst_below) src->opaque = true;
+    if (!dst) upper::RemoveWhiteoutFile(upper_fd_.get(), new_rel);  // hidden by the entry anyway
+    if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
   }
+  if (src_dir && dst_below) src->opaque = true;
   if (dst) RemoveNameLocked(dst, ndir, new_name);
   MoveNameLocked(src, dir, name, ndir, new_name);
   ChangedLocked(dir);

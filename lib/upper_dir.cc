@@ -29,11 +29,7 @@ Status MakeWhiteout(int dirfd, const std::string& rel) {
   return Status::OK();
 }
 
-void RemoveWhiteout(int dirfd, const std::string& rel) {
-  struct stat st;
-  if (::fstatat(dirfd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && IsWhiteout(st)) {
-    ::unlinkat(dirfd, rel.c_str(), 0);
-  }
+void RemoveWhiteoutFile(int dirfd, const std::string& rel) {
   ::unlinkat(dirfd, WhiteoutFileOf(rel).c_str(), 0);
 }
 

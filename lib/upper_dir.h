@@ -23,8 +23,9 @@ inline bool IsWhiteout(const struct stat& st) {
 // Creates a whiteout at dirfd/rel: a 0/0 device, or (without CAP_MKNOD) an
 // empty `.wh.NAME` file beside it, as fuse-overlayfs does.
 Status MakeWhiteout(int dirfd, const std::string& rel);
-// Removes a whiteout of either form at dirfd/rel, if there is one.
-void RemoveWhiteout(int dirfd, const std::string& rel);
+// Removes the `.wh.NAME` file that marks rel as deleted, if there is one.
+// (A 0/0 device at rel itself is swapped away: see OverlayImpl::PlaceNewLocked.)
+void RemoveWhiteoutFile(int dirfd, const std::string& rel);
 // True when a `.wh.NAME` file marks rel as deleted.
 bool HasWhiteoutFile(int dirfd, const std::string& rel);
 

@@ -11,6 +11,8 @@
 //
 // -o passthrough (with either form): the kernel reads and writes open files
 // through their host files (see passthrough.h).
+// -o io_uring: requests come and go on io_uring rings, one queue per CPU,
+// where the kernel allows it (see uring_channel.h).
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -22,8 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "device_io.h"
 #include "ops.h"
 #include "session_loop.h"
+#include "uring_channel.h"
 
 namespace {
 
@@ -47,7 +51,7 @@ bool MakeAbsolute(const char* what, std::string* path) {
   return true;
 }
 
-int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, bool foreground) {
+int Serve(Daemon& d, const DaemonOptions& o, const std::string& options) {
   std::vector<std::string> arg_strings = {"strata-fuse", "-o", options};
   std::vector<char*> argv;
   for (auto& a : arg_strings) argv.push_back(a.data());
@@ -57,16 +61,22 @@ int Serve(Daemon& d, const std::string& mountpoint, const std::string& options, 
   fuse_opt_free_args(&args);
   if (!se) return 1;
   int rc = 1;
-  if (fuse_session_mount(se, mountpoint.c_str()) == 0) {
+  if (fuse_session_mount(se, o.mountpoint.c_str()) == 0) {
+    std::unique_ptr<UringChannel> uring;
+    if (o.io_uring) uring = std::make_unique<UringChannel>(se);
+    DeviceIo device(d.passthrough.get(), uring.get());
     RequestInspector inspect;
-    if (d.passthrough && d.passthrough->Install(se)) {
-      inspect = [&d](const fuse_buf& buf) { d.passthrough->NoteRequest(buf); };
-    } else if (d.passthrough) {
-      std::fprintf(stderr, "strata-fuse: warning: cannot set up passthrough; serving reads itself\n");
+    if ((d.passthrough || uring) && device.Install(se)) {
+      inspect = [&device](const fuse_buf& buf) { device.NoteRequest(buf); };
+    } else if (d.passthrough || uring) {
+      std::fprintf(stderr,
+                   "strata-fuse: warning: cannot hook libfuse's replies; no passthrough, no io_uring\n");
       d.passthrough.reset();
+      uring.reset();
     }
-    fuse_daemonize(foreground ? 1 : 0);    // the parent returns here, with the mount live
+    fuse_daemonize(o.foreground ? 1 : 0);  // the parent returns here, with the mount live
     rc = RunSessionLoop(se, 16, inspect);  // until SIGTERM or an unmount
+    if (uring) uring->Stop();
     fuse_session_unmount(se);
   }
   fuse_session_destroy(se);
@@ -137,5 +147,5 @@ int main(int argc, char** argv) {
   std::string options = "default_permissions,fsname=strata,subtype=strata";
   if (!d.fs->writable()) options += ",ro";
   for (const auto& opt : o.fuse_options) options += "," + opt;
-  return Serve(d, o.mountpoint, options, o.foreground);
+  return Serve(d, o, options);
 }

@@ -108,6 +108,8 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
             o.overlay.fsync = val != "0";
           } else if (key == "passthrough") {
             o.passthrough = true;
+          } else if (key == "io_uring") {
+            o.io_uring = true;
           } else if (key == "squash_to_root") {
             o.ids.squash_uid = o.ids.squash_gid = 0;
           } else if (key == "squash_to_uid" || key == "squash_to_gid") {

@@ -49,6 +49,7 @@ struct DaemonOptions {
   std::string mountpoint;
   bool foreground = false;
   bool passthrough = false;               // -o passthrough: see fusefs/passthrough.h
+  bool io_uring = false;                  // -o io_uring: see fusefs/uring_channel.h
   std::vector<std::string> fuse_options;  // passed to the kernel mount
   bool show_version = false;
 };

@@ -1,9 +1,8 @@
 // FUSE passthrough (Linux 6.9 and later): the kernel reads, writes and maps an
 // open file through a backing file the daemon names at open, with no request
-// to the daemon at all. libfuse 3.14 (Debian 12) predates it, so the few bits
-// of protocol it needs are spoken here: the daemon's replies pass through
-// this file (libfuse's custom I/O hook), which adds the passthrough flag to
-// the INIT reply and a backing file to an open reply.
+// to the daemon at all. libfuse 3.14 (Debian 12) predates it: DeviceIo
+// (device_io.h) grants it in the INIT reply and adds the backing file this
+// class hands out to an open reply.
 #pragma once
 
 #define FUSE_USE_VERSION 312
@@ -20,12 +19,10 @@ namespace strata::fuse {
 
 class Passthrough {
  public:
-  // Routes the session's replies through this object. Call after the mount,
-  // before the first request. Only one per process.
-  bool Install(fuse_session* se);
-  // The request loop shows each request here before libfuse sees it: INIT
-  // says whether the kernel offers passthrough.
-  void NoteRequest(const fuse_buf& buf);
+  // The session's /dev/fuse, on which backing files are registered.
+  void UseDevice(int dev_fd) { dev_fd_ = dev_fd; }
+  // Called as the INIT reply grants passthrough.
+  void Enable() { enabled_ = true; }
   // True once the kernel has agreed (after INIT).
   bool enabled() const { return enabled_; }
 
@@ -49,9 +46,10 @@ class Passthrough {
   // The next open or create reply this thread sends names `id` as its
   // backing file.
   static void SetReplyBacking(int32_t id);
+  // The reply being sent takes that id (0: none), once.
+  static int32_t TakeReplyBacking();
 
  private:
-  static ssize_t Writev(int fd, struct iovec* iov, int count, void* userdata);
   struct NodeOpens {
     bool passthrough = false;
     int32_t backing_id = 0;
@@ -60,9 +58,7 @@ class Passthrough {
     uint64_t count = 0;
   };
   int dev_fd_ = -1;
-  // Set while INIT is served; read by every reply.
-  std::atomic<bool> offered_ = false, enabled_ = false;
-  std::atomic<uint64_t> init_unique_ = 0;
+  std::atomic<bool> enabled_ = false;
   // Waits (a moment at most) until `conflicts` no longer holds for node's
   // open files; false if it still does.
   bool WaitForReleases(std::unique_lock<std::mutex>& lock, uint64_t node,

@@ -57,14 +57,6 @@ bool StartWorkerLocked(Loop& loop) {
   return true;
 }
 
-// An O_TMPFILE request becomes a create of "/" (see session_loop.h). A request
-// this small is always in memory, never left in a splice pipe.
-void PassTmpfileAsCreate(fuse_buf& buf) {
-  if (buf.flags & FUSE_BUF_IS_FD || buf.size < sizeof(fuse_in_header)) return;
-  auto* header = static_cast<fuse_in_header*>(buf.mem);
-  if (header->opcode == FUSE_TMPFILE) header->opcode = FUSE_CREATE;
-}
-
 void* Work(void* arg) {
   Loop& loop = *static_cast<Loop*>(arg);
   sigset_t wake;
@@ -88,9 +80,7 @@ void* Work(void* arg) {
       std::lock_guard lock(loop.mu);
       if (loop.workers.size() < loop.max_threads) StartWorkerLocked(loop);
     }
-    if (loop.inspect && !(buf.flags & FUSE_BUF_IS_FD)) loop.inspect(buf);
-    PassTmpfileAsCreate(buf);
-    fuse_session_process_buf(loop.se, &buf);
+    ServeRequest(loop.se, buf, loop.inspect);
     ++loop.waiting;
   }
   std::free(buf.mem);
@@ -142,6 +132,16 @@ class SignalSetup {
 };
 
 }  // namespace
+
+void ServeRequest(fuse_session* se, fuse_buf& buf, const RequestInspector& inspect) {
+  // A request this small is always in memory, never left in a splice pipe.
+  if (!(buf.flags & FUSE_BUF_IS_FD) && buf.size >= sizeof(fuse_in_header)) {
+    if (inspect) inspect(buf);
+    auto* header = static_cast<fuse_in_header*>(buf.mem);
+    if (header->opcode == FUSE_TMPFILE) header->opcode = FUSE_CREATE;  // see session_loop.h
+  }
+  fuse_session_process_buf(se, &buf);
+}
 
 int RunSessionLoop(fuse_session* se, int max_threads, RequestInspector inspect) {
   Loop loop;

@@ -25,4 +25,8 @@ namespace strata::fuse {
 using RequestInspector = std::function<void(const fuse_buf&)>;
 int RunSessionLoop(fuse_session* se, int max_threads, RequestInspector inspect = nullptr);
 
+// Hands one request to libfuse as the loop does: `inspect` first, then the
+// O_TMPFILE rewrite. For every way requests arrive (see uring_channel.h).
+void ServeRequest(fuse_session* se, fuse_buf& buf, const RequestInspector& inspect);
+
 }  // namespace strata::fuse

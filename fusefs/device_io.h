@@ -1,0 +1,47 @@
+// The daemon's side of /dev/fuse beyond what libfuse 3.14 (Debian 12, FUSE
+// 7.38) speaks. libfuse reads every request and writes every reply itself;
+// through its custom I/O hook every reply passes here first, which is enough
+// for two newer parts of the protocol:
+//  - passthrough (7.40): the INIT reply grants it and an open reply names a
+//    backing file (passthrough.h);
+//  - FUSE over io_uring (7.42): the INIT reply asks for it, and a reply to a
+//    request that came on a ring goes back on that ring (uring_channel.h).
+// One per process.
+#pragma once
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <atomic>
+
+namespace strata::fuse {
+
+class Passthrough;
+class UringChannel;
+
+class DeviceIo {
+ public:
+  // Either may be null: that part of the protocol is not asked for.
+  DeviceIo(Passthrough* passthrough, UringChannel* uring) : passthrough_(passthrough), uring_(uring) {}
+  // Routes the session's replies through here. Call after the mount, before
+  // the first request.
+  bool Install(fuse_session* se);
+  // Sees each request read from /dev/fuse: INIT says what the kernel offers.
+  void NoteRequest(const fuse_buf& buf);
+
+ private:
+  static ssize_t Writev(int fd, struct iovec* iov, int count, void* userdata);
+  // Adds what was asked for and is offered to the INIT reply; returns the
+  // payload size the kernel will use for io_uring requests.
+  size_t PatchInitReply(iovec& arg);
+  Passthrough* passthrough_;
+  UringChannel* uring_;
+  int dev_fd_ = -1;
+  // Set while INIT is served.
+  std::atomic<bool> passthrough_offered_ = false, uring_offered_ = false;
+  std::atomic<uint64_t> init_unique_ = 0;
+};
+
+}  // namespace strata::fuse

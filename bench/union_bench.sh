@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mounts the same lower layers with strata (from its store, with and without
-# -o passthrough, and from plain directories as fuse-overlayfs takes them),
+# -o passthrough or -o io_uring, and from plain directories as fuse-overlayfs takes them),
 # kernel overlayfs and fuse-overlayfs, and times the same operations on each, cold (caches
 # dropped) and warm. Prints one table: seconds, and the ratio to kernel
 # overlayfs. Run as root:  bash bench/union_bench.sh
@@ -9,6 +9,9 @@
 #            reports the median (default 1)
 #   ROWS=RE  only the rows whose "SET OPERATION" matches the extended
 #            regular expression RE, e.g. ROWS='deb (find|seq-read)'
+#   KINDS="kernel strata ..."  only these mounts (default: all but strata-uring;
+#            that one needs /sys/module/fuse/parameters/enable_uring set, which
+#            this script then does for its run)
 #
 # Data sets: a debootstrap'd Debian rootfs split into three layers (with a
 # 200 MiB file added), and a synthetic tree of 100,000 small files in 1,000
@@ -58,6 +61,7 @@ mount_union() {
     strata-dirs) "$bin/strata-fuse" -o "$o" "$mnt" ;;
     strata) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" "$mnt" ;;
     strata-pt) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" -o passthrough "$mnt" ;;
+    strata-uring) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" -o io_uring "$mnt" ;;
   esac
 }
 unmount() { umount "$mnt" 2>/dev/null || fusermount3 -u "$mnt"; }
@@ -84,7 +88,13 @@ rows=(
   "deb rand-read-4k op_randread" "deb copy-up-append op_copyup" "deb create-10k op_create"
   "deb rm-rf-lower op_rmrf" "syn find op_find" "syn stat-all op_stat" "syn tar-c op_tar"
 )
-kinds=(kernel fuse-overlayfs strata-dirs strata strata-pt)
+read -r -a kinds <<<"${KINDS:-kernel fuse-overlayfs strata-dirs strata strata-pt}"
+uring_param=/sys/module/fuse/parameters/enable_uring
+if [[ " ${kinds[*]} " == *" strata-uring "* ]]; then
+  uring_saved=$(cat "$uring_param")
+  trap 'echo "$uring_saved" >"$uring_param"' EXIT
+  echo Y >"$uring_param"
+fi
 results=$bench/union-results.txt
 : >"$results"
 for row in "${rows[@]}"; do
@@ -110,18 +120,20 @@ for row in "${rows[@]}"; do
     done; done
   done
 done
-python3 - "$results" <<'PY'
+python3 - "$results" "${kinds[@]}" <<'PY'
 import sys, collections, statistics
 runs = collections.OrderedDict()
 for line in open(sys.argv[1]):
     s, name, temp, kind, t = line.split()
     runs.setdefault((s, name, temp), {}).setdefault(kind, []).append(float(t))
 rows = {key: {k: statistics.median(ts) for k, ts in r.items()} for key, r in runs.items()}
-kinds = ["kernel", "fuse-overlayfs", "strata-dirs", "strata", "strata-pt"]
+kinds = sys.argv[2:]
+# Ratios of each strata mount to the peers present.
+ratios = [(a, b) for a, b in [("strata", "fuse-overlayfs"), ("strata", "kernel"), ("strata-pt", "kernel"),
+                              ("strata-uring", "kernel"), ("strata-uring", "strata")] if a in kinds and b in kinds]
 print(f"{'data':4} {'operation':18} {'cache':5} " + " ".join(f"{k:>14}" for k in kinds)
-      + "  strata/fuse-ovl  strata/kernel  pt/kernel")
+      + "".join(f"  {a + '/' + b:>20}" for a, b in ratios))
 for (s, name, temp), r in rows.items():
     cells = " ".join(f"{r[k]:14.3f}" for k in kinds)
-    print(f"{s:4} {name:18} {temp:5} {cells}  {r['strata']/r['fuse-overlayfs']:15.2f} "
-          f"{r['strata']/r['kernel']:14.2f} {r['strata-pt']/r['kernel']:10.2f}")
+    print(f"{s:4} {name:18} {temp:5} {cells}" + "".join(f"  {r[a] / r[b]:20.2f}" for a, b in ratios))
 PY

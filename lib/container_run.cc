@@ -69,6 +69,7 @@ Status MountContainer(Store& store, const std::string& name_or_id, const std::st
   spec.lock_file = dir + "/lock";
   spec.allow_other = options.allow_other;
   spec.passthrough = options.passthrough;
+  spec.io_uring = options.io_uring;
   return MountUnion(spec, options.mount_program.empty() ? DefaultMountProgram() : options.mount_program);
 }
 

@@ -17,6 +17,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     std::string target, dir;
     bool allow_other = false;
     bool passthrough = false;
+    bool io_uring = false;
   };
   auto args = std::make_shared<MountArgs>();
   auto* mount = app.add_subcommand(
@@ -26,6 +27,8 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
   mount->add_flag("--allow-other", args->allow_other, "let other users see the mount");
   mount->add_flag("--passthrough", args->passthrough,
                   "let the kernel read and write open files directly (Linux 6.9+; for big files)");
+  mount->add_flag("--io-uring", args->io_uring,
+                  "take requests on per-CPU io_uring rings (Linux 6.14+ with fuse's enable_uring set)");
   mount->callback([&ctx, args] {
     Store& store = ctx.OpenStore();
     const bool container = store.GetContainer(args->target).ok();  // a container's name wins
@@ -36,7 +39,8 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
       Fail("mount point " + args->dir + " is not a directory");
     }
     if (container) {
-      Check(MountContainer(store, args->target, args->dir, {args->allow_other, args->passthrough}));
+      Check(MountContainer(store, args->target, args->dir,
+                           {args->allow_other, args->passthrough, args->io_uring}));
       return;
     }
     UnionMountSpec spec;
@@ -45,6 +49,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     spec.mountpoint = args->dir;
     spec.allow_other = args->allow_other;
     spec.passthrough = args->passthrough;
+    spec.io_uring = args->io_uring;
     Check(MountUnion(spec));
   });
 

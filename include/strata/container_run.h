@@ -25,6 +25,7 @@ Result<int> StartContainer(Store& store, const std::string& name_or_id, const St
 struct ContainerMountOptions {
   bool allow_other = false;        // as UnionMountSpec's
   bool passthrough = false;        // as UnionMountSpec's
+  bool io_uring = false;           // as UnionMountSpec's
   std::string mount_program = "";  // "": DefaultMountProgram()
 };
 

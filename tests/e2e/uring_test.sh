@@ -68,6 +68,13 @@ expect_eq "what was written is there" "$(ls "$mnt/big" "$mnt/dir" 2>&1 | grep -c
 fusermount3 -u "$mnt"
 expect_ok "an unmount from outside ends the daemon" wait_gone "$pid"
 
+# strata mount --io-uring passes the option on.
+expect_ok "strata mount --io-uring" "$STRATA" mount stack:2 "$mnt" --io-uring
+pid=$(daemon_pid)
+expect_eq "an image mounted by strata mount reads" "$(cat "$mnt/etc/hostname")" "layer1"
+expect_eq "its requests came on the rings" "$(($(ring_completions "$pid") > 0))" 1
+expect_ok "strata umount" "$STRATA" umount "$mnt"
+
 # The union's semantics over the rings: the overlay and differential tests.
 export STRATA_FUSE_EXTRA="-o io_uring"
 expect_ok "overlay test over io_uring" bash "$(dirname "$0")/overlay_test.sh"

@@ -89,15 +89,20 @@ io_uring_sqe* CommandSqe(io_uring& ring, int dev_fd, Entry& e, uint32_t op) {
   return sqe;
 }
 
-// The number of the highest possible CPU, plus one ("0-1" -> 2).
+// How many CPUs the kernel counts as possible, as it counts its queues:
+// "0-1" -> 2, "0-3,6" -> 5. A request made on CPU n goes to queue n.
 unsigned PossibleCpus() {
   std::ifstream in("/sys/devices/system/cpu/possible");
-  std::string list;
-  in >> list;
-  const size_t last = list.find_last_of(",-");
-  const unsigned highest =
-      static_cast<unsigned>(std::atoi(list.c_str() + (last == std::string::npos ? 0 : last + 1)));
-  return highest + 1;
+  std::string range;
+  unsigned count = 0;
+  while (std::getline(in, range, ',')) {
+    const size_t dash = range.find('-');
+    const unsigned first = static_cast<unsigned>(std::atoi(range.c_str()));
+    const unsigned last =
+        dash == std::string::npos ? first : static_cast<unsigned>(std::atoi(range.c_str() + dash + 1));
+    count += last - first + 1;
+  }
+  return count > 0 ? count : 1;
 }
 
 // Lays the request in `e` out as a read of /dev/fuse gives it: header, first

@@ -1,7 +1,5 @@
 #include "uring_channel.h"
 
-#include "session_loop.h"
-
 #include <errno.h>
 #include <liburing.h>
 #include <linux/fuse.h>
@@ -15,7 +13,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "session_loop.h"
 
 namespace strata::fuse {
 
@@ -44,9 +46,9 @@ struct RingCommand {  // struct fuse_uring_cmd_req, in the SQE's command area
 };
 constexpr uint32_t kRegister = 1, kCommitAndFetch = 2;  // enum fuse_uring_cmd
 
-// Each thread keeps this many entries registered, each served in turn; more
-// threads per queue (not more entries per thread) let a slow request (a big
-// copy-up) leave the queue's other requests going.
+// Ring threads per CPU queue, each with one entry: a thread serves one request
+// at a time, so a second one lets a slow request (a big copy-up) leave the
+// queue's other requests going.
 constexpr unsigned kThreadsPerQueue = 2;
 constexpr uint64_t kStopTag = 0;  // user_data of the read of the stop eventfd
 
@@ -65,13 +67,12 @@ struct Entry {
 
 thread_local Entry* serving = nullptr;
 
-io_uring_sqe* CommandSqe(io_uring& ring, int dev_fd, Entry& e, uint32_t op) {
+// Queues a command for entry `e`: register it, or commit its reply and fetch
+// the next request. False if the submission queue has no room (it holds at
+// most two: this and the stop read).
+bool QueueCommand(io_uring& ring, int dev_fd, Entry& e, uint32_t op) {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-  if (!sqe) {  // the queue is full: make room
-    io_uring_submit(&ring);
-    sqe = io_uring_get_sqe(&ring);
-    if (!sqe) return nullptr;
-  }
+  if (!sqe) return false;
   constexpr size_t kSqe128 = 2 * sizeof *sqe;  // 64 bytes more of command area
   std::memset(reinterpret_cast<char*>(sqe), 0, kSqe128);
   sqe->opcode = IORING_OP_URING_CMD;
@@ -86,7 +87,7 @@ io_uring_sqe* CommandSqe(io_uring& ring, int dev_fd, Entry& e, uint32_t op) {
     sqe->addr = reinterpret_cast<uintptr_t>(e.iov);
     sqe->len = 2;
   }
-  return sqe;
+  return true;
 }
 
 // How many CPUs the kernel counts as possible, as it counts its queues:
@@ -224,8 +225,7 @@ void UringChannel::Serve(unsigned qid) {
   io_uring_sqe* stop = io_uring_get_sqe(&ring);
   io_uring_prep_read(stop, stop_fd_, &stop_value, sizeof stop_value, 0);
   io_uring_sqe_set_data64(stop, kStopTag);
-  CommandSqe(ring, dev_fd, e, kRegister);
-  for (bool running = true; running;) {
+  for (bool running = QueueCommand(ring, dev_fd, e, kRegister); running;) {
     io_uring_cqe* cqe = nullptr;
     int rc = io_uring_submit_and_wait(&ring, 1);
     if (rc < 0 && rc != -EINTR) {
@@ -242,7 +242,7 @@ void UringChannel::Serve(unsigned qid) {
       if (cqe->res < 0) {
         // ENOTCONN: the file system was unmounted; anything else: this
         // kernel refused the entry (the others keep /dev/fuse going).
-        if (cqe->res != -ENOTCONN) Warn("registering a request buffer", -cqe->res);
+        if (cqe->res != -ENOTCONN) Warn("a ring command failed", -cqe->res);
         running = false;
         continue;
       }
@@ -261,7 +261,10 @@ void UringChannel::Serve(unsigned qid) {
         std::memcpy(e.header.in_out, &out, sizeof out);
         e.header.ent.payload_sz = 0;
       }
-      CommandSqe(ring, dev_fd, e, kCommitAndFetch);
+      if (!QueueCommand(ring, dev_fd, e, kCommitAndFetch)) {
+        Warn("a full submission queue", EAGAIN);  // cannot happen: see QueueCommand
+        running = false;
+      }
     }
     io_uring_cq_advance(&ring, seen);
   }

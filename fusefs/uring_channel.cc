@@ -268,6 +268,7 @@ void UringChannel::Serve(unsigned qid) {
     }
     io_uring_cq_advance(&ring, seen);
   }
+  io_uring_submit(&ring);  // a reply committed in the last batch still reaches its caller
   io_uring_queue_exit(&ring);
 }
 

@@ -99,6 +99,19 @@ class ParentTimes {
   bool saved_ = false, changed_ = false;
 };
 
+// Moves from_dirfd/from to dirfd/rel, where a whiteout is. As overlayfs
+// does, in one exchange: no moment, even after a crash, shows the lower entry
+// the whiteout hides; the whiteout is then at `from` (true). A file system
+// without exchange gets the whiteout removed first (false).
+Result<bool> MoveOntoWhiteout(int from_dirfd, const std::string& from, int dirfd, const std::string& rel) {
+  if (::renameat2(from_dirfd, from.c_str(), dirfd, rel.c_str(), RENAME_EXCHANGE) == 0) return true;
+  if (errno != EINVAL || ::unlinkat(dirfd, rel.c_str(), 0) != 0 ||
+      ::renameat(from_dirfd, from.c_str(), dirfd, rel.c_str()) != 0) {
+    return Errno("rename");
+  }
+  return false;
+}
+
 bool IsAncestor(const OverlayNode* maybe_ancestor, const OverlayNode* n) {
   for (; n; n = n->parent) {
     if (n == maybe_ancestor) return true;
@@ -279,13 +292,7 @@ Status OverlayImpl::PlaceNewLocked(const std::string& rel, const std::function<S
   const std::string tmp = "new-" + std::to_string(copy_counter_++);
   const int work = work_fd_.get();
   Status made = make(Place{work, tmp, options_.work_dir + "/" + tmp});
-  if (made.ok() && ::renameat2(work, tmp.c_str(), upper_fd_.get(), rel.c_str(), RENAME_EXCHANGE) != 0) {
-    // No exchange on this file system: the whiteout goes first, then the entry comes.
-    if (errno != EINVAL || !(::unlinkat(upper_fd_.get(), rel.c_str(), 0) == 0 &&
-                             ::renameat(work, tmp.c_str(), upper_fd_.get(), rel.c_str()) == 0)) {
-      made = Errno("create");
-    }
-  }
+  if (made.ok()) made = MoveOntoWhiteout(work, tmp, upper_fd_.get(), rel).status();
   // Left in the work directory: the whiteout, or the entry if it could not be placed.
   RemoveEntryAt(work, tmp);
   return made;
@@ -560,17 +567,16 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   const bool onto_whiteout = !dst &&
                              ::fstatat(upper_fd_.get(), new_rel.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0 &&
                              upper::IsWhiteout(target);
-  if (onto_whiteout &&
-      ::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(), RENAME_EXCHANGE) == 0) {
-    // As overlayfs does: the entry and the whiteout trade places in one
-    // rename; the old name keeps the whiteout if it needs one.
+  bool old_holds_whiteout = false;
+  if (onto_whiteout) {
+    ASSIGN_OR_RETURN(old_holds_whiteout,
+                     MoveOntoWhiteout(upper_fd_.get(), old_rel, upper_fd_.get(), new_rel));
+  } else if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0) {
+    return Errno("rename");
+  }
+  if (old_holds_whiteout) {  // the old name keeps it if it needs one
     if (!src_below && ::unlinkat(upper_fd_.get(), old_rel.c_str(), 0) != 0) return Errno("rename");
   } else {
-    if (onto_whiteout && errno != EINVAL) return Errno("rename");
-    if (onto_whiteout && ::unlinkat(upper_fd_.get(), new_rel.c_str(), 0) != 0) return Errno("rename");
-    if (::renameat(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str()) != 0) {
-      return Errno("rename");
-    }
     if (!dst) upper::RemoveWhiteoutFile(upper_fd_.get(), new_rel);  // hidden by the entry anyway
     if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
   }

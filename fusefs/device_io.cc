@@ -85,8 +85,7 @@ void DeviceIo::NoteRequest(const fuse_buf& buf) {
   }
 }
 
-size_t DeviceIo::PatchInitReply(iovec& arg) {
-  void* out = arg.iov_base;
+void DeviceIo::PatchInitReply(void* out) {
   uint32_t flags2 = Load<uint32_t>(out, kInitOutFlags2);
   if (passthrough_offered_) {
     flags2 |= kPassthroughFlag2;
@@ -96,7 +95,9 @@ size_t DeviceIo::PatchInitReply(iovec& arg) {
   if (uring_offered_) flags2 |= kUringFlag2;
   Store(out, kInitOutFlags, Load<uint32_t>(out, kInitOutFlags) | kInitExt);
   Store(out, kInitOutFlags2, flags2);
-  // The kernel's ring payload size: its largest request or reply.
+}
+
+size_t DeviceIo::RingPayloadSize(const void* out) {
   const uint32_t flags = Load<uint32_t>(out, kInitOutFlags);
   const size_t max_pages = (flags & kMaxPagesFlag) ? Load<uint16_t>(out, kInitOutMaxPages) : 32;
   return std::max({kMinReadBuffer, size_t{Load<uint32_t>(out, kInitOutMaxWrite)},
@@ -111,8 +112,8 @@ ssize_t DeviceIo::Writev(int fd, struct iovec* iov, int count, void*) {
   if (out->error == 0 && count >= 2) {
     iovec& arg = iov[count - 1];
     if (out->unique != 0 && out->unique == self->init_unique_ && arg.iov_len >= kInitOutMinSize) {
-      if (self->passthrough_offered_ || self->uring_offered_) uring_payload = self->PatchInitReply(arg);
-      if (!self->uring_offered_) uring_payload = 0;
+      if (self->passthrough_offered_ || self->uring_offered_) self->PatchInitReply(arg.iov_base);
+      if (self->uring_offered_) uring_payload = RingPayloadSize(arg.iov_base);
     } else if (backing > 0 && arg.iov_len >= sizeof(fuse_open_out)) {
       // fuse_open_out ends the reply (after fuse_entry_out for a create):
       // open_flags, then the backing id where older headers have padding.

@@ -33,9 +33,11 @@ class DeviceIo {
 
  private:
   static ssize_t Writev(int fd, struct iovec* iov, int count, void* userdata);
-  // Adds what was asked for and is offered to the INIT reply; returns the
-  // payload size the kernel will use for io_uring requests.
-  size_t PatchInitReply(iovec& arg);
+  // Adds what was asked for and is offered to the INIT reply (fuse_init_out).
+  void PatchInitReply(void* out);
+  // The size of the kernel's io_uring payloads, its largest request or reply,
+  // by the INIT reply.
+  static size_t RingPayloadSize(const void* out);
   Passthrough* passthrough_;
   UringChannel* uring_;
   int dev_fd_ = -1;

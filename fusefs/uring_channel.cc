@@ -52,15 +52,20 @@ constexpr uint32_t kRegister = 1, kCommitAndFetch = 2;  // enum fuse_uring_cmd
 constexpr unsigned kThreadsPerQueue = 2;
 constexpr uint64_t kStopTag = 0;  // user_data of the read of the stop eventfd
 
+// Room before the payload for the request's header and first argument, so
+// that the request reads as /dev/fuse delivers it without moving the payload.
+constexpr size_t kRoom = sizeof(fuse_in_header) + kOpInSize;
+
 // One registered entry: where the kernel puts a request and takes its reply.
 struct Entry {
-  unsigned qid = 0;
+  Entry(unsigned queue, size_t size)
+      : qid(queue), payload_size(size), buffer(new char[kRoom + size]), payload(buffer.get() + kRoom) {}
+  unsigned qid;
+  size_t payload_size;
+  std::unique_ptr<char[]> buffer;  // kRoom bytes, then the payload the kernel fills
+  char* payload;
   RingHeader header{};
-  std::unique_ptr<char[]> payload;
-  size_t payload_size = 0;
-  iovec iov[2]{};
-  // The request as libfuse reads it from /dev/fuse: header, argument, payload.
-  std::vector<char> request;
+  iovec iov[2]{{&header, sizeof header}, {payload, payload_size}};
   uint64_t unique = 0;  // of the request being served
   bool replied = false;
 };
@@ -106,8 +111,9 @@ unsigned PossibleCpus() {
   return count > 0 ? count : 1;
 }
 
-// Lays the request in `e` out as a read of /dev/fuse gives it: header, first
-// argument, payload. False if the sizes do not add up.
+// Lays the request in `e` out as a read of /dev/fuse gives it: header and
+// first argument put just before the payload, which stays where it is. False
+// if the sizes do not add up.
 bool RebuildRequest(Entry& e, fuse_buf* buf) {
   fuse_in_header in;
   std::memcpy(&in, e.header.in_out, sizeof in);
@@ -115,10 +121,9 @@ bool RebuildRequest(Entry& e, fuse_buf* buf) {
   if (in.len < sizeof in + payload || payload > e.payload_size) return false;
   const size_t op_in = in.len - sizeof in - payload;
   if (op_in > kOpInSize) return false;
-  char* r = e.request.data();
+  char* r = e.payload - op_in - sizeof in;
   std::memcpy(r, &in, sizeof in);
   std::memcpy(r + sizeof in, e.header.op_in, op_in);
-  std::memcpy(r + sizeof in + op_in, e.payload.get(), payload);
   buf->mem = r;
   buf->size = in.len;
   return true;
@@ -161,12 +166,12 @@ UringChannel::~UringChannel() {
 void UringChannel::Start(size_t payload_size) {
   std::lock_guard lock(mu_);
   if (!threads_.empty() || stop_fd_ < 0) return;
-  payload_size_ = payload_size;
   // The kernel makes one queue per possible CPU and uses the rings only
   // once every queue has an entry.
   const unsigned queues = PossibleCpus();
   for (unsigned qid = 0; qid < queues; ++qid) {
-    for (unsigned i = 0; i < kThreadsPerQueue; ++i) threads_.emplace_back([this, qid] { Serve(qid); });
+    for (unsigned i = 0; i < kThreadsPerQueue; ++i)
+      threads_.emplace_back([=, this] { Serve(qid, payload_size); });
   }
 }
 
@@ -190,7 +195,8 @@ bool UringChannel::TakeReply(const iovec* iov, int count, ssize_t* written) {
       errno = EINVAL;
       return true;
     }
-    std::memcpy(e->payload.get() + size, iov[i].iov_base, iov[i].iov_len);
+    // memmove: the request's arguments share these bytes.
+    std::memmove(e->payload + size, iov[i].iov_base, iov[i].iov_len);
     size += iov[i].iov_len;
   }
   std::memcpy(e->header.in_out, out, sizeof *out);
@@ -200,7 +206,7 @@ bool UringChannel::TakeReply(const iovec* iov, int count, ssize_t* written) {
   return true;
 }
 
-void UringChannel::Serve(unsigned qid) {
+void UringChannel::Serve(unsigned qid, size_t payload_size) {
   // Signals go to the classic loop's threads, never here.
   sigset_t all;
   sigfillset(&all);
@@ -213,13 +219,7 @@ void UringChannel::Serve(unsigned qid) {
   io_uring ring;
   if (!InitRing(&ring)) return Warn("cannot set up a ring", errno);
   const int dev_fd = fuse_session_fd(se_);
-  Entry e;
-  e.qid = qid;
-  e.payload_size = payload_size_;
-  e.payload.reset(new char[payload_size_]);
-  e.iov[0] = {&e.header, sizeof e.header};
-  e.iov[1] = {e.payload.get(), payload_size_};
-  e.request.resize(sizeof(fuse_in_header) + kOpInSize + payload_size_);
+  Entry e(qid, payload_size);
 
   uint64_t stop_value = 0;
   io_uring_sqe* stop = io_uring_get_sqe(&ring);

@@ -46,9 +46,8 @@ class UringChannel {
   void Stop();
 
  private:
-  void Serve(unsigned qid);  // one ring thread, for CPU queue `qid`
+  void Serve(unsigned qid, size_t payload_size);  // one ring thread, for CPU queue `qid`
   fuse_session* se_;
-  size_t payload_size_ = 0;
   int stop_fd_ = -1;  // an eventfd every ring thread reads: written to stop them
   std::mutex mu_;
   std::vector<std::thread> threads_;  // guarded by mu_

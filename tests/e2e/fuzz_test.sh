@@ -7,10 +7,9 @@
 # strata's upper directory and show that tree too. Three fuzzers at once on
 # one mount must leave the mount, a remount and kernel overlayfs agreeing.
 #
-# STRATA_FUSE_EXTRA: more strata-fuse arguments for every mount (uring_test.sh).
+# STRATA_FUSE_EXTRA: more strata-fuse arguments for every mount (see lib.sh).
 source "$(dirname "$0")/lib.sh"
 [ -c /dev/fuse ] || { echo "FAIL: /dev/fuse is missing"; exit 1; }
-fuse() { "$(dirname "$STRATA")/strata-fuse" ${STRATA_FUSE_EXTRA:-} "$@"; }
 FUZZ=$(dirname "$0")/union_fuzz.py
 mnt=$WORK/mnt ref=$WORK/ref
 mkdir -p "$mnt" "$ref"
@@ -39,7 +38,7 @@ run() {
   local seed=$1 u=$WORK/u$1 w=$WORK/w$1 ku=$WORK/ku$1 kw=$WORK/kw$1
   shift
   mkdir -p "$u" "$w" "$ku" "$kw"
-  fuse "$@" --upper "$u" --work "$w" "$mnt"
+  strata_fuse "$@" --upper "$u" --work "$w" "$mnt"
   mount -t overlay overlay -o "lowerdir=$lower,upperdir=$ku,workdir=$kw" "$ref"
   python3 "$FUZZ" "$mnt" "$seed" 2000 >"$WORK/strata.log"
   python3 "$FUZZ" "$ref" "$seed" 2000 >"$WORK/kernel.log"
@@ -52,7 +51,7 @@ run() {
   fusermount3 -u "$mnt"
   umount "$ref"
 
-  fuse "$@" --upper "$u" --work "$w" "$mnt"
+  strata_fuse "$@" --upper "$u" --work "$w" "$mnt"
   expect_eq "seed $seed: the same tree after a remount" "$(diff <(tree "$mnt") "$WORK/want" | head -5)" ""
   fusermount3 -u "$mnt"
   expect_eq "seed $seed: work directory left empty" "$(ls -A "$w/")" ""
@@ -71,12 +70,12 @@ for seed in 4 5; do run "$seed" --image fuzz:1; done
 # Three fuzzers at once on one mount: no reference says what the result should
 # be, but what the mount shows must be what its upper directory holds.
 mkdir -p "$WORK"/{uc,wc}
-fuse -o "lowerdir=$lower,upperdir=$WORK/uc,workdir=$WORK/wc" "$mnt"
+strata_fuse -o "lowerdir=$lower,upperdir=$WORK/uc,workdir=$WORK/wc" "$mnt"
 for seed in 11 12 13; do python3 "$FUZZ" "$mnt" "$seed" 1500 >/dev/null & done
 wait
 tree "$mnt" >"$WORK/live"
 fusermount3 -u "$mnt"
-fuse -o "lowerdir=$lower,upperdir=$WORK/uc,workdir=$WORK/wc" "$mnt"
+strata_fuse -o "lowerdir=$lower,upperdir=$WORK/uc,workdir=$WORK/wc" "$mnt"
 expect_eq "concurrent: the same tree after a remount" "$(diff <(tree "$mnt") "$WORK/live" | head -5)" ""
 fusermount3 -u "$mnt"
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$WORK/uc,workdir=$WORK/wc" "$ref"

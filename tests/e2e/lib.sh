@@ -8,6 +8,10 @@ trap 'rm -rf "$WORK"' EXIT
 passed=0
 failed=0
 
+# strata-fuse, with $STRATA_FUSE_EXTRA's arguments first (uring_test.sh runs
+# whole suites over io_uring that way).
+strata_fuse() { "$(dirname "$STRATA")/strata-fuse" ${STRATA_FUSE_EXTRA:-} "$@"; }
+
 ok() { passed=$((passed + 1)); }
 fail() {
   failed=$((failed + 1))

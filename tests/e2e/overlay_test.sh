@@ -4,11 +4,10 @@
 # the same tree; strata's upper directory must mount with kernel overlayfs
 # too; fsync'd writes survive SIGKILL of the daemon; many threads at once.
 #
-# STRATA_FUSE_EXTRA: more strata-fuse arguments for every mount (uring_test.sh).
+# STRATA_FUSE_EXTRA: more strata-fuse arguments for every mount (see lib.sh).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/layers.sh"
 [ -c /dev/fuse ] || { echo "FAIL: /dev/fuse is missing"; exit 1; }
-fuse() { "$(dirname "$STRATA")/strata-fuse" ${STRATA_FUSE_EXTRA:-} "$@"; }
 mnt=$WORK/mnt ref=$WORK/ref check=$WORK/check
 mkdir -p "$mnt" "$ref" "$check" "$WORK"/{u1,w1,u2,w2}
 trap 'for m in "$mnt" "$ref" "$check"; do umount "$m" 2>/dev/null; done; rm -rf "$WORK"' EXIT
@@ -16,7 +15,7 @@ make_stack_image
 make_kernel_lowers
 lowers="$WORK/k2:$WORK/k1:$WORK/k0"
 
-expect_ok "writable mount" fuse --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
+expect_ok "writable mount" strata_fuse --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
 mount -t overlay overlay -o "lowerdir=$lowers,upperdir=$WORK/u2,workdir=$WORK/w2" "$ref"
 
 changes "$mnt"
@@ -164,7 +163,7 @@ expect_eq "kernel reads strata's upper" "$(listing "$check" | grep -v alias)" "$
 umount "$check"
 
 # fsync'd writes survive SIGKILL of the daemon.
-fuse --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
+strata_fuse --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
 python3 -c "
 import os
 fd = os.open('$mnt/durable', os.O_CREAT | os.O_WRONLY, 0o644)
@@ -173,7 +172,7 @@ os.fsync(fd)"
 pkill -KILL -f "strata-fuse .*$mnt"
 sleep 0.5
 umount -l "$mnt" 2>/dev/null || true
-fuse --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
+strata_fuse --image stack:2 --upper "$WORK/u1" --work "$WORK/w1" "$mnt"
 expect_eq "fsync'd write after SIGKILL and remount" "$(cat "$mnt/durable")" "fsynced data"
 
 # Many threads creating and renaming in one directory.

@@ -22,6 +22,7 @@ make_stack_image() {
   chown 1000:1000 "$l0/data/a"
   echo owned >"$l0/bin/owned" && chown 1000:1000 "$l0/bin/owned"
   mkdir -p "$l0/srv/www" && echo page >"$l0/srv/www/index.html"  # untouched by changes()
+  mkdir -p "$l0/io" && seq 1 20000 >"$l0/io/blocks"       # untouched by changes()
   truncate -s 16M "$l0/bin/sparse"                        # holes, kept by tar --sparse
   printf head | dd of="$l0/bin/sparse" conv=notrunc status=none
   printf middle | dd of="$l0/bin/sparse" bs=1M seek=8 conv=notrunc status=none

@@ -156,6 +156,64 @@ PY
 made=$(creating "$mnt" 2>&1)
 expect_eq "creating: umask and a read-only new file" "$made" "4 EACCES 0o100440 0o100640"
 expect_eq "creating as on overlayfs" "$made" "$(creating "$ref" 2>&1)"
+
+# fallocate (a lower file: copied up first), fsync and fsyncdir, flock and
+# POSIX locks, statfs: what each call returns and leaves, as on overlayfs.
+file_calls() { python3 - "$1" <<'PY'
+import ctypes, errno, fcntl, os, sys
+m = sys.argv[1]
+path = m + "/io/blocks"
+libc = ctypes.CDLL(None, use_errno=True)
+def fallocate(fd, mode, off, length):
+    if libc.fallocate(fd, mode, ctypes.c_long(off), ctypes.c_long(length)) != 0:
+        return errno.errorcode[ctypes.get_errno()]
+    return "ok"
+def attempt(call):
+    try:
+        call()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+out = []
+size = os.stat(path).st_size
+fd = os.open(path, os.O_RDWR)
+os.posix_fallocate(fd, size, 16384)                          # grows the file
+out.append((os.fstat(fd).st_size - size, os.pread(fd, 6, 0)))
+KEEP_SIZE, PUNCH_HOLE = 1, 2
+out.append((fallocate(fd, KEEP_SIZE, size + 16384, 65536), os.fstat(fd).st_size - size))
+out.append((fallocate(fd, KEEP_SIZE | PUNCH_HOLE, 0, 4096), os.pread(fd, 6, 0), os.pread(fd, 6, 4096)))
+os.fsync(fd)
+os.fdatasync(fd)
+dfd = os.open(m + "/io", os.O_RDONLY | os.O_DIRECTORY)
+os.fsync(dfd)                                                # fsyncdir
+# flock: a second open file description waits for the first.
+a, b = os.open(path, os.O_RDONLY), os.open(path, os.O_RDONLY)
+fcntl.flock(a, fcntl.LOCK_EX)
+out.append(attempt(lambda: fcntl.flock(b, fcntl.LOCK_EX | fcntl.LOCK_NB)))
+fcntl.flock(a, fcntl.LOCK_UN)
+out.append(attempt(lambda: fcntl.flock(b, fcntl.LOCK_EX | fcntl.LOCK_NB)))
+# POSIX record locks: another process meets the held range, not the rest.
+fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    own = os.open(path, os.O_RDWR)
+    held = attempt(lambda: fcntl.lockf(own, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0))
+    free = attempt(lambda: fcntl.lockf(own, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 10))
+    os.write(w, f"{held} {free}".encode())
+    os._exit(0)
+os.waitpid(pid, 0)
+out.append(os.read(r, 64).decode())
+print(out)
+st = os.statvfs(m)  # the upper directory's file system, as overlayfs reports it
+print(st.f_bsize, st.f_namemax, st.f_blocks, st.f_files, st.f_bavail > 0)
+PY
+}
+calls=$(file_calls "$mnt" 2>&1)
+expect_eq "file calls as on overlayfs" "$calls" "$(file_calls "$ref" 2>&1)"
+expect_eq "fallocate, fsync, locks" "$(echo "$calls" | head -1)" \
+  "[(16384, b'1\\n2\\n3\\n'), ('ok', 16384), ('ok', b'\\x00\\x00\\x00\\x00\\x00\\x00', b'1\\n1042'), 'EAGAIN', 'ok', 'EAGAIN ok']"
+expect_eq "statfs of the upper file system" "$(echo "$calls" | tail -1 | cut -d' ' -f2,5)" "255 True"
 # strata's upper directory is kernel overlayfs's format: it mounts there as is.
 umount "$mnt"
 mount -t overlay overlay -o "lowerdir=$WORK/u1:$lowers" "$check"

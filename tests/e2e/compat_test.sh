@@ -31,9 +31,15 @@ expect_ok "fusermount3 -u" fusermount3 -u "$mnt"
 umount "$ref"
 
 # Writable, with the options podman passes and one it does not know.
-"$FUSE" -o "lowerdir=$WORK/k2:$WORK/f1:$WORK/k0,upperdir=$WORK/u1,workdir=$WORK/w1,fsync=0,private,volatile,frobnicate=1" \
+"$FUSE" -o "lowerdir=$WORK/k2:$WORK/f1:$WORK/k0,upperdir=$WORK/u1,workdir=$WORK/w1,fsync=0,private,volatile,allow_other,default_permissions,frobnicate=1" \
   "$mnt" 2>"$WORK/warn"
 expect_eq "mount is live when the command returns" "$(findmnt -n -o FSTYPE "$mnt")" "fuse.strata"
+expect_eq "allow_other, default_permissions" \
+  "$(findmnt -n -o OPTIONS "$mnt" | tr , '\n' | grep -c -x -e allow_other -e default_permissions)" 2
+chmod 711 "$WORK"  # nobody may pass through to the mount point
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@" 2>&1; }
+expect_eq "another user reads through allow_other" "$(as_nobody cat "$mnt/etc/hostname")" "layer1"
+expect_eq "and meets the file's permissions" "$(as_nobody sh -c "echo x >>'$mnt/etc/hostname'" | grep -c 'Permission denied')" 1
 expect_eq "unknown option: one warning" "$(grep -c "ignoring unknown option 'frobnicate=1'" "$WORK/warn")" 1
 mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0,upperdir=$WORK/u2,workdir=$WORK/w2" "$ref"
 changes "$mnt"

@@ -214,6 +214,15 @@ expect_eq "file calls as on overlayfs" "$calls" "$(file_calls "$ref" 2>&1)"
 expect_eq "fallocate, fsync, locks" "$(echo "$calls" | head -1)" \
   "[(16384, b'1\\n2\\n3\\n'), ('ok', 16384), ('ok', b'\\x00\\x00\\x00\\x00\\x00\\x00', b'1\\n1042'), 'EAGAIN', 'ok', 'EAGAIN ok']"
 expect_eq "statfs of the upper file system" "$(echo "$calls" | tail -1 | cut -d' ' -f2,5)" "255 True"
+
+# Inode numbers hold for the life of the mount: after the kernel has forgotten
+# every inode (and the daemon its nodes), and across a copy-up.
+inodes() { (cd "$1" && stat -c '%n %i' . etc etc/hostname bin bin/alias bin/fifo io/blocks newfile-top sym); }
+before=$(inodes "$mnt")
+chmod 600 "$mnt/bin/fifo" "$ref/bin/fifo"  # a lower FIFO: copied up
+sync && echo 2 >/proc/sys/vm/drop_caches
+expect_eq "inode numbers stable" "$(inodes "$mnt")" "$before"
+expect_eq "the FIFO was copied up" "$(stat -c %a "$WORK/u1/bin/fifo" 2>&1)" 600
 # strata's upper directory is kernel overlayfs's format: it mounts there as is.
 umount "$mnt"
 mount -t overlay overlay -o "lowerdir=$WORK/u1:$lowers" "$check"

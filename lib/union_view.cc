@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "dir_layer.h"
@@ -41,7 +43,8 @@ uint32_t TypeBits(EntryType type) {
   return S_IFREG;
 }
 
-using Tree = std::map<std::string, Ref>;
+// Keys are views of the layers' entry paths, which outlive the tree.
+using Tree = std::map<std::string_view, Ref, std::less<>>;
 
 // Removes everything strictly below `path`.
 void EraseBelow(Tree& tree, const std::string& path) {
@@ -56,22 +59,43 @@ void EraseBelow(Tree& tree, const std::string& path) {
 
 // Applies one layer on top of the tree, as overlayfs presents an upper layer.
 void ApplyLayer(Tree& tree, size_t layer, const LayerIndex& index) {
+  if (tree.empty()) {
+    // The bottom layer hides and merges with nothing, and its entries come
+    // sorted without duplicates (FORMAT.md): each goes in at the end.
+    for (const Entry& e : index.entries) {
+      if (e.type != EntryType::kWhiteout) tree.emplace_hint(tree.end(), e.path, Ref{layer, &e});
+    }
+    return;
+  }
   for (const Entry& e : index.entries) {
-    auto existing = tree.find(e.path);
-    bool had_dir = existing != tree.end() && existing->second.entry->type == EntryType::kDirectory;
+    auto at = tree.lower_bound(e.path);
+    const bool exists = at != tree.end() && at->first == e.path;
+    const bool had_dir = exists && at->second.entry->type == EntryType::kDirectory;
     if (e.type == EntryType::kWhiteout) {
-      if (existing != tree.end()) tree.erase(existing);
+      if (exists) tree.erase(at);
       EraseBelow(tree, e.path);
       continue;
     }
     if (e.type != EntryType::kDirectory) {
-      if (had_dir) EraseBelow(tree, e.path);
-      tree[e.path] = {layer, &e};
+      if (had_dir) EraseBelow(tree, e.path);  // leaves `at` valid: it is not below itself
+      if (exists) {
+        at->second = {layer, &e};
+      } else {
+        tree.emplace_hint(at, e.path, Ref{layer, &e});
+      }
       continue;
     }
-    if (e.opaque) EraseBelow(tree, e.path);
+    if (e.opaque) {
+      EraseBelow(tree, e.path);
+      at = tree.lower_bound(e.path);  // what followed `at` may be gone
+    }
     // A directory the tar only implied keeps a lower directory's metadata.
-    if (!(e.implicit && had_dir)) tree[e.path] = {layer, &e};
+    if (e.implicit && had_dir) continue;
+    if (exists) {
+      at->second = {layer, &e};
+    } else {
+      tree.emplace_hint(at, e.path, Ref{layer, &e});
+    }
   }
 }
 
@@ -101,20 +125,27 @@ Status UnionView::Impl::Build() {
     }();
     tree[""] = {0, &kRoot};
   }
-  std::map<std::pair<size_t, std::string>, NodeId> link_groups;  // (layer, data path) -> node
-  std::map<std::string, NodeId> dirs;                            // path -> node
+  // Names that hardlinks point to, per layer: only their nodes are looked up
+  // again, so only they are remembered (most trees have few or none).
+  std::set<std::pair<size_t, std::string_view>> link_targets;
+  for (const auto& [path, ref] : tree) {
+    if (ref.entry->type == EntryType::kHardlink) link_targets.insert({ref.layer, ref.entry->link_target});
+  }
+  std::map<std::pair<size_t, std::string_view>, NodeId> link_groups;  // (layer, data path) -> node
+  std::unordered_map<std::string_view, NodeId> dirs;                  // path -> node
   nodes.reserve(tree.size());
   for (const auto& [path, ref] : tree) {
     const Entry* data = ref.entry;
-    std::string data_path = path;
+    std::string_view data_path = path;
     if (data->type == EntryType::kHardlink) {
       data_path = data->link_target;
-      data = layers[ref.layer].Find(data_path);
-      if (!data) return Status::Corruption("hardlink /" + path + " points to a missing entry");
+      data = layers[ref.layer].Find(data->link_target);
+      if (!data) return Status::Corruption("hardlink /" + std::string(path) + " points to a missing entry");
     }
+    const bool linked = data->type != EntryType::kDirectory && link_targets.count({ref.layer, data_path});
     NodeId id;
-    auto group = link_groups.find({ref.layer, data_path});
-    if (data->type != EntryType::kDirectory && group != link_groups.end()) {
+    auto group = linked ? link_groups.find({ref.layer, data_path}) : link_groups.end();
+    if (group != link_groups.end()) {
       id = group->second;
       ++nodes[id - 1].nlink;
     } else {
@@ -123,17 +154,20 @@ Status UnionView::Impl::Build() {
       if (data->type == EntryType::kDirectory) {
         nodes.back().nlink = 2;
         dirs[path] = id;
-      } else {
+      } else if (linked) {
         link_groups[{ref.layer, data_path}] = id;
       }
     }
     if (path.empty()) continue;
     auto slash = path.rfind('/');
-    std::string parent = slash == std::string::npos ? "" : path.substr(0, slash);
+    std::string_view parent = slash == std::string_view::npos ? "" : path.substr(0, slash);
     auto p = dirs.find(parent);
-    if (p == dirs.end()) return Status::Corruption("merged entry /" + path + " has no parent directory");
+    if (p == dirs.end()) {
+      return Status::Corruption("merged entry /" + std::string(path) + " has no parent directory");
+    }
     Node& parent_node = nodes[p->second - 1];
-    parent_node.children.push_back({path.substr(slash == std::string::npos ? 0 : slash + 1), id});
+    parent_node.children.push_back(
+        {std::string(path.substr(slash == std::string_view::npos ? 0 : slash + 1)), id});
     if (data->type == EntryType::kDirectory) ++parent_node.nlink;
   }
   return Status::OK();

@@ -83,8 +83,10 @@ op_copyup() { printf x >>"$mnt/big.bin"; sync -f "$mnt/big.bin" 2>/dev/null || t
 op_create() { mkdir "$mnt/new" && for i in $(seq 10000); do : >"$mnt/new/f$i"; done; }
 op_rmrf() { rm -rf "$mnt/usr/share" 2>/dev/null || rm -rf "$mnt/dir1"* ; }
 
+op_mount() { :; }  # timed around mount_union itself (see the loop below)
+
 rows=(
-  "deb find op_find" "deb stat-all op_stat" "deb tar-c op_tar" "deb seq-read-200M op_seqread"
+  "deb mount op_mount" "syn mount op_mount" "deb find op_find" "deb stat-all op_stat" "deb tar-c op_tar" "deb seq-read-200M op_seqread"
   "deb rand-read-4k op_randread" "deb copy-up-append op_copyup" "deb create-10k op_create"
   "deb rm-rf-lower op_rmrf" "syn find op_find" "syn stat-all op_stat" "syn tar-c op_tar"
 )
@@ -102,6 +104,16 @@ for row in "${rows[@]}"; do
   [[ "$set $name" =~ ${ROWS:-.} ]] || continue
   for temp in cold warm; do
     for _ in $(seq "${RUNS:-1}"); do for kind in "${kinds[@]}"; do
+      if [ "$fn" = op_mount ]; then
+        # The mount itself: until the daemon has loaded the layers and the root answers.
+        if [ "$temp" = warm ]; then mount_union "$kind" "$set" && unmount; else drop_caches; fi
+        t0=$(now)
+        mount_union "$kind" "$set" && stat "$mnt/" >/dev/null
+        t1=$(now)
+        unmount
+        echo "$set $name $temp $kind $(echo "$t1 - $t0" | bc)" >>"$results"
+        continue
+      fi
       if [ "$temp" = warm ]; then
         # A first run in a throwaway mount fills the host caches; a read-only
         # operation then runs once more in the timed mount to fill its caches.

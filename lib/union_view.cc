@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <string_view>
 #include <unordered_map>
 
@@ -76,21 +75,14 @@ void ApplyLayer(Tree& tree, size_t layer, const LayerIndex& index) {
       EraseBelow(tree, e.path);
       continue;
     }
-    if (e.type != EntryType::kDirectory) {
-      if (had_dir) EraseBelow(tree, e.path);  // leaves `at` valid: it is not below itself
-      if (exists) {
-        at->second = {layer, &e};
-      } else {
-        tree.emplace_hint(at, e.path, Ref{layer, &e});
-      }
-      continue;
-    }
-    if (e.opaque) {
+    if (e.type == EntryType::kDirectory && e.opaque) {
       EraseBelow(tree, e.path);
       at = tree.lower_bound(e.path);  // what followed `at` may be gone
+    } else if (had_dir && e.type != EntryType::kDirectory) {
+      EraseBelow(tree, e.path);  // leaves `at` valid: it is not below itself
     }
     // A directory the tar only implied keeps a lower directory's metadata.
-    if (e.implicit && had_dir) continue;
+    if (e.type == EntryType::kDirectory && e.implicit && had_dir) continue;
     if (exists) {
       at->second = {layer, &e};
     } else {
@@ -125,14 +117,13 @@ Status UnionView::Impl::Build() {
     }();
     tree[""] = {0, &kRoot};
   }
-  // Names that hardlinks point to, per layer: only their nodes are looked up
-  // again, so only they are remembered (most trees have few or none).
-  std::set<std::pair<size_t, std::string_view>> link_targets;
+  // The nodes of names that hardlinks point to, per layer (0 until made): only
+  // they are looked up again, so only they are kept (most trees have none).
+  std::map<std::pair<size_t, std::string_view>, NodeId> link_groups;
   for (const auto& [path, ref] : tree) {
-    if (ref.entry->type == EntryType::kHardlink) link_targets.insert({ref.layer, ref.entry->link_target});
+    if (ref.entry->type == EntryType::kHardlink) link_groups[{ref.layer, ref.entry->link_target}] = 0;
   }
-  std::map<std::pair<size_t, std::string_view>, NodeId> link_groups;  // (layer, data path) -> node
-  std::unordered_map<std::string_view, NodeId> dirs;                  // path -> node
+  std::unordered_map<std::string_view, NodeId> dirs;  // path -> node
   nodes.reserve(tree.size());
   for (const auto& [path, ref] : tree) {
     const Entry* data = ref.entry;
@@ -142,10 +133,10 @@ Status UnionView::Impl::Build() {
       data = layers[ref.layer].Find(data->link_target);
       if (!data) return Status::Corruption("hardlink /" + std::string(path) + " points to a missing entry");
     }
-    const bool linked = data->type != EntryType::kDirectory && link_targets.count({ref.layer, data_path});
+    auto group =
+        data->type == EntryType::kDirectory ? link_groups.end() : link_groups.find({ref.layer, data_path});
     NodeId id;
-    auto group = linked ? link_groups.find({ref.layer, data_path}) : link_groups.end();
-    if (group != link_groups.end()) {
+    if (group != link_groups.end() && group->second != 0) {
       id = group->second;
       ++nodes[id - 1].nlink;
     } else {
@@ -154,8 +145,8 @@ Status UnionView::Impl::Build() {
       if (data->type == EntryType::kDirectory) {
         nodes.back().nlink = 2;
         dirs[path] = id;
-      } else if (linked) {
-        link_groups[{ref.layer, data_path}] = id;
+      } else if (group != link_groups.end()) {
+        group->second = id;
       }
     }
     if (path.empty()) continue;

@@ -133,3 +133,17 @@ TEST_CASE("wrong requests get the errno overlayfs gives") {
   REQUIRE(v->GetAttr(999).status().ToErrno() == ESTALE);
   REQUIRE(*v->ContentPath(*v->Resolve("f")) == "");  // empty file: no blob
 }
+
+TEST_CASE("an index that does not hold together is refused with the entry named") {
+  auto open = [](std::vector<LayerIndex> layers) {
+    return UnionView::FromLayers(std::move(layers), [](const Digest& d) { return "/blobs/" + d.Hex(); });
+  };
+  Entry link = E("b", EntryType::kHardlink);
+  link.link_target = "gone";
+  auto dangling = open({Layer({link})});
+  REQUIRE(dangling.status().code() == Code::kCorruption);
+  REQUIRE(dangling.status().message().find("hardlink /b points to a missing entry") != std::string::npos);
+  auto orphan = open({Layer({D("a")}), Layer({E("x/y")})});  // y in an upper layer, x nowhere
+  REQUIRE(orphan.status().code() == Code::kCorruption);
+  REQUIRE(orphan.status().message().find("merged entry /x/y has no parent directory") != std::string::npos);
+}

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "hasher.h"
-#include "index_codec.h"
+#include "format/hasher.h"
+#include "format/index_codec.h"
 
 using namespace strata;
 

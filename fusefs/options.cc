@@ -1,4 +1,5 @@
 #include "options.h"
+#include "strata/text.h"
 
 #include <sys/stat.h>
 
@@ -12,19 +13,10 @@ namespace {
 
 constexpr uint32_t kOverflowId = 65534;
 
-std::vector<std::string> Split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string item;
-  while (std::getline(in, item, sep)) out.push_back(item);
-  return out;
-}
-
 std::optional<uint32_t> ParseId(const std::string& s) {
-  char* end = nullptr;
-  unsigned long v = std::strtoul(s.c_str(), &end, 10);
-  if (s.empty() || *end || v > UINT32_MAX) return std::nullopt;
-  return static_cast<uint32_t>(v);
+  auto v = ParseUnsigned(s, 10, UINT32_MAX);
+  if (!v) return std::nullopt;
+  return static_cast<uint32_t>(*v);
 }
 
 }  // namespace

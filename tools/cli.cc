@@ -10,6 +10,16 @@ Store& Context::OpenStore() {
   return *store;
 }
 
+Volumes& Context::OpenVolumes() {
+  if (!volumes) volumes = Check(Volumes::Open(OpenStore()));
+  return *volumes;
+}
+
+Containers& Context::OpenContainers() {
+  if (!containers) containers = Check(Containers::Open(OpenStore(), OpenVolumes()));
+  return *containers;
+}
+
 void Fail(const std::string& message, int exit_code) {
   std::string line = message;
   for (char& c : line) {
@@ -21,19 +31,6 @@ void Fail(const std::string& message, int exit_code) {
 
 void Fail(const Status& status) {
   Fail(status.message());
-}
-
-std::string HumanSize(uint64_t bytes) {
-  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB"};
-  double v = static_cast<double>(bytes);
-  size_t u = 0;
-  while (v >= 1000 && u + 1 < std::size(kUnits)) {
-    v /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, kUnits[u]);
-  return buf;
 }
 
 std::string FormatTime(int64_t unix_seconds) {

@@ -13,9 +13,13 @@ namespace strata::cli {
 struct Context {
   std::string root;
   std::unique_ptr<Store> store;
+  std::unique_ptr<Volumes> volumes;
+  std::unique_ptr<Containers> containers;
 
-  // Opens the store on first use; exits with an error line if it cannot.
+  // Each opens on first use (with what it is built on); exits with an error line if it cannot.
   Store& OpenStore();
+  Volumes& OpenVolumes();
+  Containers& OpenContainers();
 };
 
 // Prints "strata: error: MESSAGE" (one line) and ends the command with exit 1.
@@ -31,7 +35,6 @@ inline void Check(const Status& status) {
   if (!status.ok()) Fail(status);
 }
 
-std::string HumanSize(uint64_t bytes);  // "1.5MB", decimal units as Docker prints
 std::string FormatTime(int64_t unix_seconds);
 std::string ShortId(const std::string& id);
 

@@ -13,13 +13,6 @@ namespace strata::cli {
 
 namespace {
 
-struct UniqueLog {
-  int fd = -1;
-  ~UniqueLog() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 struct CreateArgs {
   std::string name, workdir, user, entrypoint, runtime = "runc";
   std::vector<std::string> volumes, mounts, env;
@@ -56,7 +49,7 @@ ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::s
   config.user = a.user;
   for (const auto& v : a.volumes) config.mounts.push_back(Check(ParseVolumeFlag(v)));
   for (const auto& m : a.mounts) config.mounts.push_back(Check(ParseMountFlag(m)));
-  return Check(ctx.OpenStore().CreateContainer(config));
+  return Check(ctx.OpenContainers().Create(config));
 }
 
 std::string Ago(int64_t t) {
@@ -86,20 +79,13 @@ std::string Joined(const std::vector<std::string>& args) {
 int Start(Context& ctx, const ContainerInfo& c, const std::string& runtime, bool attach) {
   StartOptions options;
   options.runtime = runtime;
-  UniqueLog log;
-  if (!attach) {
-    std::string path = ctx.OpenStore().ContainerDir(c.id) + "/output.log";
-    log.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (log.fd < 0) Fail("cannot open " + path);
-    options.stdout_fd = options.stderr_fd = log.fd;
-  }
+  options.log_output = !attach;
   std::fflush(stdout);
-  return Check(StartContainer(ctx.OpenStore(), c.id, options));
+  return Check(StartContainer(ctx.OpenContainers(), c.id, options));
 }
 
-}  // namespace
-
-void AddContainerCommands(CLI::App& app, Context& ctx) {
+// create, run, start.
+void AddRunCommands(CLI::App& app, Context& ctx) {
   auto create_args = std::make_shared<CreateArgs>();
   auto* create = app.add_subcommand("create", "create a container: IMAGE [CMD...]");
   AddCreateFlags(create, *create_args);
@@ -118,8 +104,9 @@ void AddContainerCommands(CLI::App& app, Context& ctx) {
     StartOptions options;
     options.runtime = run_args->runtime;
     std::fflush(stdout);
-    auto status = StartContainer(ctx.OpenStore(), c.id, options);
-    if (run_args->remove) (void)ctx.OpenStore().RemoveContainer(c.id, true, true);
+    auto status = StartContainer(ctx.OpenContainers(), c.id, options);
+    if (run_args->remove)
+      (void)ctx.OpenContainers().Remove(c.id, {.force = true, .remove_anonymous_volumes = true});
     if (!status.ok()) Fail(status.status().message(), 125);
     if (*status != 0) throw CLI::RuntimeError(*status);
   });
@@ -137,13 +124,16 @@ void AddContainerCommands(CLI::App& app, Context& ctx) {
   start->callback([&ctx, start_args] {
     int last = 0;
     for (const auto& name : start_args->names) {
-      ContainerInfo c = Check(ctx.OpenStore().GetContainer(name));
+      ContainerInfo c = Check(ctx.OpenContainers().Get(name));
       last = Start(ctx, c, start_args->runtime, start_args->attach);
       if (!start_args->attach) std::printf("%s\n", c.name.c_str());
     }
     if (start_args->attach && last != 0) throw CLI::RuntimeError(last);
   });
+}
 
+// ps, rm.
+void AddListCommands(CLI::App& app, Context& ctx) {
   struct PsArgs {
     bool all = false, json = false, quiet = false;
   };
@@ -154,7 +144,7 @@ void AddContainerCommands(CLI::App& app, Context& ctx) {
   ps->add_flag("-q,--quiet", ps_args->quiet, "ids only");
   ps->callback([&ctx, ps_args] {
     std::vector<ContainerInfo> shown;
-    for (auto& c : Check(ctx.OpenStore().ListContainers())) {
+    for (auto& c : Check(ctx.OpenContainers().List())) {
       if (ps_args->all || c.state == ContainerState::kRunning) shown.push_back(std::move(c));
     }
     if (ps_args->json) {
@@ -187,18 +177,22 @@ void AddContainerCommands(CLI::App& app, Context& ctx) {
   rm->add_flag("-v,--volumes", rm_args->volumes, "remove its anonymous volumes too");
   rm->callback([&ctx, rm_args] {
     for (const auto& name : rm_args->names) {
-      Check(ctx.OpenStore().RemoveContainer(name, rm_args->force, rm_args->volumes));
+      Check(ctx.OpenContainers().Remove(
+          name, {.force = rm_args->force, .remove_anonymous_volumes = rm_args->volumes}));
       std::printf("%s\n", name.c_str());
     }
   });
+}
 
+// diff, commit, logs: what a container's layer and runs left.
+void AddLayerOfContainerCommands(CLI::App& app, Context& ctx) {
   auto diff_name = std::make_shared<std::string>();
   auto diff_json = std::make_shared<bool>(false);
   auto* diff = app.add_subcommand("diff", "what a container changed: A added, C changed, D deleted");
   diff->add_option("CONTAINER", *diff_name, "name or id")->required();
   diff->add_flag("--json", *diff_json, "print JSON");
   diff->callback([&ctx, diff_name, diff_json] {
-    auto changes = Check(ctx.OpenStore().ContainerDiff(*diff_name));
+    auto changes = Check(ctx.OpenContainers().Diff(*diff_name));
     if (*diff_json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& c : changes) out.push_back({{"Kind", std::string(1, c.kind)}, {"Path", c.path}});
@@ -213,7 +207,7 @@ void AddContainerCommands(CLI::App& app, Context& ctx) {
   commit->add_option("CONTAINER", commit_args->first, "name or id")->required();
   commit->add_option("IMAGE", commit_args->second, "name[:tag] for the new image");
   commit->callback([&ctx, commit_args] {
-    Image image = Check(ctx.OpenStore().CommitContainer(commit_args->first, commit_args->second));
+    Image image = Check(ctx.OpenContainers().Commit(commit_args->first, commit_args->second));
     std::printf("%s\n", image.id.c_str());
   });
 
@@ -221,14 +215,22 @@ void AddContainerCommands(CLI::App& app, Context& ctx) {
   auto* logs = app.add_subcommand("logs", "what a container printed when started without -a");
   logs->add_option("CONTAINER", *logs_name, "name or id")->required();
   logs->callback([&ctx, logs_name] {
-    ContainerInfo c = Check(ctx.OpenStore().GetContainer(*logs_name));
-    std::FILE* f = std::fopen((ctx.OpenStore().ContainerDir(c.id) + "/output.log").c_str(), "r");
+    ContainerInfo c = Check(ctx.OpenContainers().Get(*logs_name));
+    std::FILE* f = std::fopen(ctx.OpenContainers().Paths(c.id).log.c_str(), "r");
     if (!f) return;
     char buf[65536];
     size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) std::fwrite(buf, 1, n, stdout);
     std::fclose(f);
   });
+}
+
+}  // namespace
+
+void AddContainerCommands(CLI::App& app, Context& ctx) {
+  AddRunCommands(app, ctx);
+  AddListCommands(app, ctx);
+  AddLayerOfContainerCommands(app, ctx);
 }
 
 }  // namespace strata::cli

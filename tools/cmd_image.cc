@@ -57,7 +57,7 @@ void ListImages(Context& ctx, bool json, bool quiet) {
 void RemoveImages(Context& ctx, const std::vector<std::string>& refs, bool force) {
   Store& store = ctx.OpenStore();
   for (const auto& ref : refs) {
-    RemoveImageReport report = Check(store.RemoveImage(ref, force));
+    RemoveImageReport report = Check(store.RemoveImage(ref, {.force = force}));
     for (const auto& name : report.untagged) std::printf("Untagged: %s\n", name.c_str());
     if (!report.deleted_image.empty()) std::printf("Deleted: image %s\n", report.deleted_image.c_str());
     for (const auto& layer : report.deleted_layers) std::printf("Deleted: layer %s\n", layer.c_str());

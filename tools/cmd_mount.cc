@@ -31,7 +31,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
                   "take requests on per-CPU io_uring rings (Linux 6.14+ with fuse's enable_uring set)");
   mount->callback([&ctx, args] {
     Store& store = ctx.OpenStore();
-    const bool container = store.GetContainer(args->target).ok();  // a container's name wins
+    const bool container = ctx.OpenContainers().Get(args->target).ok();  // a container's name wins
     Image image;
     if (!container) image = Check(store.GetImage(args->target));
     struct stat st;
@@ -39,7 +39,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
       Fail("mount point " + args->dir + " is not a directory");
     }
     if (container) {
-      Check(MountContainer(store, args->target, args->dir,
+      Check(MountContainer(ctx.OpenContainers(), args->target, args->dir,
                            {args->allow_other, args->passthrough, args->io_uring}));
       return;
     }

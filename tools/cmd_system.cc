@@ -25,7 +25,7 @@ void AddSystemCommands(CLI::App& app, Context& ctx) {
   auto* df = system->add_subcommand("df", "space used by images, containers, volumes and the build cache");
   df->add_flag("--json", *df_json, "print JSON");
   df->callback([&ctx, df_json] {
-    DiskUsage du = Check(ComputeDiskUsage(ctx.OpenStore()));
+    DiskUsage du = Check(ComputeDiskUsage(ctx.OpenContainers()));
     uint64_t saved = du.logical_image_bytes > du.stored_bytes ? du.logical_image_bytes - du.stored_bytes : 0;
     if (*df_json) {
       nlohmann::json out = {{"images", RowJson(du.images)},
@@ -63,7 +63,7 @@ void AddSystemCommands(CLI::App& app, Context& ctx) {
   auto force = std::make_shared<bool>(false);  // strata never asks; accepted as docker takes it
   prune->add_flag("-f,--force", *force, "do not ask for confirmation");
   prune->callback([&ctx, prune_volumes, force] {
-    PruneReport r = Check(SystemPrune(ctx.OpenStore(), *prune_volumes));
+    PruneReport r = Check(SystemPrune(ctx.OpenContainers(), {.volumes = *prune_volumes}));
     for (const auto& c : r.containers) std::printf("Deleted container: %s\n", c.c_str());
     for (const auto& i : r.images) std::printf("Deleted image: %s\n", i.c_str());
     for (const auto& l : r.layers) std::printf("Deleted layer: %s\n", l.c_str());
@@ -81,9 +81,14 @@ void AddSystemCommands(CLI::App& app, Context& ctx) {
   fsck->add_flag("--json", fsck_args->json, "print JSON");
   fsck->callback([&ctx, fsck_args] {
     if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "checking the store...");
-    auto result = ctx.OpenStore().Fsck(fsck_args->repair);
+    auto result = ctx.OpenStore().Fsck({.repair = fsck_args->repair});
+    auto containers = result.ok() ? ctx.OpenContainers().Check({.repair = fsck_args->repair}) : result;
     if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "\r\033[K");
     FsckReport r = Check(std::move(result));
+    const FsckReport& c = Check(std::move(containers));
+    r.containers = c.containers;
+    r.problems.insert(r.problems.end(), c.problems.begin(), c.problems.end());
+    r.repaired.insert(r.repaired.end(), c.repaired.begin(), c.repaired.end());
     if (fsck_args->json) {
       nlohmann::json out = {{"blobs", r.blobs},           {"layers", r.layers},     {"images", r.images},
                             {"containers", r.containers}, {"problems", r.problems}, {"repaired", r.repaired}};

@@ -38,7 +38,7 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
     options.driver = create_args->driver;
     options.labels = KeyValues(create_args->labels, "--label");
     options.options = KeyValues(create_args->opts, "--opt");
-    std::printf("%s\n", Check(ctx.OpenStore().CreateVolume(create_args->name, options)).name.c_str());
+    std::printf("%s\n", Check(ctx.OpenVolumes().Create(create_args->name, options)).name.c_str());
   });
 
   auto ls_json = std::make_shared<bool>(false), ls_quiet = std::make_shared<bool>(false);
@@ -46,7 +46,7 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   ls->add_flag("--json", *ls_json, "print JSON");
   ls->add_flag("-q,--quiet", *ls_quiet, "print names only");
   ls->callback([&ctx, ls_json, ls_quiet] {
-    auto volumes = Check(ctx.OpenStore().ListVolumes());
+    auto volumes = Check(ctx.OpenVolumes().List());
     if (*ls_json) {
       std::printf("%s\n", ToJson(volumes).c_str());
       return;
@@ -66,7 +66,7 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   inspect->add_option("NAME", *inspect_names, "volume name")->required();
   inspect->callback([&ctx, inspect_names] {
     std::vector<VolumeInfo> volumes;
-    for (const auto& name : *inspect_names) volumes.push_back(Check(ctx.OpenStore().GetVolume(name)));
+    for (const auto& name : *inspect_names) volumes.push_back(Check(ctx.OpenVolumes().Get(name)));
     std::printf("%s\n", ToJson(volumes).c_str());
   });
 
@@ -75,7 +75,7 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   rm->add_option("NAME", *rm_names, "volume name")->required();
   rm->callback([&ctx, rm_names] {
     for (const auto& name : *rm_names) {
-      Check(ctx.OpenStore().RemoveVolume(name));
+      Check(ctx.OpenVolumes().Remove(name));
       std::printf("%s\n", name.c_str());
     }
   });
@@ -85,7 +85,7 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   prune->add_flag("-a,--all", *prune_all, "remove unused named volumes too");
   prune->add_flag("-f,--force")->description("do not ask (strata never asks)");
   prune->callback([&ctx, prune_all] {
-    auto removed = Check(ctx.OpenStore().PruneVolumes(*prune_all));
+    auto removed = Check(ctx.OpenVolumes().Prune({.all = *prune_all}));
     for (const auto& name : removed) std::printf("Deleted: volume %s\n", name.c_str());
     std::printf("Removed %zu volume(s)\n", removed.size());
   });

@@ -4,10 +4,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "strata/image.h"
 #include "strata/status.h"
+#include "strata/store.h"
+#include "strata/volume.h"
 
 namespace strata {
 
@@ -64,5 +68,66 @@ struct ContainerChange {
 };
 
 std::string ToJson(const std::vector<ContainerInfo>& containers);
+
+// Where a container's files are, named once: containers/<id>/...
+struct ContainerPaths {
+  std::string dir;     // containers/<id>
+  std::string record;  // config.json: the ContainerInfo as JSON
+  std::string upper;   // the writable layer (overlayfs upper directory format)
+  std::string work;    // the overlay work directory
+  std::string merged;  // the mount point while it runs
+  std::string lock;    // flock'd by the daemon that mounts the writable layer
+  std::string log;     // output of detached runs (`strata logs`)
+};
+
+struct ContainerRemoveOptions {
+  bool force = false;                     // remove it even while it runs (the run is killed)
+  bool remove_anonymous_volumes = false;  // and the anonymous volumes only it used
+};
+
+// The containers of one store: a directory each under <root>/containers/ with
+// its record and writable layer, a hold on its image in the store, and its
+// volumes mounted (recorded as used) in `Volumes`.
+//
+// Thread safety: one Containers object is used by one thread at a time.
+// Several processes may use the same containers at once: every change takes
+// the lock file <root>/containers/.lock first (then the volumes', then the
+// store's), and a record is replaced atomically.
+class Containers {
+ public:
+  static Result<std::unique_ptr<Containers>> Open(Store& store, Volumes& volumes);
+  ~Containers();
+  Containers(const Containers&) = delete;
+  Containers& operator=(const Containers&) = delete;
+
+  Store& store();
+  Volumes& volumes();
+
+  // Makes the writable layer, creates the named volumes it lacks, records which
+  // volumes it uses, and holds its image (which cannot be removed meanwhile).
+  Result<ContainerInfo> Create(const ContainerConfig& config);
+  Result<std::vector<ContainerInfo>> List();
+  // By name, id or unique id prefix; a run whose process is gone reads as exited.
+  Result<ContainerInfo> Get(const std::string& name_or_id);
+  Status Update(const ContainerInfo& info);  // its state, after a run
+  // Refused while it runs unless `force`. Its volumes stay, but anonymous ones
+  // when asked; returns the volumes removed.
+  Result<std::vector<std::string>> Remove(const std::string& name_or_id,
+                                          const ContainerRemoveOptions& options);
+  // What its writable layer changed: A, C and D lines as docker diff prints them.
+  Result<std::vector<ContainerChange>> Diff(const std::string& name_or_id);
+  // Its writable layer becomes a layer on its image, in a new image tagged `ref`.
+  Result<Image> Commit(const std::string& name_or_id, const std::string& ref);
+  ContainerPaths Paths(const std::string& id) const;
+  // fsck's part for containers: records that do not read, missing writable
+  // layers or images, holds and directories of containers that are gone; with
+  // `repair`, removes the last two.
+  Result<FsckReport> Check(const FsckOptions& options);
+
+ private:
+  struct Impl;
+  explicit Containers(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace strata

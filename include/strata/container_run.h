@@ -6,8 +6,8 @@
 
 #include <string>
 
+#include "strata/container.h"
 #include "strata/status.h"
-#include "strata/store.h"
 
 namespace strata {
 
@@ -16,11 +16,13 @@ struct StartOptions {
   std::string mount_program{};  // "" for DefaultMountProgram()
   int stdout_fd = 1;
   int stderr_fd = 2;
+  bool log_output = false;  // append the output to the container's log (ContainerPaths::log) instead
 };
 
 // Runs the container's command to its end and records its state; returns the
 // exit status. Refused while it runs already, or while its layer is mounted.
-Result<int> StartContainer(Store& store, const std::string& name_or_id, const StartOptions& options = {});
+Result<int> StartContainer(Containers& containers, const std::string& name_or_id,
+                           const StartOptions& options = {});
 
 struct ContainerMountOptions {
   bool allow_other = false;        // as UnionMountSpec's
@@ -31,7 +33,7 @@ struct ContainerMountOptions {
 
 // Mounts the container's tree, writable, on `mountpoint` (its writes land in
 // its layer); refused while it runs. `strata umount` (UnmountUnion) ends it.
-Status MountContainer(Store& store, const std::string& name_or_id, const std::string& mountpoint,
+Status MountContainer(Containers& containers, const std::string& name_or_id, const std::string& mountpoint,
                       const ContainerMountOptions& options = {});
 
 }  // namespace strata

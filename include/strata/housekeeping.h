@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "strata/container.h"
 #include "strata/status.h"
-#include "strata/store.h"
 
 namespace strata {
 
@@ -22,13 +22,16 @@ struct DiskUsage {
   uint64_t logical_image_bytes = 0;  // every image's layers, as if each image had its own copy
   uint64_t stored_bytes = 0;         // file content actually stored (blobs, deduplicated)
 };
-Result<DiskUsage> ComputeDiskUsage(Store& store);
+Result<DiskUsage> ComputeDiskUsage(Containers& containers);
 
 struct PruneReport {
   std::vector<std::string> containers, images, layers, volumes;
 };
+struct PruneOptions {
+  bool volumes = false;  // also every volume nothing uses
+};
 // Removes stopped containers, images with no name that no container uses,
 // the build cache, and (with `volumes`) volumes nothing uses.
-Result<PruneReport> SystemPrune(Store& store, bool volumes);
+Result<PruneReport> SystemPrune(Containers& containers, const PruneOptions& options);
 
 }  // namespace strata

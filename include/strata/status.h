@@ -3,6 +3,7 @@
 // naming what went wrong.
 #pragma once
 
+#include <cstdlib>
 #include <string>
 #include <utility>
 #include <variant>
@@ -18,6 +19,7 @@ enum class Code {
   kAlreadyExists,
   kInUse,  // refused because something still references it
   kUnsupported,
+  kInternal,  // a bug in strata (a Result made from an OK status)
 };
 
 class [[nodiscard]] Status {
@@ -31,6 +33,7 @@ class [[nodiscard]] Status {
   static Status AlreadyExists(std::string msg) { return Status(Code::kAlreadyExists, std::move(msg)); }
   static Status InUse(std::string msg) { return Status(Code::kInUse, std::move(msg)); }
   static Status Unsupported(std::string msg) { return Status(Code::kUnsupported, std::move(msg)); }
+  static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
   // A failure with a precise POSIX meaning (ENOTDIR, ENODATA, EROFS...), for
   // callers such as a file system that must answer with an errno.
   static Status Posix(int error_number, std::string msg);
@@ -58,23 +61,34 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}  // NOLINT: must not be ok()
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  // A Result made from an OK status would hold neither a value nor an error:
+  // it becomes an internal error instead, so that callers never see ok() without a value.
+  Result(Status status)  // NOLINT: implicit by design
+      : v_(status.ok() ? Status::Internal("internal error: a result was made from an OK status")
+                       : std::move(status)) {}
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   const Status& status() const {
     static const Status kOk;
     return ok() ? kOk : std::get<Status>(v_);
   }
-  T& value() & { return std::get<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
+  // Only when ok(): reading the value of a failure is a bug and aborts (no
+  // exception leaves the library).
+  T& value() & { return *Checked(std::get_if<T>(&v_)); }
+  const T& value() const& { return *Checked(std::get_if<T>(&v_)); }
+  T&& value() && { return std::move(*Checked(std::get_if<T>(&v_))); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
  private:
+  template <typename P>
+  static P* Checked(P* p) {
+    if (!p) std::abort();
+    return p;
+  }
   std::variant<Status, T> v_;
 };
 

@@ -5,6 +5,12 @@
 //
 // Every mutating call takes the store's lock, and either completes or leaves
 // the store exactly as it was.
+//
+// Thread safety: one Store object is used by one thread at a time (it holds
+// one SQLite connection). Several processes may open the same root at once:
+// readers take no lock (files are immutable once named), writers take the
+// lock file <root>/lock one at a time. Containers and volumes are components
+// built on this API (strata/container.h, strata/volume.h).
 #pragma once
 
 #include <memory>
@@ -13,11 +19,9 @@
 #include <string_view>
 #include <vector>
 
-#include "strata/container.h"
 #include "strata/entry.h"
 #include "strata/image.h"
 #include "strata/status.h"
-#include "strata/volume.h"
 
 namespace strata {
 
@@ -40,10 +44,26 @@ struct LayerSource {
   std::string media_type;  // as the manifest named it
 };
 
+struct FsckOptions {
+  bool repair = false;  // remove what is broken and what nothing names, and say what
+};
+
 struct FsckReport {
   uint64_t blobs = 0, layers = 0, images = 0, containers = 0;  // checked
   std::vector<std::string> problems;                           // one line each
   std::vector<std::string> repaired;                           // what --repair removed, one line each
+};
+
+struct RemoveImageOptions {
+  bool force = false;  // delete an image named by id even when it has several names
+};
+
+// Something outside the store that keeps an image (a container): RemoveImage
+// and fsck's repair leave a held image alone.
+struct ImageHold {
+  std::string image_id;
+  std::string holder;       // a unique key, "container:<id>"
+  std::string description;  // for messages: "container busy_turing"
 };
 
 struct RemoveImageReport {
@@ -102,7 +122,12 @@ class Store {
   Status Tag(const std::string& ref, const std::string& new_ref);
   // Untags `ref` (a name), or deletes the image (an id, or its last name), and
   // then every layer no other image or layer needs.
-  Result<RemoveImageReport> RemoveImage(const std::string& ref, bool force = false);
+  // Refused while the image is held.
+  Result<RemoveImageReport> RemoveImage(const std::string& ref, const RemoveImageOptions& options = {});
+  // Holds: adding one that exists, or releasing one that does not, is no error.
+  Status HoldImage(const ImageHold& hold);
+  Status ReleaseImage(const std::string& image_id, const std::string& holder);
+  Result<std::vector<ImageHold>> ListImageHolds();
 
   Result<std::vector<LayerInfo>> ListLayers();
   Result<LayerInfo> GetLayer(const std::string& id_or_prefix);
@@ -116,41 +141,10 @@ class Store {
   // Refused while an image or another layer uses the layer.
   Status RemoveLayer(const std::string& id_or_prefix);
 
-  // Volumes. Names are Docker's: [a-zA-Z0-9][a-zA-Z0-9_.-]+.
-  Status RegisterVolumeDriver(std::unique_ptr<VolumeDriver> driver);
-  Result<VolumeInfo> CreateVolume(const std::string& name, const VolumeCreateOptions& options);
-  Result<std::vector<VolumeInfo>> ListVolumes();
-  Result<VolumeInfo> GetVolume(const std::string& name);
-  // Refused while a container uses the volume.
-  Status RemoveVolume(const std::string& name);
-  // Removes unused volumes: anonymous ones, or all of them with `all`.
-  Result<std::vector<std::string>> PruneVolumes(bool all);
-  // Records that `user` (a container) uses the volume and returns the data's host path.
-  Result<std::string> MountVolume(const std::string& name, const std::string& user);
-  Status UnmountVolume(const std::string& name, const std::string& user);
-
-  // Containers (strata/container.h). Create makes the writable layer under
-  // containers/<id>/, creates the named volumes it lacks, and records which
-  // volumes it uses; the image cannot be removed while it exists.
-  Result<ContainerInfo> CreateContainer(const ContainerConfig& config);
-  Result<std::vector<ContainerInfo>> ListContainers();
-  Result<ContainerInfo> GetContainer(const std::string& name_or_id);
-  Status UpdateContainer(const ContainerInfo& info);  // its state, after a run
-  // Refused while it runs unless `force`. Its volumes stay, but anonymous
-  // ones when asked; returns the volumes removed.
-  Result<std::vector<std::string>> RemoveContainer(const std::string& name_or_id, bool force,
-                                                   bool remove_anonymous_volumes = false);
-  // What its writable layer changed: A, C and D lines as docker diff prints them.
-  Result<std::vector<ContainerChange>> ContainerDiff(const std::string& name_or_id);
-  // Its writable layer becomes a layer on its image, in a new image tagged `ref`.
-  Result<Image> CommitContainer(const std::string& name_or_id, const std::string& ref);
-  // containers/<id>: upper/, work/, merged/ (the mount point while it runs).
-  std::string ContainerDir(const std::string& id) const;
-
   // Checks every blob, layer index and image config against its digest, and
   // finds files the catalog does not name. With `repair`, removes those and
   // whatever is broken (images and layers using a bad blob go with it).
-  Result<FsckReport> Fsck(bool repair);
+  Result<FsckReport> Fsck(const FsckOptions& options);
 
   // The store's keyed XXH3-128: digests that compare within this store only
   // (build cache keys are made of them).

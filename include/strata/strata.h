@@ -14,6 +14,7 @@
 #include "strata/runtime.h"
 #include "strata/status.h"
 #include "strata/store.h"
+#include "strata/text.h"
 #include "strata/union_mount.h"
 #include "strata/union_view.h"
 #include "strata/volume.h"

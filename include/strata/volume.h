@@ -55,4 +55,44 @@ struct VolumeCreateOptions {
   bool anonymous = false;
 };
 
+struct VolumePruneOptions {
+  bool all = false;  // named volumes too, not only anonymous ones
+};
+
+class Store;
+
+// The volumes of one store: a record each under <root>/volumes/.records/, the
+// data with the driver named at creation. Names are Docker's:
+// [a-zA-Z0-9][a-zA-Z0-9_.-]+.
+//
+// Thread safety: one Volumes object is used by one thread at a time. Several
+// processes may use the same volumes at once: every change takes the lock file
+// <root>/volumes/.lock (after the containers' lock, before the store's).
+class Volumes {
+ public:
+  // Opens the volumes of `store`, with the `local` driver registered.
+  static Result<std::unique_ptr<Volumes>> Open(const Store& store);
+  ~Volumes();
+  Volumes(const Volumes&) = delete;
+  Volumes& operator=(const Volumes&) = delete;
+
+  Status RegisterDriver(std::unique_ptr<VolumeDriver> driver);
+  // Creating a volume that exists (with the same driver) returns it, as Docker does.
+  Result<VolumeInfo> Create(const std::string& name, const VolumeCreateOptions& options);
+  Result<std::vector<VolumeInfo>> List();
+  Result<VolumeInfo> Get(const std::string& name);
+  // Refused while a container uses the volume.
+  Status Remove(const std::string& name);
+  // Removes unused volumes: anonymous ones, or all of them with `all`; returns their names.
+  Result<std::vector<std::string>> Prune(const VolumePruneOptions& options);
+  // Records that `user` (a container id) uses the volume and returns the data's host path.
+  Result<std::string> Mount(const std::string& name, const std::string& user);
+  Status Unmount(const std::string& name, const std::string& user);
+
+ private:
+  struct Impl;
+  explicit Volumes(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace strata

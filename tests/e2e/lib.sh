@@ -40,7 +40,7 @@ expect_error() {
 }
 # Snapshot of the store's files and catalog, to prove a failure changed nothing.
 store_state() {
-  (cd "$STRATA_ROOT" && find . -path ./lock -prune -o -name 'catalog.db*' -prune -o -type f -print0 |
+  (cd "$STRATA_ROOT" && find . \( -name lock -o -name .lock \) -prune -o -name 'catalog.db*' -prune -o -type f -print0 |
     sort -z | xargs -0 -r sha256sum)
   "$STRATA" image ls --json
   "$STRATA" layer ls --json

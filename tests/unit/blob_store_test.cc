@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "blob_store.h"
+#include "store/blob_store.h"
 #include "test_util.h"
 
 using namespace strata;

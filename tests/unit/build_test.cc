@@ -7,11 +7,11 @@
 
 #include <filesystem>
 
-#include "build_copy.h"
-#include "build_source.h"
-#include "dockerignore.h"
-#include "passwd.h"
-#include "scratch.h"
+#include "build/build_copy.h"
+#include "build/build_source.h"
+#include "build/dockerignore.h"
+#include "runtime/passwd.h"
+#include "store/scratch.h"
 #include "strata/overlay_fs.h"
 #include "strata/store.h"
 #include "test_util.h"

@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "container_json.h"
+#include "container/container_json.h"
 #include "strata/container.h"
 #include "strata/store.h"
 #include "test_util.h"
@@ -72,6 +72,8 @@ TEST_CASE("a container record round-trips through JSON") {
 TEST_CASE("containers: create pins the image and uses volumes; rm keeps the volumes") {
   TempDir tmp;
   auto store = OpenTestStore(tmp);
+  auto volumes = OpenTestVolumes(*store);
+  auto containers = OpenTestContainers(*store, *volumes);
   WriteTar(tmp / "base.tar", {Dir("bin"), File("bin/sh", "#!", 0755)});
   REQUIRE(store->ImportTar(tmp / "base.tar", {.ref = "base"}).ok());
   ContainerConfig config;
@@ -80,22 +82,22 @@ TEST_CASE("containers: create pins the image and uses volumes; rm keeps the volu
   config.cmd = {"/bin/sh"};
   config.env = {"A=1"};
   config.mounts = {*ParseVolumeFlag("data:/data")};
-  auto c = store->CreateContainer(config);
+  auto c = containers->Create(config);
   REQUIRE(c.ok());
-  CHECK(fs::is_directory(store->ContainerDir(c->id) + "/upper"));
-  CHECK(store->GetContainer("c1")->id == c->id);
-  CHECK(store->GetContainer(c->id.substr(0, 8))->name == "c1");  // an id prefix
-  CHECK(store->GetVolume("data")->users == std::vector<std::string>{c->id});
-  CHECK(store->RemoveVolume("data").code() == Code::kInUse);
+  CHECK(fs::is_directory(containers->Paths(c->id).upper));
+  CHECK(containers->Get("c1")->id == c->id);
+  CHECK(containers->Get(c->id.substr(0, 8))->name == "c1");  // an id prefix
+  CHECK(volumes->Get("data")->users == std::vector<std::string>{c->id});
+  CHECK(volumes->Remove("data").code() == Code::kInUse);
   CHECK(store->RemoveImage("base").status().code() == Code::kInUse);
-  CHECK(store->CreateContainer(config).status().code() == Code::kAlreadyExists);  // the name is taken
+  CHECK(containers->Create(config).status().code() == Code::kAlreadyExists);  // the name is taken
   ContainerConfig no_cmd;
   no_cmd.image = "base";
-  CHECK(store->CreateContainer(no_cmd).status().code() == Code::kInvalidArgument);
+  CHECK(containers->Create(no_cmd).status().code() == Code::kInvalidArgument);
 
-  REQUIRE(store->RemoveContainer("c1", false).ok());
-  CHECK_FALSE(fs::exists(store->ContainerDir(c->id)));
-  CHECK(store->GetVolume("data")->users.empty());
-  CHECK(store->RemoveVolume("data").ok());
+  REQUIRE(containers->Remove("c1", {}).ok());
+  CHECK_FALSE(fs::exists(containers->Paths(c->id).dir));
+  CHECK(volumes->Get("data")->users.empty());
+  CHECK(volumes->Remove("data").ok());
   CHECK(store->RemoveImage("base").ok());
 }

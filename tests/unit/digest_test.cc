@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "hasher.h"
+#include "format/hasher.h"
 #include "strata/digest.h"
 
 using namespace strata;

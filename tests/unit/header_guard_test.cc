@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "header_guard.h"
+#include "format/header_guard.h"
 #include "test_util.h"
 
 using namespace strata;

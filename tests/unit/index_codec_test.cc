@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "index_codec.h"
+#include "format/index_codec.h"
 
 using namespace strata;
 

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "layer_builder.h"
+#include "format/layer_builder.h"
 
 using namespace strata;
 

@@ -1,8 +1,8 @@
 // OCI pieces that need no archive: SHA-256, digests, the image config both ways.
 #include <catch2/catch.hpp>
 
-#include "oci_config.h"
-#include "sha256.h"
+#include "format/sha256.h"
+#include "oci/oci_config.h"
 #include "test_util.h"
 
 using namespace strata;

@@ -19,10 +19,10 @@
 #include <map>
 #include <thread>
 
-#include "file_util.h"
 #include "overlay_fixture.h"
 #include "strata/overlay_fs.h"
 #include "test_util.h"
+#include "util/file_util.h"
 
 using namespace strata;
 using namespace strata::test;

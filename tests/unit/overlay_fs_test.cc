@@ -13,11 +13,11 @@
 #include <set>
 #include <thread>
 
-#include "file_util.h"
-#include "overlay_fd_cache.h"
 #include "overlay_fixture.h"
 #include "strata/overlay_fs.h"
 #include "test_util.h"
+#include "union/overlay_fd_cache.h"
+#include "util/file_util.h"
 
 using namespace strata;
 using namespace strata::test;

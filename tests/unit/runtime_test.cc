@@ -7,9 +7,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "file_util.h"
 #include "strata/runtime.h"
 #include "test_util.h"
+#include "util/file_util.h"
 
 using namespace strata;
 using namespace strata::test;

@@ -170,7 +170,7 @@ std::map<std::string, std::string> SnapshotStore(const std::string& root) {
   std::map<std::string, std::string> snap;
   for (const auto& item : fs::recursive_directory_iterator(root)) {
     std::string rel = fs::relative(item.path(), root).string();
-    if (rel == "lock" || rel.rfind("catalog.db", 0) == 0) continue;
+    if (rel == "lock" || item.path().filename() == ".lock" || rel.rfind("catalog.db", 0) == 0) continue;
     if (item.is_directory()) {
       snap[rel] = "dir";
     } else {
@@ -191,6 +191,18 @@ std::unique_ptr<Store> OpenTestStore(const TempDir& tmp) {
   auto store = Store::Open(tmp / "store");
   REQUIRE(store.ok());
   return std::move(store).value();
+}
+
+std::unique_ptr<Volumes> OpenTestVolumes(Store& store) {
+  auto volumes = Volumes::Open(store);
+  REQUIRE(volumes.ok());
+  return std::move(volumes).value();
+}
+
+std::unique_ptr<Containers> OpenTestContainers(Store& store, Volumes& volumes) {
+  auto containers = Containers::Open(store, volumes);
+  REQUIRE(containers.ok());
+  return std::move(containers).value();
 }
 
 Entry MakeEntry(std::string path, EntryType type, uint32_t mode) {

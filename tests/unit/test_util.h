@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "strata/container.h"
 #include "strata/entry.h"
 #include "strata/store.h"
 
@@ -71,6 +72,8 @@ std::map<std::string, std::string> SnapshotStore(const std::string& root);
 class TempDir;
 // A store under TMP/store; fails the test when it cannot be opened.
 std::unique_ptr<Store> OpenTestStore(const TempDir& tmp);
+std::unique_ptr<Volumes> OpenTestVolumes(Store& store);
+std::unique_ptr<Containers> OpenTestContainers(Store& store, Volumes& volumes);
 // An index entry (mtime 1600000000, everything else zero).
 Entry MakeEntry(std::string path, EntryType type = EntryType::kRegular, uint32_t mode = 0644);
 

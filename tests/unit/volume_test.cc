@@ -12,63 +12,66 @@ namespace fs = std::filesystem;
 TEST_CASE("a volume is a directory under volumes/ that outlives its users") {
   TempDir tmp;
   auto store = OpenTestStore(tmp);
+  auto volumes = OpenTestVolumes(*store);
   VolumeCreateOptions options;
   options.labels = {{"team", "db"}};
-  auto v = store->CreateVolume("data_volume", options);
+  auto v = volumes->Create("data_volume", options);
   REQUIRE(v.ok());
   REQUIRE(v->mountpoint == store->root() + "/volumes/data_volume/_data");
   REQUIRE(fs::is_directory(v->mountpoint));
-  REQUIRE(store->CreateVolume("data_volume", {})->name == "data_volume");  // as Docker: idempotent
+  REQUIRE(volumes->Create("data_volume", {})->name == "data_volume");  // as Docker: idempotent
 
   // The seeds' example at the storage level: two users append, a third reads both.
   for (const char* user : {"c1", "c2"}) {
-    auto path = store->MountVolume("data_volume", user);
+    auto path = volumes->Mount("data_volume", user);
     REQUIRE(path.ok());
     REQUIRE(Sh("echo " + std::string(user) + " >> " + *path + "/number.out") == 0);
-    REQUIRE(store->UnmountVolume("data_volume", user).ok());
+    REQUIRE(volumes->Unmount("data_volume", user).ok());
   }
-  REQUIRE(ReadBytes(*store->MountVolume("data_volume", "c3") + "/number.out") == "c1\nc2\n");
+  REQUIRE(ReadBytes(*volumes->Mount("data_volume", "c3") + "/number.out") == "c1\nc2\n");
 
-  auto in_use = store->RemoveVolume("data_volume");
+  auto in_use = volumes->Remove("data_volume");
   REQUIRE(in_use.code() == Code::kInUse);
   REQUIRE_THAT(in_use.message(), Catch::Contains("c3"));
-  REQUIRE(store->GetVolume("data_volume")->users == std::vector<std::string>{"c3"});
-  REQUIRE(store->UnmountVolume("data_volume", "c3").ok());
-  REQUIRE(store->RemoveVolume("data_volume").ok());
+  REQUIRE(volumes->Get("data_volume")->users == std::vector<std::string>{"c3"});
+  REQUIRE(volumes->Unmount("data_volume", "c3").ok());
+  REQUIRE(volumes->Remove("data_volume").ok());
   REQUIRE_FALSE(fs::exists(store->root() + "/volumes/data_volume"));
-  REQUIRE(store->GetVolume("data_volume").status().code() == Code::kNotFound);
+  REQUIRE(volumes->Get("data_volume").status().code() == Code::kNotFound);
 }
 
 TEST_CASE("bad volume requests are refused and change nothing") {
   TempDir tmp;
   auto store = OpenTestStore(tmp);
+  auto volumes = OpenTestVolumes(*store);
   auto before = SnapshotStore(store->root());
-  REQUIRE(store->CreateVolume("bad name", {}).status().code() == Code::kInvalidArgument);
-  REQUIRE(store->CreateVolume("../escape", {}).status().code() == Code::kInvalidArgument);
+  REQUIRE(volumes->Create("bad name", {}).status().code() == Code::kInvalidArgument);
+  REQUIRE(volumes->Create("../escape", {}).status().code() == Code::kInvalidArgument);
   VolumeCreateOptions with_opt;
   with_opt.options = {{"type", "tmpfs"}};
-  auto opt = store->CreateVolume("vol", with_opt);
+  auto opt = volumes->Create("vol", with_opt);
   REQUIRE(opt.status().code() == Code::kInvalidArgument);
   REQUIRE_THAT(opt.status().message(), Catch::Contains("'type'"));
   VolumeCreateOptions other_driver;
   other_driver.driver = "nfs";
-  REQUIRE(store->CreateVolume("vol", other_driver).status().code() == Code::kNotFound);
-  REQUIRE(store->RemoveVolume("ghost").code() == Code::kNotFound);
+  REQUIRE(volumes->Create("vol", other_driver).status().code() == Code::kNotFound);
+  REQUIRE(volumes->Remove("ghost").code() == Code::kNotFound);
   REQUIRE(SnapshotStore(store->root()) == before);
 }
 
 TEST_CASE("prune removes unused anonymous volumes, or all unused with all") {
   TempDir tmp;
   auto store = OpenTestStore(tmp);
+  auto volumes = OpenTestVolumes(*store);
   VolumeCreateOptions anonymous;
   anonymous.anonymous = true;
-  REQUIRE(store->CreateVolume("named", {}).ok());
-  REQUIRE(store->CreateVolume("anon1", anonymous).ok());
-  REQUIRE(store->CreateVolume("anon2", anonymous).ok());
-  REQUIRE(store->MountVolume("anon2", "c1").ok());
-  REQUIRE(*store->PruneVolumes(false) == std::vector<std::string>{"anon1"});
-  REQUIRE(*store->PruneVolumes(true) == std::vector<std::string>{"named"});
-  REQUIRE(store->ListVolumes()->size() == 1);  // anon2 is in use
+  REQUIRE(volumes->Create("named", {}).ok());
+  REQUIRE(volumes->Create("anon1", anonymous).ok());
+  REQUIRE(volumes->Create("anon2", anonymous).ok());
+  REQUIRE(volumes->Mount("anon2", "c1").ok());
+  REQUIRE(*volumes->Prune({}) == std::vector<std::string>{"anon1"});
+  REQUIRE(*volumes->Prune({.all = true}) == std::vector<std::string>{"named"});
+  REQUIRE(volumes->List()->size() == 1);  // anon2 is in use
 }
 
 // Another driver plugs in without touching the rest.
@@ -93,13 +96,14 @@ TEST_CASE("a registered driver serves the volumes made with it") {
   };
   TempDir tmp;
   auto store = OpenTestStore(tmp);
-  REQUIRE(store->RegisterVolumeDriver(std::make_unique<MemoryDriver>(tmp / "elsewhere")).ok());
+  auto volumes = OpenTestVolumes(*store);
+  REQUIRE(volumes->RegisterDriver(std::make_unique<MemoryDriver>(tmp / "elsewhere")).ok());
   VolumeCreateOptions options;
   options.driver = "test";
-  auto v = store->CreateVolume("remote", options);
+  auto v = volumes->Create("remote", options);
   REQUIRE(v.ok());
   REQUIRE(v->mountpoint == tmp / "elsewhere/remote");
-  REQUIRE(store->RegisterVolumeDriver(std::make_unique<MemoryDriver>("x")).code() == Code::kAlreadyExists);
-  REQUIRE(store->RemoveVolume("remote").ok());
+  REQUIRE(volumes->RegisterDriver(std::make_unique<MemoryDriver>("x")).code() == Code::kAlreadyExists);
+  REQUIRE(volumes->Remove("remote").ok());
   REQUIRE_FALSE(fs::exists(tmp / "elsewhere/remote"));
 }

@@ -1,0 +1,23 @@
+// Small text helpers shared by the library, the CLI and the FUSE daemon: one
+// Split, one path Join, one HumanSize, and number parsing that never throws.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata {
+
+// "a:b::c" split on ':' gives {"a", "b", "", "c"}; "" gives {} (as getline does).
+std::vector<std::string> Split(std::string_view text, char sep);
+// "dir/name", or just `name` when `dir` is "" or ".".
+std::string JoinPath(std::string_view dir, std::string_view name);
+// 1234567 -> "1.23MB": decimal units, as docker prints sizes.
+std::string HumanSize(uint64_t bytes);
+// The whole of `text` as an unsigned number in `base` no larger than `max`;
+// nothing for "", a sign, any other character, or a value out of range.
+std::optional<uint64_t> ParseUnsigned(std::string_view text, int base = 10, uint64_t max = UINT64_MAX);
+
+}  // namespace strata

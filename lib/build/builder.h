@@ -1,0 +1,76 @@
+// The build engine behind strata::Build: walks the instruction file stage by
+// stage, keeps each stage's layers, config and history, and turns each
+// instruction into a config change or a cached layer step.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "build/dockerignore.h"
+#include "store/scratch.h"
+#include "strata/build.h"
+#include "strata/dockerfile.h"
+#include "strata/image.h"
+#include "strata/store.h"
+
+namespace strata {
+
+struct StageState {
+  std::string name;  // "AS name", lower case; "" when unnamed
+  std::vector<std::string> layers;
+  ImageConfig config;
+  std::vector<HistoryEntry> history;
+  std::map<std::string, std::string> args;  // ARGs declared in this stage, with their values
+  int64_t created = 0;                      // time of its newest layer
+
+  std::string top() const { return layers.empty() ? "" : layers.back(); }
+};
+
+class Builder {
+ public:
+  Builder(Store& store, const BuildOptions& options, BuildReport* report);
+  Result<Image> Run(const Dockerfile& file, const std::string& file_name);
+
+ private:
+  Status Step(const Instruction& ins);
+  Status From(const Instruction& ins);
+  Status Arg(const Instruction& ins, bool global);
+  Status Copy(const Instruction& ins, bool is_add);
+  Status RunCommand(const Instruction& ins);
+  Status Workdir(const Instruction& ins);
+  Status ConfigStep(const Instruction& ins);
+
+  // A layer step through the cache: on a miss `make` fills the scratch's
+  // upper directory, which then becomes the layer.
+  Status LayerStep(const std::string& key_text, const std::string& created_by,
+                   const std::function<Status(Scratch&)>& make);
+  void ConfigOnly(const std::string& created_by);
+  void Log(const std::string& line) const;
+
+  std::map<std::string, std::string> Vars() const;  // ARGs, then ENV over them
+  Result<std::string> Expand(const std::string& text) const;
+  Result<std::vector<std::string>> ExpandedWords(const Instruction& ins) const;
+  std::vector<std::string> RunEnv() const;  // the config's env plus ARGs
+  Result<const StageState*> FindStage(const std::string& ref) const;
+
+  Store& store_;
+  const BuildOptions& options_;
+  BuildReport* report_;
+  DockerIgnore ignore_;
+  char escape_ = '\\';
+  std::map<std::string, std::string> global_args_;  // ARGs before the first FROM
+  std::vector<std::string> consumed_args_;
+  std::vector<StageState> stages_;
+  StageState* stage_ = nullptr;
+};
+
+// RUN (build_run.cc): `args` run in the stage's layers with `scratch`'s upper
+// directory on top, which then holds the command's changes only. A non-zero
+// exit is an error whose message names the status; `*exit_status` gets it.
+Status RunInUnion(Store& store, const StageState& stage, const std::vector<std::string>& args,
+                  const std::vector<std::string>& env, const BuildOptions& options, Scratch& scratch,
+                  int* exit_status);
+
+}  // namespace strata

@@ -1,0 +1,97 @@
+#include "container/container_json.h"
+
+#include <nlohmann/json.hpp>
+
+namespace strata {
+
+using nlohmann::json;
+
+namespace {
+
+json MountToJson(const MountRequest& m) {
+  return {{"Type", m.type == MountRequest::Type::kBind ? "bind" : "volume"},
+          {"Source", m.source},
+          {"Destination", m.target},
+          {"RW", !m.readonly}};
+}
+
+json InfoToJson(const ContainerInfo& c) {
+  json mounts = json::array();
+  for (const auto& m : c.mounts) mounts.push_back(MountToJson(m));
+  return {{"Id", c.id},
+          {"Name", c.name},
+          {"Image", c.image_id},
+          {"ImageRef", c.image_ref},
+          {"TopLayer", c.top_layer},
+          {"Args", c.args},
+          {"Env", c.env},
+          {"WorkingDir", c.working_dir},
+          {"User", c.user},
+          {"Mounts", mounts},
+          {"Created", c.created},
+          {"State", ContainerStateName(c.state)},
+          {"ExitCode", c.exit_code},
+          {"StartedAt", c.started},
+          {"FinishedAt", c.finished},
+          {"Pid", c.pid}};
+}
+
+}  // namespace
+
+const char* ContainerStateName(ContainerState state) {
+  switch (state) {
+    case ContainerState::kCreated: return "created";
+    case ContainerState::kRunning: return "running";
+    case ContainerState::kExited: return "exited";
+  }
+  return "created";
+}
+
+std::string EncodeContainer(const ContainerInfo& info) {
+  return InfoToJson(info).dump();
+}
+
+Result<ContainerInfo> DecodeContainer(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return Status::Corruption("a container record is not JSON");
+  try {
+    ContainerInfo c;
+    c.id = j.at("Id").get<std::string>();
+    c.name = j.at("Name").get<std::string>();
+    c.image_id = j.at("Image").get<std::string>();
+    c.image_ref = j.value("ImageRef", "");
+    c.top_layer = j.value("TopLayer", "");
+    c.args = j.value("Args", std::vector<std::string>{});
+    c.env = j.value("Env", std::vector<std::string>{});
+    c.working_dir = j.value("WorkingDir", "");
+    c.user = j.value("User", "");
+    for (const auto& m : j.value("Mounts", json::array())) {
+      MountRequest r;
+      r.type = m.at("Type") == "bind" ? MountRequest::Type::kBind : MountRequest::Type::kVolume;
+      r.source = m.at("Source").get<std::string>();
+      r.target = m.at("Destination").get<std::string>();
+      r.readonly = !m.value("RW", true);
+      c.mounts.push_back(std::move(r));
+    }
+    c.created = j.value("Created", int64_t{0});
+    std::string state = j.value("State", "created");
+    c.state = state == "running"  ? ContainerState::kRunning
+              : state == "exited" ? ContainerState::kExited
+                                  : ContainerState::kCreated;
+    c.exit_code = j.value("ExitCode", 0);
+    c.started = j.value("StartedAt", int64_t{0});
+    c.finished = j.value("FinishedAt", int64_t{0});
+    c.pid = j.value("Pid", 0);
+    return c;
+  } catch (const json::exception& e) {
+    return Status::Corruption(std::string("a container record is malformed: ") + e.what());
+  }
+}
+
+std::string ToJson(const std::vector<ContainerInfo>& containers) {
+  json out = json::array();
+  for (const auto& c : containers) out.push_back(InfoToJson(c));
+  return out.dump(2);
+}
+
+}  // namespace strata

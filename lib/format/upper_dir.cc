@@ -1,0 +1,62 @@
+#include "format/upper_dir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "util/file_util.h"
+
+namespace strata::upper {
+
+namespace {
+
+std::string WhiteoutFileOf(const std::string& rel) {
+  auto slash = rel.rfind('/');
+  if (slash == std::string::npos) return std::string(kWhiteoutPrefix) + rel;
+  return rel.substr(0, slash + 1) + std::string(kWhiteoutPrefix) + rel.substr(slash + 1);
+}
+
+}  // namespace
+
+Status MakeWhiteout(int dirfd, const std::string& rel) {
+  if (::mknodat(dirfd, rel.c_str(), S_IFCHR | 0, makedev(0, 0)) == 0) return Status::OK();
+  if (errno != EPERM) return ErrnoStatus("whiteout", rel);
+  int fd = ::openat(dirfd, WhiteoutFileOf(rel).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus("whiteout", rel);
+  ::close(fd);
+  return Status::OK();
+}
+
+void RemoveWhiteoutFile(int dirfd, const std::string& rel) {
+  ::unlinkat(dirfd, WhiteoutFileOf(rel).c_str(), 0);
+}
+
+bool HasWhiteoutFile(int dirfd, const std::string& rel) {
+  struct stat st;
+  return ::fstatat(dirfd, WhiteoutFileOf(rel).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+bool IsOpaque(const std::string& path) {
+  char value[2];
+  for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque", "user.fuseoverlayfs.opaque"}) {
+    ssize_t n = ::lgetxattr(path.c_str(), name, value, sizeof value);
+    if (n == 1 && value[0] == 'y') return true;
+  }
+  struct stat st;
+  return ::lstat((path + "/" + std::string(kOpaqueMarker)).c_str(), &st) == 0;
+}
+
+Status SetOpaque(const std::string& path) {
+  if (::lsetxattr(path.c_str(), "trusted.overlay.opaque", "y", 1, 0) == 0) return Status::OK();
+  if (::lsetxattr(path.c_str(), "user.fuseoverlayfs.opaque", "y", 1, 0) == 0) return Status::OK();
+  return ErrnoStatus("mark opaque", path);
+}
+
+bool IsPrivateXattr(std::string_view name) {
+  return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.") ||
+         name.starts_with("user.fuseoverlayfs.");
+}
+
+}  // namespace strata::upper

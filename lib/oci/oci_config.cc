@@ -1,0 +1,117 @@
+#include "oci/oci_config.h"
+
+#include <time.h>
+
+#include <nlohmann/json.hpp>
+
+namespace strata {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Rfc3339(int64_t t) {
+  time_t tt = static_cast<time_t>(t);
+  struct tm tm;
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+int64_t ParseRfc3339(const std::string& s) {
+  struct tm tm {};
+  if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
+  return static_cast<int64_t>(timegm(&tm));  // fractions and zones other than Z are dropped
+}
+
+json Set(const std::vector<std::string>& keys) {
+  json out = json::object();
+  for (const auto& k : keys) out[k] = json::object();
+  return out;
+}
+
+std::vector<std::string> Keys(const json& j) {
+  std::vector<std::string> out;
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) out.push_back(it.key());
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IsSha256Digest(const std::string& d) {
+  return d.size() == 71 && d.rfind("sha256:", 0) == 0 &&
+         d.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+}
+
+std::string OciConfigJson(const Image& image, const std::vector<std::string>& diff_ids) {
+  const ImageConfig& c = image.config;
+  json config = json::object();
+  if (!c.env.empty()) config["Env"] = c.env;
+  if (!c.cmd.empty()) config["Cmd"] = c.cmd;
+  if (!c.entrypoint.empty()) config["Entrypoint"] = c.entrypoint;
+  if (!c.working_dir.empty()) config["WorkingDir"] = c.working_dir;
+  if (!c.user.empty()) config["User"] = c.user;
+  if (!c.labels.empty()) config["Labels"] = c.labels;
+  if (!c.exposed_ports.empty()) config["ExposedPorts"] = Set(c.exposed_ports);
+  if (!c.volumes.empty()) config["Volumes"] = Set(c.volumes);
+  if (!c.shell.empty()) config["Shell"] = c.shell;
+  json history = json::array();
+  for (const auto& h : image.history) {
+    json e = {{"created", Rfc3339(h.created)}, {"created_by", h.created_by}};
+    if (!h.comment.empty()) e["comment"] = h.comment;
+    if (h.empty_layer) e["empty_layer"] = true;
+    history.push_back(e);
+  }
+  json out = {{"created", Rfc3339(image.created)},
+              {"architecture", "amd64"},
+              {"os", "linux"},
+              {"config", config},
+              {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}},
+              {"history", history}};
+  return out.dump();
+}
+
+Result<OciImageConfig> ParseOciConfig(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return Status::InvalidArgument("image config is not a JSON object");
+  try {
+    OciImageConfig out;
+    Image& image = out.image;
+    image.created = ParseRfc3339(j.value("created", ""));
+    json c = j.value("config", json::object());
+    if (c.is_null()) c = json::object();
+    auto strings = [&](const char* key) {
+      return c.contains(key) && c[key].is_array() ? c[key].get<std::vector<std::string>>()
+                                                  : std::vector<std::string>{};
+    };
+    image.config.env = strings("Env");
+    image.config.cmd = strings("Cmd");
+    image.config.entrypoint = strings("Entrypoint");
+    image.config.shell = strings("Shell");
+    image.config.working_dir =
+        c.contains("WorkingDir") && c["WorkingDir"].is_string() ? c["WorkingDir"].get<std::string>() : "";
+    image.config.user = c.contains("User") && c["User"].is_string() ? c["User"].get<std::string>() : "";
+    if (c.contains("Labels") && c["Labels"].is_object()) c["Labels"].get_to(image.config.labels);
+    image.config.exposed_ports = Keys(c.value("ExposedPorts", json::object()));
+    image.config.volumes = Keys(c.value("Volumes", json::object()));
+    for (const auto& h : j.value("history", json::array())) {
+      image.history.push_back({ParseRfc3339(h.value("created", "")), h.value("created_by", ""),
+                               h.value("comment", ""), h.value("empty_layer", false)});
+    }
+    const json& rootfs = j.at("rootfs");
+    if (rootfs.value("type", "") != "layers")
+      return Status::InvalidArgument("image config: rootfs.type is not layers");
+    out.diff_ids = rootfs.at("diff_ids").get<std::vector<std::string>>();
+    for (const auto& d : out.diff_ids) {
+      if (!IsSha256Digest(d)) return Status::InvalidArgument("image config: bad diff_id " + d);
+    }
+    return out;
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("image config: ") + e.what());
+  }
+}
+
+}  // namespace strata

@@ -1,0 +1,220 @@
+// strata load: an OCI image layout tar or a `docker save` tar. Everything is
+// verified first (every blob against its sha256 digest, every layer's
+// uncompressed bytes against its DiffID); only then do layers land.
+#include <limits.h>
+#include <stdlib.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "format/archive_files.h"
+#include "format/sha256.h"
+#include "oci/oci_config.h"
+#include "store/scratch.h"
+#include "strata/oci.h"
+#include "util/file_util.h"
+#include "util/status_macros.h"
+
+namespace strata {
+
+using nlohmann::json;
+
+namespace {
+
+// An image found in the archive, verified, not yet in the store.
+struct PendingImage {
+  std::vector<std::string> names;
+  OciImageConfig config;
+  std::vector<std::string> layer_files;
+  std::vector<LayerSource> sources;  // each layer's blob, to save it again as it was
+};
+
+Result<json> ReadJson(const std::string& path, const std::string& what) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return Status::InvalidArgument("the archive has no readable " + what);
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) return Status::InvalidArgument(what + " is not JSON");
+  return j;
+}
+
+// A path inside the unpacked archive named by the archive itself.
+Result<std::string> Inside(const std::string& root, const std::string& rel) {
+  if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos)
+    return Status::InvalidArgument("the archive names a path outside itself: " + rel);
+  return root + "/" + rel;
+}
+
+Status VerifyBlob(const std::string& path, const std::string& digest) {
+  if (!IsSha256Digest(digest)) return Status::InvalidArgument("unsupported digest " + digest);
+  auto hex = Sha256File(path);
+  if (!hex.ok()) return Status::InvalidArgument("blob " + digest + " is missing from the archive");
+  if ("sha256:" + *hex != digest)
+    return Status::InvalidArgument("blob " + digest + " does not match its digest");
+  return Status::OK();
+}
+
+Status VerifyDiffIds(PendingImage& image) {
+  if (image.layer_files.size() != image.config.diff_ids.size())
+    return Status::InvalidArgument("the config names " + std::to_string(image.config.diff_ids.size()) +
+                                   " layers, the manifest " + std::to_string(image.layer_files.size()));
+  for (size_t i = 0; i < image.layer_files.size(); ++i) {
+    ASSIGN_OR_RETURN(std::string hex, Sha256Uncompressed(image.layer_files[i]));
+    if ("sha256:" + hex != image.config.diff_ids[i])
+      return Status::InvalidArgument("layer " + std::to_string(i + 1) + " does not match its DiffID " +
+                                     image.config.diff_ids[i]);
+  }
+  return Status::OK();
+}
+
+Result<std::vector<PendingImage>> ReadOciLayout(const std::string& root) {
+  ASSIGN_OR_RETURN(json index, ReadJson(root + "/index.json", "index.json"));
+  std::vector<PendingImage> out;
+  auto blob = [&](const std::string& digest) -> Result<std::string> {
+    if (!IsSha256Digest(digest)) return Status::InvalidArgument("unsupported digest " + digest);
+    std::string path = root + "/blobs/sha256/" + digest.substr(7);
+    RETURN_IF_ERROR(VerifyBlob(path, digest));
+    return path;
+  };
+  try {
+    for (const json& d : index.at("manifests")) {
+      ASSIGN_OR_RETURN(std::string manifest_path, blob(d.at("digest").get<std::string>()));
+      ASSIGN_OR_RETURN(json manifest, ReadJson(manifest_path, "manifest"));
+      if (manifest.contains("manifests"))
+        return Status::Unsupported("nested image indexes are not supported");
+      PendingImage image;
+      if (d.contains("annotations") && d["annotations"].contains("org.opencontainers.image.ref.name"))
+        image.names.push_back(d["annotations"]["org.opencontainers.image.ref.name"].get<std::string>());
+      ASSIGN_OR_RETURN(std::string config_path, blob(manifest.at("config").at("digest").get<std::string>()));
+      ASSIGN_OR_RETURN(std::string config_text, ReadFile(config_path));
+      ASSIGN_OR_RETURN(image.config, ParseOciConfig(config_text));
+      for (const json& l : manifest.at("layers")) {
+        std::string type = l.value("mediaType", "");
+        if (type.find("nondistributable") != std::string::npos || type.find("foreign") != std::string::npos)
+          return Status::Unsupported("layer type " + type + " is not supported");
+        std::string digest = l.at("digest").get<std::string>();
+        ASSIGN_OR_RETURN(std::string layer_path, blob(digest));
+        image.layer_files.push_back(layer_path);
+        image.sources.push_back({"", digest, "", type});
+      }
+      out.push_back(std::move(image));
+    }
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("malformed OCI layout: ") + e.what());
+  }
+  return out;
+}
+
+Result<std::vector<PendingImage>> ReadDockerArchive(const std::string& root) {
+  ASSIGN_OR_RETURN(json manifest, ReadJson(root + "/manifest.json", "manifest.json"));
+  std::vector<PendingImage> out;
+  try {
+    for (const json& m : manifest) {
+      PendingImage image;
+      std::string config_rel = m.at("Config").get<std::string>();
+      ASSIGN_OR_RETURN(std::string config_path, Inside(root, config_rel));
+      // The config's name is its digest ("<hex>.json", or blobs/sha256/<hex>).
+      std::string base = config_rel.substr(config_rel.rfind('/') + 1);
+      if (base.size() > 5 && base.compare(base.size() - 5, 5, ".json") == 0) base.resize(base.size() - 5);
+      RETURN_IF_ERROR(VerifyBlob(config_path, "sha256:" + base));
+      ASSIGN_OR_RETURN(std::string config_text, ReadFile(config_path));
+      ASSIGN_OR_RETURN(image.config, ParseOciConfig(config_text));
+      if (m.contains("RepoTags") && m["RepoTags"].is_array())
+        image.names = m["RepoTags"].get<std::vector<std::string>>();
+      for (const json& l : m.at("Layers")) {
+        ASSIGN_OR_RETURN(std::string path, Inside(root, l.get<std::string>()));
+        if (!PathExists(path))
+          return Status::InvalidArgument("layer " + l.get<std::string>() + " is missing");
+        ASSIGN_OR_RETURN(std::string hex, Sha256File(path));
+        image.layer_files.push_back(path);
+        image.sources.push_back({"", "sha256:" + hex, "", "application/vnd.oci.image.layer.v1.tar"});
+      }
+      out.push_back(std::move(image));
+    }
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("malformed manifest.json: ") + e.what());
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
+                                      const std::function<void(const std::string&)>& progress) {
+  auto say = [&](const std::string& line) {
+    if (progress) progress(line);
+  };
+  if (!PathExists(path)) return Status::NotFound("no such file: " + path);
+  ASSIGN_OR_RETURN(Scratch scratch, Scratch::Make(store.root()));
+  char real[PATH_MAX];
+  if (!::realpath(scratch.upper().c_str(), real)) return ErrnoStatus("realpath", scratch.upper());
+  const std::string root = real;
+  say("unpacking " + path);
+  RETURN_IF_ERROR(ExtractTar(path, root).WithContext(path));
+
+  std::vector<PendingImage> pending;
+  if (PathExists(root + "/oci-layout")) {
+    ASSIGN_OR_RETURN(pending, ReadOciLayout(root));
+  } else if (PathExists(root + "/manifest.json")) {
+    ASSIGN_OR_RETURN(pending, ReadDockerArchive(root));
+  } else {
+    return Status::InvalidArgument(path + ": neither an OCI image layout nor a docker save archive");
+  }
+  if (pending.empty()) return Status::InvalidArgument(path + ": the archive holds no image");
+  for (auto& image : pending) {
+    say("verifying " + std::to_string(image.layer_files.size()) + " layers");
+    RETURN_IF_ERROR(VerifyDiffIds(image).WithContext(path));
+  }
+
+  // Everything checks out: import. A failure now undoes what this load added.
+  std::set<std::string> old_layers, old_images;  // what undo must never touch
+  ASSIGN_OR_RETURN(auto layers_before, store.ListLayers());
+  for (const auto& l : layers_before) old_layers.insert(l.id);
+  ASSIGN_OR_RETURN(auto images_before, store.ListImages());
+  for (const auto& i : images_before) old_images.insert(i.id);
+  std::vector<std::string> new_layers, new_images;
+  auto undo = [&] {
+    for (const auto& id : new_images) (void)store.RemoveImage(id, {.force = true});
+    for (auto it = new_layers.rbegin(); it != new_layers.rend(); ++it) (void)store.RemoveLayer(*it);
+  };
+  std::vector<Image> loaded;
+  for (auto& p : pending) {
+    Image image = p.config.image;
+    std::string parent;
+    for (size_t i = 0; i < p.layer_files.size(); ++i) {
+      say("layer " + std::to_string(i + 1) + "/" + std::to_string(p.layer_files.size()));
+      auto layer = store.ImportLayerTar(parent, p.layer_files[i]);
+      if (!layer.ok()) {
+        undo();
+        return layer.status().WithContext(path);
+      }
+      if (old_layers.insert(layer->id).second) new_layers.push_back(layer->id);
+      if (i < p.sources.size()) {
+        LayerSource source = p.sources[i];
+        source.diff_id = p.config.diff_ids[i];
+        if (Status st = store.AttachLayerSource(layer->id, p.layer_files[i], source); !st.ok()) {
+          undo();
+          return st.WithContext(path);
+        }
+      }
+      image.layers.push_back(layer->id);
+      parent = layer->id;
+    }
+    auto made = store.CreateImage(image, "");
+    if (!made.ok()) {
+      undo();
+      return made.status().WithContext(path);
+    }
+    if (old_images.insert(made->id).second) new_images.push_back(made->id);
+    for (const auto& name : p.names) {
+      if (Status st = store.Tag(made->id, name); !st.ok()) {
+        undo();
+        return st.WithContext(path);
+      }
+    }
+    ASSIGN_OR_RETURN(Image final_image, store.GetImage(made->id));
+    loaded.push_back(std::move(final_image));
+  }
+  return loaded;
+}
+
+}  // namespace strata

@@ -1,0 +1,145 @@
+// strata save: images as an OCI image layout, packed in one tar.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "format/archive_files.h"
+#include "format/sha256.h"
+#include "oci/oci_config.h"
+#include "store/scratch.h"
+#include "strata/oci.h"
+#include "util/file_util.h"
+#include "util/status_macros.h"
+
+namespace strata {
+
+using nlohmann::json;
+
+namespace {
+
+const char* kManifestType = "application/vnd.oci.image.manifest.v1+json";
+const char* kConfigType = "application/vnd.oci.image.config.v1+json";
+
+struct Descriptor {
+  std::string media_type;
+  std::string digest;  // sha256:<hex>
+  uint64_t size = 0;
+  json ToJson() const { return {{"mediaType", media_type}, {"digest", digest}, {"size", size}}; }
+};
+
+class LayoutWriter {
+ public:
+  explicit LayoutWriter(std::string dir) : dir_(std::move(dir)) {}
+  Status Init() { return MakeDirs(dir_ + "/blobs/sha256"); }
+  const std::string& dir() const { return dir_; }
+
+  // Moves `file` into blobs/sha256/ under its digest.
+  Result<Descriptor> AddFile(const std::string& file, const std::string& media_type) {
+    ASSIGN_OR_RETURN(std::string hex, Sha256File(file));
+    struct stat st;
+    if (::stat(file.c_str(), &st) != 0) return ErrnoStatus("stat", file);
+    std::string target = dir_ + "/blobs/sha256/" + hex;
+    if (::rename(file.c_str(), target.c_str()) != 0) return ErrnoStatus("rename", target);
+    return Descriptor{media_type, "sha256:" + hex, static_cast<uint64_t>(st.st_size)};
+  }
+  Result<Descriptor> AddBytes(const std::string& bytes, const std::string& media_type) {
+    std::string tmp = dir_ + "/.blob-" + RandomHex(6);
+    RETURN_IF_ERROR(WriteFileAtomic(tmp, bytes));
+    return AddFile(tmp, media_type);
+  }
+
+ private:
+  std::string dir_;
+};
+
+struct SavedLayer {
+  Descriptor blob;
+  std::string diff_id;
+};
+
+}  // namespace
+
+Status SaveImages(Store& store, const std::vector<std::string>& refs, const std::string& out_path,
+                  const SaveOptions& options) {
+  if (refs.empty()) return Status::InvalidArgument("no image to save");
+  std::vector<Image> images;
+  for (const auto& ref : refs) {
+    ASSIGN_OR_RETURN(Image image, store.GetImage(ref));
+    images.push_back(std::move(image));
+  }
+  const char* layer_type =
+      options.compression == Compression::kGzip   ? "application/vnd.oci.image.layer.v1.tar+gzip"
+      : options.compression == Compression::kZstd ? "application/vnd.oci.image.layer.v1.tar+zstd"
+                                                  : "application/vnd.oci.image.layer.v1.tar";
+  ASSIGN_OR_RETURN(Scratch scratch, Scratch::Make(store.root()));
+  LayoutWriter layout(scratch.dir() + "/layout");
+  RETURN_IF_ERROR(layout.Init());
+  std::map<std::string, SavedLayer> saved;  // layer id -> blob
+  size_t total = 0, done = 0;
+  for (const auto& image : images) total += image.layers.size();
+
+  json manifests = json::array();
+  for (size_t i = 0; i < images.size(); ++i) {
+    const Image& image = images[i];
+    std::vector<std::string> diff_ids;
+    json layers = json::array();
+    for (const auto& id : image.layers) {
+      ++done;
+      if (!saved.count(id)) {
+        if (options.progress)
+          options.progress("layer " + std::to_string(done) + "/" + std::to_string(total) + " " +
+                           id.substr(0, 12));
+        ASSIGN_OR_RETURN(auto source, store.GetLayerSource(id));
+        if (source) {  // loaded from an archive: the same bytes again, so the same DiffID
+          std::string copy = scratch.dir() + "/layer.src";
+          RETURN_IF_ERROR(CopyFileAtomic(source->path, copy));
+          ASSIGN_OR_RETURN(Descriptor blob, layout.AddFile(copy, source->media_type));
+          saved[id] = {blob, source->diff_id};
+          diff_ids.push_back(source->diff_id);
+          layers.push_back(blob.ToJson());
+          continue;
+        }
+        std::string plain = scratch.dir() + "/layer.tar";
+        RETURN_IF_ERROR(store.ExportLayer(id, plain, Compression::kNone));
+        ASSIGN_OR_RETURN(std::string diff, Sha256File(plain));
+        std::string blob_file = plain;
+        if (options.compression != Compression::kNone) {
+          blob_file = scratch.dir() + "/layer.tar.z";
+          RETURN_IF_ERROR(store.ExportLayer(id, blob_file, options.compression));
+          ::unlink(plain.c_str());
+        }
+        ASSIGN_OR_RETURN(Descriptor blob, layout.AddFile(blob_file, layer_type));
+        saved[id] = {blob, "sha256:" + diff};
+      }
+      diff_ids.push_back(saved[id].diff_id);
+      layers.push_back(saved[id].blob.ToJson());
+    }
+    ASSIGN_OR_RETURN(Descriptor config, layout.AddBytes(OciConfigJson(image, diff_ids), kConfigType));
+    json manifest = {
+        {"schemaVersion", 2}, {"mediaType", kManifestType}, {"config", config.ToJson()}, {"layers", layers}};
+    ASSIGN_OR_RETURN(Descriptor m, layout.AddBytes(manifest.dump(), kManifestType));
+    // One index entry per name the user asked for (or the image's names, when named by id).
+    std::vector<std::string> names;
+    for (const auto& n : image.names) {
+      if (n == refs[i] || n == refs[i] + ":latest") names = {n};
+    }
+    if (names.empty()) names = image.names;
+    if (names.empty()) manifests.push_back(m.ToJson());
+    for (const auto& n : names) {
+      json d = m.ToJson();
+      d["annotations"] = {{"org.opencontainers.image.ref.name", n}};
+      manifests.push_back(d);
+    }
+  }
+  json index = {{"schemaVersion", 2},
+                {"mediaType", "application/vnd.oci.image.index.v1+json"},
+                {"manifests", manifests}};
+  RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/index.json", index.dump()));
+  RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
+  return TarDirectory(layout.dir(), out_path);
+}
+
+}  // namespace strata

@@ -1,0 +1,21 @@
+// The store's on-disk format version (docs/FORMAT.md) and the migrations from
+// older ones. Store::Open refuses a newer format and migrates an older one.
+#pragma once
+
+#include <string>
+
+#include "store/catalog.h"
+#include "strata/status.h"
+
+namespace strata {
+
+// 1: containers and volumes in the catalog. 2: containers/<id>/config.json,
+// volumes/.records/<name>.json, and image holds in the catalog.
+inline constexpr int kStoreFormat = 2;
+
+// Brings the store at `root` to kStoreFormat. The caller holds the store lock.
+// Files are written first and the catalog changed in one transaction last, so
+// a crash in between leaves format 1 and the next open migrates again.
+Status MigrateStore(const std::string& root, Catalog& catalog);
+
+}  // namespace strata

@@ -1,0 +1,45 @@
+#include "store/scratch.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+
+#include "util/status_macros.h"
+
+namespace strata {
+
+Result<Scratch> Scratch::Make(const std::string& store_root) {
+  std::string dir = store_root + "/tmp/build-" + RandomHex(8);
+  RETURN_IF_ERROR(MakeDirs(dir));
+  UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) {
+    Status st = ErrnoStatus("lock", dir);
+    (void)RemoveAll(dir);
+    return st;
+  }
+  Scratch s(dir, std::move(lock));
+  for (const auto& d : {s.upper(), s.work(), s.rootfs()}) RETURN_IF_ERROR(MakeDirs(d));
+  return s;
+}
+
+Scratch::~Scratch() {
+  if (dir_.empty()) return;
+  ::umount2(rootfs().c_str(), MNT_DETACH);  // never remove files through a live mount
+  (void)RemoveAll(dir_);
+}
+
+void RemoveStaleScratch(const std::string& store_root) {
+  std::string tmp = store_root + "/tmp";
+  auto names = ListDir(tmp);
+  if (!names.ok()) return;
+  for (const auto& name : *names) {
+    if (!name.starts_with("build-")) continue;
+    std::string dir = tmp + "/" + name;
+    UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC));
+    if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // its owner is alive
+    ::umount2((dir + "/rootfs").c_str(), MNT_DETACH);
+    (void)RemoveAll(dir);
+  }
+}
+
+}  // namespace strata

@@ -1,0 +1,319 @@
+#include "strata/store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "format/image_json.h"
+#include "format/index_codec.h"
+#include "format/reference.h"
+#include "store/migrate.h"
+#include "store/scratch.h"
+#include "store/store_impl.h"
+#include "store/tar_writer.h"
+#include "util/file_lock.h"
+#include "util/file_util.h"
+#include "util/status_macros.h"
+
+namespace strata {
+
+namespace {
+
+constexpr const char* kTopDirs[] = {"blobs", "layers", "images"};
+
+Status LoadOrCreateSecret(const std::string& root, Secret* secret) {
+  std::string path = root + "/secret";
+  auto existing = ReadFile(path);
+  if (existing.ok()) {
+    if (existing->size() != secret->size())
+      return Status::Corruption("store secret " + path + " has the wrong size");
+    std::memcpy(secret->data(), existing->data(), secret->size());
+    return Status::OK();
+  }
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+  RETURN_IF_ERROR(FillRandom(secret->data(), secret->size()));
+  return WriteFileAtomic(path, std::string_view(reinterpret_cast<char*>(secret->data()), secret->size()),
+                         0600);
+}
+
+// Temporary files of an operation that crashed: only safe to remove while we
+// hold the writer lock.
+void RemoveStaleTemps(const std::string& root) {
+  for (const char* top : kTopDirs) {
+    std::string dir = root + "/" + top;
+    auto names = ListDir(dir);
+    if (!names.ok()) continue;
+    for (const auto& name : *names) {
+      if (name.starts_with(".tmp-")) (void)RemoveAll(dir + "/" + name);
+    }
+  }
+}
+
+}  // namespace
+
+std::string Store::Impl::ChainId(const std::string& parent, const Digest& diff) const {
+  std::string input = "strata-layer-v1";
+  input += '\0';
+  input += parent;
+  input += '\0';
+  input += diff.Hex();
+  return HashBytes(secret, input.data(), input.size()).Hex();
+}
+
+Result<std::string> Store::Impl::ResolveLayerId(const std::string& id_or_prefix) {
+  if (!LooksLikeId(id_or_prefix)) return Status::NotFound("no such layer: " + id_or_prefix);
+  ASSIGN_OR_RETURN(auto ids, catalog->IdsWithPrefix("layers", id_or_prefix));
+  if (ids.empty()) return Status::NotFound("no such layer: " + id_or_prefix);
+  if (ids.size() > 1) return Status::InvalidArgument("layer id prefix " + id_or_prefix + " is ambiguous");
+  return ids[0];
+}
+
+Result<std::string> Store::Impl::ResolveImageId(const std::string& ref) {
+  if (auto name = NormalizeReference(ref); name.ok()) {
+    ASSIGN_OR_RETURN(auto target, catalog->TagTarget(*name));
+    if (target) return *target;
+  }
+  if (LooksLikeId(ref)) {
+    ASSIGN_OR_RETURN(auto ids, catalog->IdsWithPrefix("images", ref));
+    if (ids.size() > 1) return Status::InvalidArgument("image id prefix " + ref + " is ambiguous");
+    if (ids.size() == 1) return ids[0];
+  }
+  return Status::NotFound("no such image: " + ref);
+}
+
+Result<Image> Store::Impl::LoadImage(const std::string& id) {
+  std::string path = ImageDir(id) + "/config.json";
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  if (HashBytes(secret, text.data(), text.size()).Hex() != id) {
+    return Status::Corruption("image config " + path + " does not match its digest");
+  }
+  ASSIGN_OR_RETURN(Image image, DecodeImageConfig(text));
+  image.id = id;
+  ASSIGN_OR_RETURN(auto tags, catalog->TagsByImage());
+  auto [first, last] = tags.equal_range(id);
+  for (auto it = first; it != last; ++it) image.names.push_back(it->second);
+  return image;
+}
+
+Result<LayerIndex> Store::Impl::LoadIndex(const LayerInfo& layer) {
+  std::string path = LayerDir(layer.id) + "/index.zst";
+  ASSIGN_OR_RETURN(std::string compressed, ReadFile(path));
+  ASSIGN_OR_RETURN(std::string raw, Decompress(compressed));
+  if (HashBytes(secret, raw.data(), raw.size()).Hex() != layer.diff_digest) {
+    return Status::Corruption("layer index " + path + " does not match its digest");
+  }
+  return DecodeIndex(raw);
+}
+
+Result<Image> Store::Impl::WriteImageConfig(Image image, bool* created) {
+  image.names.clear();
+  std::string text = EncodeImageConfig(image);
+  image.id = HashBytes(secret, text.data(), text.size()).Hex();
+  std::string dir = ImageDir(image.id);
+  *created = !PathExists(dir + "/config.json");
+  if (*created) {
+    RETURN_IF_ERROR(MakeDirs(dir));
+    RETURN_IF_ERROR(WriteFileAtomic(dir + "/config.json", text));
+  }
+  return image;
+}
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+const std::string& Store::root() const {
+  return impl_->root;
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
+  if (root.empty()) return Status::InvalidArgument("store root is empty");
+  auto impl = std::make_unique<Impl>();
+  impl->root = root;
+  while (impl->root.size() > 1 && impl->root.back() == '/') impl->root.pop_back();
+  RETURN_IF_ERROR(MakeDirs(impl->root));
+  if (PathExists(impl->root + "/secret")) {
+    // An existing store: readers must not wait for a writer (an import can
+    // hold the lock for minutes), and nothing here needs it.
+    RETURN_IF_ERROR(LoadOrCreateSecret(impl->root, &impl->secret));
+  } else {
+    ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl->root));
+    for (const char* top : kTopDirs) RETURN_IF_ERROR(MakeDirs(impl->root + "/" + top));
+    RETURN_IF_ERROR(LoadOrCreateSecret(impl->root, &impl->secret));
+  }
+  ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(impl->root + "/catalog.db"));
+  ASSIGN_OR_RETURN(int format, impl->catalog->FormatVersion());
+  if (format != kStoreFormat) {  // refused when newer; migrated when older
+    ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl->root));
+    RETURN_IF_ERROR(MigrateStore(impl->root, *impl->catalog));
+  }
+  if (auto lock = TryAcquireStoreLock(impl->root); lock.ok()) RemoveStaleTemps(impl->root);
+  RemoveStaleScratch(impl->root);
+  impl->blobs = std::make_unique<BlobStore>(impl->root + "/blobs", impl->secret);
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<std::vector<Image>> Store::ListImages() {
+  ASSIGN_OR_RETURN(auto rows, impl_->catalog->Images());
+  std::vector<Image> out;
+  for (const auto& row : rows) {
+    ASSIGN_OR_RETURN(Image image, impl_->LoadImage(row.id));
+    out.push_back(std::move(image));
+  }
+  return out;
+}
+
+Result<Image> Store::GetImage(const std::string& ref) {
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveImageId(ref));
+  return impl_->LoadImage(id);
+}
+
+Status Store::Tag(const std::string& ref, const std::string& new_ref) {
+  ASSIGN_OR_RETURN(std::string name, NormalizeReference(new_ref));
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveImageId(ref));
+  return impl_->catalog->SetTag(name, id);
+}
+
+Result<RemoveImageReport> Store::RemoveImage(const std::string& ref, const RemoveImageOptions& options) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveImageId(ref));
+  ASSIGN_OR_RETURN(Image image, impl_->LoadImage(id));
+  RemoveImageReport report;
+  Catalog& catalog = *impl_->catalog;
+  Catalog::Transaction txn(catalog);
+  RETURN_IF_ERROR(txn.status());
+
+  auto name = NormalizeReference(ref);
+  bool by_name = name.ok() && std::find(image.names.begin(), image.names.end(), *name) != image.names.end();
+  if (by_name && image.names.size() > 1) {
+    RETURN_IF_ERROR(catalog.DeleteTag(*name));
+    RETURN_IF_ERROR(txn.Commit());
+    report.untagged.push_back(*name);
+    return report;
+  }
+  if (!by_name && image.names.size() > 1 && !options.force) {
+    return Status::InUse("image " + id.substr(0, 12) + " has " + std::to_string(image.names.size()) +
+                         " names; remove them one by one or force");
+  }
+  ASSIGN_OR_RETURN(auto holds, catalog.Holds(id));
+  if (!holds.empty()) {
+    return Status::InUse("image " + id.substr(0, 12) + " is used by " + holds.front().description +
+                         " (remove it first)");
+  }
+  report.untagged = image.names;
+  report.deleted_image = id;
+  RETURN_IF_ERROR(catalog.DeleteImage(id));
+  Impl::Garbage garbage;
+  if (!image.layers.empty()) {
+    ASSIGN_OR_RETURN(garbage, impl_->CollectLayers({image.layers.back()}));
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  // The catalog no longer names these; a crash from here on leaves only garbage.
+  (void)RemoveAll(impl_->ImageDir(id));
+  impl_->RemoveGarbage(garbage);
+  report.deleted_layers = garbage.layers;
+  return report;
+}
+
+Result<std::vector<LayerInfo>> Store::ListLayers() {
+  return impl_->catalog->Layers();
+}
+
+Result<LayerInfo> Store::GetLayer(const std::string& id_or_prefix) {
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveLayerId(id_or_prefix));
+  ASSIGN_OR_RETURN(auto layer, impl_->catalog->FindLayer(id));
+  if (!layer) return Status::NotFound("no such layer: " + id_or_prefix);
+  return *layer;
+}
+
+Result<std::vector<std::string>> Store::LayerChain(const std::string& top_layer) {
+  std::vector<std::string> chain;
+  for (std::string id = top_layer; !id.empty();) {
+    ASSIGN_OR_RETURN(auto layer, impl_->catalog->FindLayer(id));
+    if (!layer) return Status::NotFound("no such layer: " + id);
+    chain.push_back(id);
+    id = layer->parent;
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
+Result<LayerIndex> Store::ReadLayerIndex(const std::string& id_or_prefix) {
+  ASSIGN_OR_RETURN(LayerInfo layer, GetLayer(id_or_prefix));
+  return impl_->LoadIndex(layer);
+}
+
+Status Store::ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression) {
+  ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id_or_prefix));
+  return WriteLayerTar(index, *impl_->blobs, fd, compression);
+}
+
+Status Store::ExportLayer(const std::string& id_or_prefix, const std::string& out_path,
+                          Compression compression) {
+  if (out_path == "-") return ExportLayerFd(id_or_prefix, STDOUT_FILENO, compression);
+  ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id_or_prefix));
+  return ReplaceFileAtomic(out_path, 0644, [&](int fd, const std::string&) {
+    return WriteLayerTar(index, *impl_->blobs, fd, compression);
+  });
+}
+
+Status Store::RemoveLayer(const std::string& id_or_prefix) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveLayerId(id_or_prefix));
+  Catalog& catalog = *impl_->catalog;
+  Catalog::Transaction txn(catalog);
+  RETURN_IF_ERROR(txn.status());
+  ASSIGN_OR_RETURN(Catalog::LayerUser user, catalog.FindLayerUser(id));
+  if (!user.none()) return Status::InUse("layer " + id.substr(0, 12) + " is in use by " + user.Describe());
+  ASSIGN_OR_RETURN(auto dead_blobs, catalog.DeleteLayer(id));
+  RETURN_IF_ERROR(txn.Commit());
+  (void)RemoveAll(impl_->LayerDir(id));
+  for (const auto& d : dead_blobs) (void)impl_->blobs->Remove(d);
+  return Status::OK();
+}
+
+Digest Store::Hash(std::string_view data) const {
+  return HashBytes(impl_->secret, data.data(), data.size());
+}
+
+Result<Digest> Store::HashFile(const std::string& path) const {
+  Hasher hasher(impl_->secret);
+  RETURN_IF_ERROR(ReadChunks(path, [&](const char* data, size_t len) {
+    hasher.Update(data, len);
+    return Status::OK();
+  }));
+  return hasher.Finish();
+}
+
+std::string Store::BlobPath(const Digest& digest) const {
+  return impl_->blobs->PathOf(digest);
+}
+
+Status Store::VerifyBlob(const Digest& digest) {
+  return impl_->blobs->Verify(digest);
+}
+
+Status Store::HoldImage(const ImageHold& hold) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  ASSIGN_OR_RETURN(auto row, impl_->catalog->FindImage(hold.image_id));
+  if (!row) return Status::NotFound("no such image: " + hold.image_id);
+  return impl_->catalog->InsertHold(hold.image_id, hold.holder, hold.description);
+}
+
+Status Store::ReleaseImage(const std::string& image_id, const std::string& holder) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  return impl_->catalog->DeleteHold(image_id, holder);
+}
+
+Result<std::vector<ImageHold>> Store::ListImageHolds() {
+  ASSIGN_OR_RETURN(auto rows, impl_->catalog->Holds());
+  std::vector<ImageHold> out;
+  for (auto& r : rows) out.push_back({std::move(r.image_id), std::move(r.holder), std::move(r.description)});
+  return out;
+}
+
+}  // namespace strata

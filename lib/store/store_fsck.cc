@@ -1,0 +1,173 @@
+// strata fsck: every blob, layer index and image config checked against its
+// digest; files nothing names found; with --repair, both removed, together
+// with what depends on broken content.
+
+#include <map>
+#include <set>
+
+#include <algorithm>
+#include "store/store_impl.h"
+#include "util/file_lock.h"
+#include "util/file_util.h"
+#include "util/status_macros.h"
+
+namespace strata {
+
+namespace {
+
+std::vector<std::string> Names(const std::string& dir) {
+  auto names = ListDir(dir);
+  if (!names.ok()) return {};
+  std::erase(*names, "lost+found");
+  return std::move(names).value();
+}
+
+}  // namespace
+
+// What a check found, for the repair to act on.
+struct FsckFindings {
+  std::set<std::string> bad_layers, bad_images;
+  std::vector<std::string> garbage;  // paths under the root that nothing names
+};
+
+// Blobs, each against its digest; the layers that use a bad one are bad.
+Status Store::Impl::FsckBlobs(FsckReport& report, FsckFindings& found, std::set<std::string>& known) {
+  Impl& impl = *this;
+  ASSIGN_OR_RETURN(auto blob_users, impl.catalog->BlobUsers());
+  for (auto it = blob_users.begin(); it != blob_users.end(); it = blob_users.upper_bound(it->first)) {
+    known.insert(it->first);
+    ++report.blobs;
+    auto digest = Digest::FromHex(it->first);
+    Status st = digest ? impl.blobs->Verify(*digest) : Status::Corruption("bad digest");
+    if (st.ok()) continue;
+    report.problems.push_back("blob " + it->first + ": " + st.message());
+    auto [first, last] = blob_users.equal_range(it->first);
+    for (auto u = first; u != last; ++u) found.bad_layers.insert(u->second);
+  }
+  return Status::OK();
+}
+
+// Layer indexes and sources; a layer on a broken or missing parent is broken too.
+Status Store::Impl::FsckLayers(Store& store, FsckReport& report, FsckFindings& found,
+                               std::set<std::string>& known) {
+  Impl& impl = *this;
+  ASSIGN_OR_RETURN(auto layers, impl.catalog->Layers());
+  for (const auto& l : layers) known.insert(l.id);
+  for (const auto& l : layers) {
+    ++report.layers;
+    if (auto index = impl.LoadIndex(l); !index.ok()) {
+      report.problems.push_back("layer " + l.id + ": " + index.status().message());
+      found.bad_layers.insert(l.id);
+    }
+    if (auto source = store.GetLayerSource(l.id); !source.ok()) {
+      report.problems.push_back("layer " + l.id + ": " + source.status().message());
+      found.bad_layers.insert(l.id);
+    }
+    if (!l.parent.empty() && !known.count(l.parent)) {
+      report.problems.push_back("layer " + l.id + ": its parent " + l.parent + " is missing");
+      found.bad_layers.insert(l.id);
+    }
+  }
+  for (bool grew = true; grew;) {  // children of broken layers
+    grew = false;
+    for (const auto& l : layers) {
+      if (!found.bad_layers.count(l.id) && found.bad_layers.count(l.parent))
+        grew = found.bad_layers.insert(l.id).second;
+    }
+  }
+  return Status::OK();
+}
+
+// Image configs, and images on broken or missing layers.
+Status Store::Impl::FsckImages(const std::set<std::string>& known_layers, FsckReport& report,
+                               FsckFindings& found, std::set<std::string>& known) {
+  Impl& impl = *this;
+  ASSIGN_OR_RETURN(auto images, impl.catalog->Images());
+  for (const auto& row : images) {
+    ++report.images;
+    known.insert(row.id);
+    if (auto image = impl.LoadImage(row.id); !image.ok()) {
+      report.problems.push_back("image " + row.id + ": " + image.status().message());
+      found.bad_images.insert(row.id);
+    }
+    for (const auto& l : row.layers) {
+      if (found.bad_layers.count(l) || !known_layers.count(l)) {
+        report.problems.push_back("image " + row.id + ": layer " + l + " is broken or missing");
+        found.bad_images.insert(row.id);
+        break;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status Store::Impl::FsckCheck(Store& store, FsckReport& report, FsckFindings& found) {
+  std::set<std::string> known_blobs, known_layers, known_images;
+  RETURN_IF_ERROR(FsckBlobs(report, found, known_blobs));
+  RETURN_IF_ERROR(FsckLayers(store, report, found, known_layers));
+  RETURN_IF_ERROR(FsckImages(known_layers, report, found, known_images));
+  // Files nothing names: crash leftovers.
+  for (const auto& sub : Names(root + "/blobs")) {
+    for (const auto& name : Names(root + "/blobs/" + sub)) {
+      if (!known_blobs.count(name)) found.garbage.push_back("blobs/" + sub + "/" + name);
+    }
+  }
+  for (const auto& name : Names(root + "/layers")) {
+    if (!known_layers.count(name)) found.garbage.push_back("layers/" + name);
+  }
+  for (const auto& name : Names(root + "/images")) {
+    if (!known_images.count(name)) found.garbage.push_back("images/" + name);
+  }
+  for (const auto& g : found.garbage) report.problems.push_back(g + ": not in the catalog");
+  return Status::OK();
+}
+
+// Images first (a held image is reported, not removed), then broken layers
+// child first, then blobs no layer needs, then garbage.
+Status Store::Impl::FsckRepair(const FsckFindings& found, FsckReport& report) {
+  Catalog::Transaction txn(*catalog);
+  RETURN_IF_ERROR(txn.status());
+  std::vector<std::string> removed_images;
+  for (const auto& id : found.bad_images) {
+    ASSIGN_OR_RETURN(auto holds, catalog->Holds(id));
+    if (!holds.empty()) continue;
+    RETURN_IF_ERROR(catalog->DeleteImage(id));
+    removed_images.push_back(id);
+    report.repaired.push_back("removed image " + id);
+  }
+  Garbage dropped;
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (const auto& id : found.bad_layers) {
+      if (std::find(dropped.layers.begin(), dropped.layers.end(), id) != dropped.layers.end()) continue;
+      ASSIGN_OR_RETURN(Catalog::LayerUser user, catalog->FindLayerUser(id));
+      using Kind = Catalog::LayerUser::Kind;
+      if (user.kind != Kind::kNone && user.kind != Kind::kBuildCache) continue;
+      RETURN_IF_ERROR(catalog->DeleteCacheEntriesFor(id));
+      ASSIGN_OR_RETURN(auto blobs, catalog->DeleteLayer(id));
+      dropped.blobs.insert(dropped.blobs.end(), blobs.begin(), blobs.end());
+      dropped.layers.push_back(id);
+      report.repaired.push_back("removed layer " + id);
+      progress = true;
+    }
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  for (const auto& id : removed_images) (void)RemoveAll(ImageDir(id));
+  RemoveGarbage(dropped);
+  for (const auto& g : found.garbage) {
+    (void)RemoveAll(root + "/" + g);
+    report.repaired.push_back("removed " + g);
+  }
+  return Status::OK();
+}
+
+Result<FsckReport> Store::Fsck(const FsckOptions& options) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  FsckReport report;
+  FsckFindings found;
+  RETURN_IF_ERROR(impl_->FsckCheck(*this, report, found));
+  if (options.repair) RETURN_IF_ERROR(impl_->FsckRepair(found, report));
+  return report;
+}
+
+}  // namespace strata

@@ -1,0 +1,293 @@
+// OverlayImpl: the OverlayFs behind the public interface. overlay_fs.cc holds
+// the node table, lookups, attributes, directories and opens;
+// overlay_mutate.cc holds copy-up and every change to the upper directory.
+//
+// Locking: one reader-writer lock guards the node table and the upper
+// directory's namespace. A request that makes host calls on a node's upper
+// path holds it shared across them, so no rename or removal can move the path
+// meanwhile; lookups of known entries, attributes, xattrs, opens, attribute
+// changes and the start of a copy-up all share it. Changes to a directory's
+// entries are made one at a time per directory, as the kernel makes them (a
+// striped lock, DirGuard, always taken before the table lock). Adding a name
+// (create, mkdir, mknod, symlink, link) makes its host calls under the shared
+// lock and takes it alone only to record the node; moving or removing one
+// (rename, unlink, rmdir) takes it alone, since readers rely on their paths.
+// A lookup of an unknown entry and a directory listing read the disk without
+// it, and take it alone (after the directory's stripe) only to record what
+// they found, which they trust only if no change came in between (see
+// generation_). Nothing holds it while file data is copied up, read or written.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "strata/overlay_fs.h"
+#include "union/overlay_fd_cache.h"
+#include "util/file_util.h"
+
+namespace strata {
+
+using ExclusiveLock = std::unique_lock<std::shared_mutex>;
+using SharedLock = std::shared_lock<std::shared_mutex>;
+
+// Holds the stripes of one or two directories (a rename's), in one order.
+class DirGuard {
+ public:
+  static constexpr size_t kStripes = 64;
+  using Stripes = std::array<std::mutex, kStripes>;
+  DirGuard(Stripes& stripes, uint64_t dir) : DirGuard(stripes, dir, dir) {}
+  DirGuard(Stripes& stripes, uint64_t a, uint64_t b) {
+    size_t i = a % kStripes, j = b % kStripes;
+    if (i > j) std::swap(i, j);
+    first_ = &stripes[i];
+    first_->lock();
+    if (j != i) (second_ = &stripes[j])->lock();
+  }
+  ~DirGuard() {
+    if (second_) second_->unlock();
+    first_->unlock();
+  }
+  DirGuard(const DirGuard&) = delete;
+  DirGuard& operator=(const DirGuard&) = delete;
+
+ private:
+  std::mutex* first_ = nullptr;
+  std::mutex* second_ = nullptr;
+};
+
+struct OverlayNode {
+  uint64_t id = 0;  // FUSE node id
+  OverlayNode* parent = nullptr;
+  std::string name;
+  // The other names of an upper file linked through this union: one node (and
+  // so one kernel inode, one page cache) for all of them. Each counts as a
+  // kid of its directory.
+  std::vector<std::pair<OverlayNode*, std::string>> aliases;
+  // Its upper file, when it has more than one link (a key of OverlayImpl::linked_).
+  std::optional<std::pair<dev_t, ino_t>> linked;
+  uint64_t ino = 0;                 // st_ino: stable for the life of the mount, across copy-up
+  NodeId lower = 0;                 // the lower entry at this path, 0 when none shows
+  std::atomic<bool> upper = false;  // present in the upper directory
+  bool opaque = false;              // an upper directory hiding what is below it
+  bool removed = false;
+  uint32_t type = 0;  // S_IFMT bits
+  std::atomic<uint64_t> lookups = 0;
+  uint64_t kids = 0;  // live nodes whose `parent` is this one: it must outlive them
+  std::map<std::string, OverlayNode*, std::less<>> children;  // looked-up children only
+  // A removed file the kernel still refers to (it may be open): its data,
+  // linked into the work directory under this name until the node goes.
+  std::string orphan;
+  // A directory's merged listing, kept until the directory changes.
+  OverlayFs::Listing listing;
+};
+
+// An open upper file: the descriptor is the file.
+class UpperOpenFile final : public OpenFile {
+ public:
+  explicit UpperOpenFile(int fd) : fd_(fd) {}
+  int CurrentFd() override { return fd_.get(); }
+  bool from_lower() const override { return false; }
+
+ private:
+  UniqueFd fd_;
+};
+
+class OverlayImpl final : public OverlayFs {
+ public:
+  OverlayImpl(std::unique_ptr<UnionView> lower, OverlayOptions options, UniqueFd upper_fd, UniqueFd work_fd);
+  ~OverlayImpl() override;
+
+  Result<NodeEntry> Lookup(uint64_t parent, std::string_view name) override;
+  void Forget(uint64_t node, uint64_t count) override;
+  Result<struct stat> GetAttr(uint64_t node) override;
+  Result<struct stat> SetAttr(uint64_t node, const AttrChange& change, int fd) override;
+  Result<std::string> ReadLink(uint64_t node) override;
+  Result<NodeEntry> Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
+                          const Caller& caller) override;
+  Result<NodeEntry> Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
+                          const Caller& caller) override;
+  Result<NodeEntry> Symlink(uint64_t parent, std::string_view name, std::string_view target,
+                            const Caller& caller) override;
+  Result<NodeEntry> Link(uint64_t node, uint64_t new_parent, std::string_view new_name) override;
+  Status Unlink(uint64_t parent, std::string_view name) override;
+  Status Rmdir(uint64_t parent, std::string_view name) override;
+  Status Rename(uint64_t parent, std::string_view name, uint64_t new_parent, std::string_view new_name,
+                unsigned flags) override;
+  Result<std::unique_ptr<OpenFile>> OpenNode(uint64_t node, int flags) override;
+  Result<std::shared_ptr<const DataFd>> OpenData(uint64_t node, bool write) override;
+  Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> Create(uint64_t parent, std::string_view name,
+                                                                 uint32_t mode, int flags,
+                                                                 const Caller& caller) override;
+  Result<NodeEntry> CreateUnnamed(uint64_t parent, uint32_t mode, const Caller& caller) override;
+  Status Fsync(uint64_t node, bool datasync) override;
+  Status FsyncDir(uint64_t node) override;
+  Result<Listing> ReadDir(uint64_t node) override;
+  Result<std::string> GetXattr(uint64_t node, const std::string& name) override;
+  Result<std::vector<std::string>> ListXattr(uint64_t node) override;
+  Status SetXattr(uint64_t node, const std::string& name, std::string_view value, int flags) override;
+  Status RemoveXattr(uint64_t node, const std::string& name) override;
+  Result<struct statvfs> StatFs() override;
+
+  // For OpenFile: opens the upper copy of a node (after a copy-up).
+  Result<int> OpenUpperFd(OverlayNode* n, int flags);
+
+ private:
+  // --- overlay_fs.cc (all *Locked take mu_ held) ---
+  Result<OverlayNode*> GetLocked(uint64_t id);
+  Result<OverlayNode*> DirLocked(uint64_t id);
+  std::string Rel(const OverlayNode* n) const;  // "." for the root
+  std::string ChildRel(const OverlayNode* dir, std::string_view name) const;
+  std::string Abs(const std::string& rel) const { return options_.upper_dir + "/" + rel; }
+  // The child at `name`, from the cache or from the upper directory and the
+  // lower tree; kNotFound when nothing shows there.
+  Result<OverlayNode*> ChildLocked(OverlayNode* dir, std::string_view name);
+  // ChildLocked in three steps, so that the host calls can run without the
+  // lock: what to look for (under it), looking (without), adding the node.
+  struct ChildQuery {
+    bool dir_upper = false;
+    std::string rel;  // the child's path in the upper directory
+    NodeId dir_lower = 0;
+    bool dir_opaque = false;
+    std::string name;
+  };
+  struct ChildFound {
+    bool in_upper = false;
+    struct stat st {};      // when in_upper
+    NodeId lower = 0;       // the lower entry that shows (merged, for a directory)
+    NodeAttr lower_attr{};  // when lower (read once: the lookup's reply needs it too)
+    bool opaque = false;
+  };
+  ChildQuery QueryLocked(const OverlayNode* dir, std::string_view name) const;
+  Result<ChildFound> FindChild(const ChildQuery& query) const;  // ENOENT when nothing shows
+  OverlayNode* AddFoundLocked(OverlayNode* dir, std::string_view name, const ChildFound& found);
+  static struct stat FoundStat(const ChildFound& found, uint64_t ino);
+  // True when a lower entry exists at dir/name behind whatever hides it.
+  bool LowerHasLocked(const OverlayNode* dir, std::string_view name) const;
+  OverlayNode* AddChildLocked(OverlayNode* dir, std::string_view name);
+  void DetachLocked(OverlayNode* n);
+  // Moves n under a new parent, keeping both parents' `kids` counts right.
+  void ReparentLocked(OverlayNode* n, OverlayNode* new_parent);
+  // The table side of renaming and removing one name of n (its own or an alias):
+  // dir/name becomes new_dir/new_name; or dir/name goes, and n with its last name.
+  void MoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name, OverlayNode* new_dir,
+                      std::string_view new_name);
+  void RemoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name);
+  // Names n as dir/name too (an alias), counted as a kid of dir.
+  void AddAliasLocked(OverlayNode* n, OverlayNode* dir, std::string_view name);
+  // Records n as the node of upper file `host` (one with several links).
+  void NoteLinkedLocked(OverlayNode* n, std::pair<dev_t, ino_t> host);
+  // Frees n, and then any ancestor left removed, forgotten and childless.
+  void MaybeFreeLocked(OverlayNode* n);
+  // Records a change to a directory's entries: its cached listing goes.
+  void ChangedLocked(OverlayNode* dir);
+  // Before a regular file at rel leaves the tree: when the kernel still
+  // refers to it, link its data into the work directory (see `orphan`).
+  Status KeepIfReferencedLocked(OverlayNode* n, const std::string& rel);
+  Result<struct stat> StatLocked(const OverlayNode* n);
+  // Where a node lives.
+  struct Where {
+    bool upper = false;
+    std::string rel;  // in the upper directory, when `upper`
+    NodeId lower = 0;
+  };
+  Where WhereLocked(const OverlayNode* n) const;
+  // A node's place, with the shared lock that keeps it there while the
+  // caller makes its host calls.
+  struct Located {
+    SharedLock lock;
+    Where where;
+  };
+  Result<Located> Locate(uint64_t id);  // ENOENT for a removed node
+  Result<struct stat> RemovedStatLocked(const OverlayNode* n);
+  Result<OverlayNode*> RegularFileLocked(uint64_t id);  // EISDIR, EINVAL for other types
+  // The node's data is its own above: an upper file in the tree, or an orphan.
+  static bool HasUpperDataLocked(const OverlayNode* n);
+  // The directory and name holding an upper (or orphaned) node's data.
+  struct HostPath {
+    int dirfd;
+    std::string rel;
+  };
+  HostPath UpperPathLocked(const OverlayNode* n) const;
+  std::string AbsPathLocked(const OverlayNode* n) const;  // the same, as a path (for xattr calls)
+  uint64_t InoForHost(const struct stat& st);
+  // A directory's upper entries, read without the lock.
+  struct UpperScan {
+    struct Item {
+      std::string name;
+      struct stat st;
+    };
+    std::vector<Item> items;
+    std::vector<std::string> hidden;  // names whited out
+  };
+  Result<UpperScan> ScanUpper(const std::string& rel) const;
+  Result<std::vector<Child>> MergeLocked(OverlayNode* dir, const UpperScan& scan);
+  Result<std::vector<Child>> MergedChildrenLocked(OverlayNode* dir);
+  Status RequireWritable() const;
+
+  // --- overlay_mutate.cc ---
+  // Makes `n` exist in the upper directory (parents first). Directories and
+  // empty copies are made under the lock; file data is copied without it.
+  Status CopyUp(OverlayNode* n, bool with_data = true);
+  // The preamble of every change to an existing node: refuses a read-only
+  // union, finds the node and copies it up. Takes the lock itself.
+  Result<OverlayNode*> CopiedUp(uint64_t id, bool with_data = true);
+  // SetAttr's changes, on a node already copied up.
+  Status ApplyAttrChange(OverlayNode* n, const AttrChange& change, int fd);
+  Status CopyUpDirsLocked(OverlayNode* dir);
+  // Owner, mode, xattrs and times of lower entry `lower`, onto dirfd/rel (`abs` for xattrs).
+  Status CopyMetadata(int dirfd, const std::string& rel, const std::string& abs, NodeId lower);
+  // Checks that dir/name is free for a new entry (copying dir up); returns its upper path.
+  Result<std::string> PrepareNewLocked(OverlayNode* dir, std::string_view name);
+  // Replaces a non-directory (or nothing) at rel with a whiteout, atomically when possible.
+  Status WhiteoutLocked(const std::string& rel);
+  // Makes a new entry dir/name, owned by `caller`: `make` is the host call
+  // that creates it at its path in the upper directory. The host calls run
+  // under the directory's stripe and the shared lock, so lookups, reads and
+  // changes elsewhere go on; only recording the node takes the lock alone.
+  // Where `make` is to make a new entry: dirfd/rel, or `abs` for path calls.
+  struct Place {
+    int dirfd;
+    std::string rel;
+    std::string abs;
+  };
+  // Puts a new entry at rel (an upper path). In place of a whiteout it is made
+  // in the work directory and swapped with the whiteout in one rename, as
+  // overlayfs does: no moment, even after a crash, shows the lower entry the
+  // whiteout hides.
+  Status PlaceNewLocked(const std::string& rel, const std::function<Status(const Place&)>& make);
+  Result<NodeEntry> MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
+                            const std::function<Status(OverlayNode* dir, const Place& at)>& make);
+  Status ClearWhiteoutsLocked(const std::string& dir_rel);
+
+  std::unique_ptr<UnionView> lower_;
+  OverlayOptions options_;
+  UniqueFd upper_fd_, work_fd_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<uint64_t, std::unique_ptr<OverlayNode>> nodes_;
+  uint64_t next_id_ = 2;
+  // Bumped by every change to the namespace: an entry added,
+  // removed or moved, a directory copied up. A lookup that looked on disk
+  // without the lock trusts what it found only when this did not move.
+  std::atomic<uint64_t> generation_ = 0;
+  DirGuard::Stripes dir_stripes_;
+  // Directory copy-ups may run under the shared lock (MakeNew): one at a time.
+  std::mutex dir_copy_up_mu_;
+  std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_;
+  // Live nodes of upper files with several links, by upper file: a lookup that
+  // finds another name of one joins it (see OverlayNode::aliases).
+  std::map<std::pair<dev_t, ino_t>, OverlayNode*> linked_;
+  uint64_t next_ino_;
+  std::atomic<uint64_t> copy_counter_ = 0;
+  FdCache fd_cache_{256};  // lock order: mu_ before the cache's own
+
+  friend class LowerOpenFile;
+};
+
+}  // namespace strata

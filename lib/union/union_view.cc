@@ -1,0 +1,278 @@
+#include "strata/union_view.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <map>
+#include <string_view>
+#include <unordered_map>
+
+#include "format/dir_layer.h"
+#include "util/status_macros.h"
+
+namespace strata {
+
+namespace {
+
+// An entry of the merged tree: which layer's entry defines it.
+struct Ref {
+  size_t layer;
+  const Entry* entry;
+};
+
+struct Node {
+  const Entry* entry = nullptr;  // the data entry (a hardlink's target, resolved)
+  uint32_t nlink = 1;
+  std::vector<DirEntry> children;  // directories only, sorted by name
+};
+
+uint32_t TypeBits(EntryType type) {
+  switch (type) {
+    case EntryType::kRegular:
+    case EntryType::kHardlink: return S_IFREG;
+    case EntryType::kDirectory: return S_IFDIR;
+    case EntryType::kSymlink: return S_IFLNK;
+    case EntryType::kCharDevice: return S_IFCHR;
+    case EntryType::kBlockDevice: return S_IFBLK;
+    case EntryType::kFifo: return S_IFIFO;
+    case EntryType::kSocket: return S_IFSOCK;
+    case EntryType::kWhiteout: return S_IFCHR;  // never reaches a caller: whiteouts are merged away
+  }
+  return S_IFREG;
+}
+
+// Keys are views of the layers' entry paths, which outlive the tree.
+using Tree = std::map<std::string_view, Ref, std::less<>>;
+
+// Removes everything strictly below `path`.
+void EraseBelow(Tree& tree, const std::string& path) {
+  if (path.empty()) {
+    auto root = tree.find("");
+    tree.erase(root == tree.end() ? tree.begin() : std::next(root), tree.end());
+    return;
+  }
+  // Children sort in [path + "/", path + "0"): '0' is the byte after '/'.
+  tree.erase(tree.lower_bound(path + "/"), tree.lower_bound(path + "0"));
+}
+
+// Applies one layer on top of the tree, as overlayfs presents an upper layer.
+void ApplyLayer(Tree& tree, size_t layer, const LayerIndex& index) {
+  if (tree.empty()) {
+    // The bottom layer hides and merges with nothing, and its entries come
+    // sorted without duplicates (FORMAT.md): each goes in at the end.
+    for (const Entry& e : index.entries) {
+      if (e.type != EntryType::kWhiteout) tree.emplace_hint(tree.end(), e.path, Ref{layer, &e});
+    }
+    return;
+  }
+  for (const Entry& e : index.entries) {
+    auto at = tree.lower_bound(e.path);
+    const bool exists = at != tree.end() && at->first == e.path;
+    const bool had_dir = exists && at->second.entry->type == EntryType::kDirectory;
+    if (e.type == EntryType::kWhiteout) {
+      if (exists) tree.erase(at);
+      EraseBelow(tree, e.path);
+      continue;
+    }
+    if (e.type == EntryType::kDirectory && e.opaque) {
+      EraseBelow(tree, e.path);
+      at = tree.lower_bound(e.path);  // what followed `at` may be gone
+    } else if (had_dir && e.type != EntryType::kDirectory) {
+      EraseBelow(tree, e.path);  // leaves `at` valid: it is not below itself
+    }
+    // A directory the tar only implied keeps a lower directory's metadata.
+    if (e.type == EntryType::kDirectory && e.implicit && had_dir) continue;
+    if (exists) {
+      at->second = {layer, &e};
+    } else {
+      tree.emplace_hint(at, e.path, Ref{layer, &e});
+    }
+  }
+}
+
+}  // namespace
+
+struct UnionView::Impl {
+  std::vector<LayerIndex> layers;
+  std::function<std::string(const Digest&)> blob_path;
+  std::vector<Node> nodes;  // index = NodeId - 1
+
+  Result<const Node*> Get(NodeId id) const {
+    if (id < 1 || id > nodes.size()) return Status::Posix(ESTALE, "no such node");
+    return &nodes[id - 1];
+  }
+  Status Build();
+};
+
+Status UnionView::Impl::Build() {
+  Tree tree;
+  for (size_t i = 0; i < layers.size(); ++i) ApplyLayer(tree, i, layers[i]);
+  if (tree.find("") == tree.end()) {
+    static const Entry kRoot = [] {
+      Entry root;
+      root.type = EntryType::kDirectory;
+      root.mode = 0755;
+      return root;
+    }();
+    tree[""] = {0, &kRoot};
+  }
+  // The nodes of names that hardlinks point to, per layer (0 until made): only
+  // they are looked up again, so only they are kept (most trees have none).
+  std::map<std::pair<size_t, std::string_view>, NodeId> link_groups;
+  for (const auto& [path, ref] : tree) {
+    if (ref.entry->type == EntryType::kHardlink) link_groups[{ref.layer, ref.entry->link_target}] = 0;
+  }
+  std::unordered_map<std::string_view, NodeId> dirs;  // path -> node
+  nodes.reserve(tree.size());
+  for (const auto& [path, ref] : tree) {
+    const Entry* data = ref.entry;
+    std::string_view data_path = path;
+    if (data->type == EntryType::kHardlink) {
+      data_path = data->link_target;
+      data = layers[ref.layer].Find(data->link_target);
+      if (!data) return Status::Corruption("hardlink /" + std::string(path) + " points to a missing entry");
+    }
+    auto group =
+        data->type == EntryType::kDirectory ? link_groups.end() : link_groups.find({ref.layer, data_path});
+    NodeId id;
+    if (group != link_groups.end() && group->second != 0) {
+      id = group->second;
+      ++nodes[id - 1].nlink;
+    } else {
+      nodes.push_back(Node{data, 1, {}});
+      id = nodes.size();
+      if (data->type == EntryType::kDirectory) {
+        nodes.back().nlink = 2;
+        dirs[path] = id;
+      } else if (group != link_groups.end()) {
+        group->second = id;
+      }
+    }
+    if (path.empty()) continue;
+    auto slash = path.rfind('/');
+    std::string_view parent = slash == std::string_view::npos ? "" : path.substr(0, slash);
+    auto p = dirs.find(parent);
+    if (p == dirs.end()) {
+      return Status::Corruption("merged entry /" + std::string(path) + " has no parent directory");
+    }
+    Node& parent_node = nodes[p->second - 1];
+    parent_node.children.push_back(
+        {std::string(path.substr(slash == std::string_view::npos ? 0 : slash + 1)), id});
+    if (data->type == EntryType::kDirectory) ++parent_node.nlink;
+  }
+  return Status::OK();
+}
+
+UnionView::UnionView(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+UnionView::~UnionView() = default;
+
+Result<std::unique_ptr<UnionView>> UnionView::FromLayers(
+    std::vector<LayerIndex> layers, std::function<std::string(const Digest&)> blob_path) {
+  auto impl = std::make_unique<Impl>();
+  impl->layers = std::move(layers);
+  impl->blob_path = std::move(blob_path);
+  RETURN_IF_ERROR(impl->Build());
+  return std::unique_ptr<UnionView>(new UnionView(std::move(impl)));
+}
+
+Result<std::unique_ptr<UnionView>> UnionView::OpenImage(Store& store, const std::string& ref) {
+  ASSIGN_OR_RETURN(Image image, store.GetImage(ref));
+  return OpenLayers(store, image.layers);
+}
+
+Result<std::unique_ptr<UnionView>> UnionView::OpenLayers(Store& store,
+                                                         const std::vector<std::string>& layer_ids) {
+  std::vector<LayerIndex> layers;
+  for (const auto& id : layer_ids) {
+    ASSIGN_OR_RETURN(LayerIndex index, store.ReadLayerIndex(id));
+    layers.push_back(std::move(index));
+  }
+  return FromLayers(std::move(layers), [&store](const Digest& d) { return store.BlobPath(d); });
+}
+
+Result<std::unique_ptr<UnionView>> UnionView::FromDirectories(const std::vector<std::string>& lower_dirs) {
+  if (lower_dirs.empty()) return Status::InvalidArgument("no lower directory");
+  auto paths = std::make_shared<std::unordered_map<Digest, std::string>>();
+  uint64_t next_id = 0;
+  std::vector<LayerIndex> layers;
+  for (auto it = lower_dirs.rbegin(); it != lower_dirs.rend(); ++it) {  // bottom first
+    ASSIGN_OR_RETURN(LayerIndex index, ScanDirectoryLayer(*it, &next_id, paths.get()));
+    layers.push_back(std::move(index));
+  }
+  return FromLayers(std::move(layers), [paths](const Digest& d) {
+    auto it = paths->find(d);
+    return it == paths->end() ? std::string() : it->second;
+  });
+}
+
+Result<NodeId> UnionView::Lookup(NodeId parent, std::string_view name) const {
+  ASSIGN_OR_RETURN(const Node* dir, impl_->Get(parent));
+  if (dir->entry->type != EntryType::kDirectory) return Status::Posix(ENOTDIR, "not a directory");
+  auto it = std::lower_bound(dir->children.begin(), dir->children.end(), name,
+                             [](const DirEntry& d, std::string_view n) { return d.name < n; });
+  if (it == dir->children.end() || it->name != name) return Status::Posix(ENOENT, std::string(name));
+  return it->node;
+}
+
+Result<NodeAttr> UnionView::GetAttr(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+  const Entry& e = *node->entry;
+  NodeAttr a;
+  a.node = id;
+  a.mode = TypeBits(e.type) | (e.mode & 07777);
+  a.nlink = node->nlink;
+  a.uid = e.uid;
+  a.gid = e.gid;
+  a.size = e.type == EntryType::kSymlink ? e.link_target.size() : e.size;
+  a.mtime_sec = e.mtime_sec;
+  a.mtime_nsec = e.mtime_nsec;
+  a.rdev_major = e.dev_major;
+  a.rdev_minor = e.dev_minor;
+  return a;
+}
+
+Result<const std::vector<DirEntry>*> UnionView::Children(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+  if (node->entry->type != EntryType::kDirectory) return Status::Posix(ENOTDIR, "not a directory");
+  return &node->children;
+}
+
+Result<std::string> UnionView::ReadLink(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+  if (node->entry->type != EntryType::kSymlink) return Status::Posix(EINVAL, "not a symlink");
+  return node->entry->link_target;
+}
+
+Result<std::string> UnionView::ContentPath(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+  const Entry& e = *node->entry;
+  if (e.type == EntryType::kDirectory) return Status::Posix(EISDIR, "is a directory");
+  if (e.type != EntryType::kRegular) return Status::Posix(EINVAL, "not a regular file");
+  return e.size == 0 ? std::string() : impl_->blob_path(e.content);
+}
+
+Result<const std::vector<Xattr>*> UnionView::Xattrs(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+  return &node->entry->xattrs;
+}
+
+Result<NodeId> UnionView::Resolve(std::string_view path) const {
+  NodeId id = kRootNode;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    if (j > i) {
+      ASSIGN_OR_RETURN(id, Lookup(id, path.substr(i, j - i)));
+    }
+    i = j + 1;
+  }
+  return id;
+}
+
+uint64_t UnionView::node_count() const {
+  return impl_->nodes.size();
+}
+
+}  // namespace strata

@@ -1,0 +1,223 @@
+#include "util/file_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <vector>
+
+#include "util/status_macros.h"
+
+namespace strata {
+
+void UniqueFd::Reset() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+Status ErrnoStatus(std::string_view what, std::string_view path) {
+  std::string msg(what);
+  if (!path.empty()) msg += ": " + std::string(path);
+  msg += ": ";
+  msg += strerror(errno);
+  return Status::Posix(errno, msg);
+}
+
+Status WriteAll(int fd, const void* data, size_t len, std::string_view path) {
+  const char* p = static_cast<const char*>(data);
+  while (len > 0) {
+    ssize_t n = ::write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", path);
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Status ReadChunks(const std::string& path, const std::function<Status(const char* data, size_t len)>& sink) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path);
+  std::vector<char> buf(256 * 1024);
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus("read", path);
+    if (n == 0) return Status::OK();
+    RETURN_IF_ERROR(sink(buf.data(), static_cast<size_t>(n)));
+  }
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path);
+  std::string out;
+  char buf[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read", path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Status FsyncDir(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open directory", dir);
+  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsync", dir);
+  return Status::OK();
+}
+
+std::string DirName(const std::string& path) {
+  auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+Status ReplaceFileAtomic(const std::string& path, int mode,
+                         const std::function<Status(int fd, const std::string&)>& fill) {
+  std::string tmp = path + ".tmp-" + RandomHex(6);
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd.valid()) return ErrnoStatus("create", tmp);
+  Status st = fill(fd.get(), tmp);
+  if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsync", tmp);
+  fd.Reset();
+  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus("rename", path);
+  if (!st.ok()) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  return FsyncDir(DirName(path));
+}
+
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode) {
+  return ReplaceFileAtomic(path, mode, [&](int fd, const std::string& tmp) {
+    return WriteAll(fd, data.data(), data.size(), tmp);
+  });
+}
+
+Status CopyFileAtomic(const std::string& from, const std::string& to, int mode) {
+  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return ErrnoStatus("open", from);
+  return ReplaceFileAtomic(to, mode, [&](int fd, const std::string& tmp) -> Status {
+    for (bool fast = true;;) {
+      ssize_t n = fast ? ::copy_file_range(in.get(), nullptr, fd, nullptr, 1 << 30, 0) : -1;
+      if (n < 0 && fast && (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+        fast = false;  // file systems that cannot: copy through a buffer
+        continue;
+      }
+      if (!fast) {
+        char buf[1 << 16];
+        n = ::read(in.get(), buf, sizeof buf);
+        if (n > 0) RETURN_IF_ERROR(WriteAll(fd, buf, static_cast<size_t>(n), tmp));
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return ErrnoStatus("copy to", tmp);
+      if (n == 0) return Status::OK();
+    }
+  });
+}
+
+Status MakeDirs(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) return Status::IOError("create directory " + path + ": " + ec.message());
+  return Status::OK();
+}
+
+namespace {
+
+// Reads and closes `d`.
+std::vector<std::string> TakeNames(DIR* d) {
+  std::vector<std::string> names;
+  while (struct dirent* ent = ::readdir(d)) {
+    std::string_view name = ent->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> ListDir(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return ErrnoStatus("open directory", dir);
+  return TakeNames(d);
+}
+
+Result<std::vector<std::string>> ListDir(int dir_fd) {
+  // A descriptor of its own: fdopendir takes it, and reads from its start.
+  int fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open directory", "");
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return ErrnoStatus("open directory", "");
+  }
+  return TakeNames(d);
+}
+
+void RemoveEntryAt(int dirfd, const std::string& name) {
+  if (::unlinkat(dirfd, name.c_str(), 0) != 0 && errno == EISDIR)
+    ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR);
+}
+
+Status RemoveAll(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return Status::IOError("remove " + path + ": " + ec.message());
+  return Status::OK();
+}
+
+bool PathExists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Status FillRandom(void* buf, size_t len) {
+  auto* p = static_cast<uint8_t*>(buf);
+  while (len > 0) {
+    ssize_t n = ::getrandom(p, len, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("getrandom", "");
+    }
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+std::string RandomHex(size_t bytes) {
+  std::vector<uint8_t> raw(bytes);
+  if (!FillRandom(raw.data(), raw.size()).ok()) {
+    // getrandom cannot fail for small requests once the pool is initialised;
+    // fall back to pid + address entropy rather than abort.
+    for (size_t i = 0; i < bytes; ++i) raw[i] = static_cast<uint8_t>((::getpid() >> (i % 4)) + i);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : raw) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+  return out;
+}
+
+}  // namespace strata

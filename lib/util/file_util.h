@@ -1,0 +1,71 @@
+// Small POSIX helpers: owned descriptors, atomic file writes, directory sync.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "strata/status.h"
+
+namespace strata {
+
+// Owns a file descriptor; closes it on destruction.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { Reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.Release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = o.Release();
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void Reset();
+
+ private:
+  int fd_ = -1;
+};
+
+// "what: path: strerror(errno)" as an IOError.
+Status ErrnoStatus(std::string_view what, std::string_view path);
+
+Status WriteAll(int fd, const void* data, size_t len, std::string_view path);
+Result<std::string> ReadFile(const std::string& path);
+// Streams a file to `sink` in 256 KiB chunks (hashing, copying, archiving).
+Status ReadChunks(const std::string& path, const std::function<Status(const char* data, size_t len)>& sink);
+// The one way strata replaces a file: a temp file beside `path` (mode `mode`),
+// filled by `fill`, fsync'd, renamed over `path`, then the directory fsync'd. On
+// failure the temp file is gone and `path` untouched.
+Status ReplaceFileAtomic(const std::string& path, int mode,
+                         const std::function<Status(int fd, const std::string& tmp_path)>& fill);
+// ReplaceFileAtomic with `data` as the contents.
+Status WriteFileAtomic(const std::string& path, std::string_view data, int mode = 0644);
+// The same, with another file's bytes (streamed, never held in memory).
+Status CopyFileAtomic(const std::string& from, const std::string& to, int mode = 0644);
+Status FsyncDir(const std::string& dir);
+Status MakeDirs(const std::string& path);
+// The names in a directory, "." and ".." left out, sorted.
+Result<std::vector<std::string>> ListDir(const std::string& dir);
+// The same for a directory open as `dir_fd`, which stays open.
+Result<std::vector<std::string>> ListDir(int dir_fd);
+// Removes a file or a whole tree; a missing path is not an error.
+Status RemoveAll(const std::string& path);
+// Removes dirfd/name, a file or an empty directory, if it can (best effort).
+void RemoveEntryAt(int dirfd, const std::string& name);
+bool PathExists(const std::string& path);
+std::string DirName(const std::string& path);
+// Random lowercase hex, for temporary names.
+std::string RandomHex(size_t bytes);
+Status FillRandom(void* buf, size_t len);
+
+}  // namespace strata

@@ -61,6 +61,8 @@ struct NodeEntry {
 // An open file: read and write its fd directly. For a file opened read-only
 // from a lower layer, call CurrentFd() before each read: once another
 // descriptor copies the file up, reads must see the upper copy.
+//
+// Thread safety: one OpenFile is used by one thread at a time.
 class OpenFile {
  public:
   virtual ~OpenFile() = default;
@@ -69,6 +71,7 @@ class OpenFile {
 };
 
 // A descriptor on a file's data, closed when the last holder lets go.
+// Thread safety: immutable; share it between threads freely.
 class DataFd {
  public:
   explicit DataFd(int fd) : fd_(fd) {}
@@ -81,6 +84,10 @@ class DataFd {
   int fd_;
 };
 
+// Thread safety: every method may be called from any number of threads at
+// once, as a FUSE daemon's workers call them (the lock protocol is in
+// lib/union/overlay_impl.h, checked by clang's -Wthread-safety). The kernel's
+// rule that one node sees one change at a time is not assumed.
 class OverlayFs {
  public:
   static Result<std::unique_ptr<OverlayFs>> Open(std::unique_ptr<UnionView> lower, OverlayOptions options);

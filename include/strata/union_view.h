@@ -41,6 +41,8 @@ struct DirEntry {
   NodeId node = 0;
 };
 
+// Thread safety: immutable once opened; every const method may be called
+// from any number of threads at once.
 class UnionView {
  public:
   // Merges `ref`'s layers. `store` must outlive the view.

@@ -24,6 +24,8 @@ struct VolumeInfo {
   std::vector<std::string> users;  // containers that mount it
 };
 
+// Thread safety: Volumes calls a driver from one thread at a time, with the
+// volumes' lock held; a driver need not lock anything itself.
 class VolumeDriver {
  public:
   struct Capabilities {

@@ -126,9 +126,10 @@ Result<std::vector<std::string>> Builder::ExpandedWords(const Instruction& ins) 
 std::vector<std::string> Builder::RunEnv() const {
   std::vector<std::string> env = stage_->config.env;
   for (const auto& [k, v] : stage_->args) {
+    const std::string prefix = k + "=";
     bool in_env =
-        std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(k + "=", 0) == 0; });
-    if (!in_env) env.push_back(k + "=" + v);
+        std::any_of(env.begin(), env.end(), [&](const std::string& e) { return e.rfind(prefix, 0) == 0; });
+    if (!in_env) env.push_back(prefix + v);
   }
   return env;
 }

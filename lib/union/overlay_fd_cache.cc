@@ -9,7 +9,7 @@ DataFd::~DataFd() {
 }
 
 std::shared_ptr<const DataFd> FdCache::Find(uint64_t node, bool above, bool write) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(node);
   if (it == entries_.end() || it->second.above != above || (write && !it->second.writable)) return nullptr;
   order_.splice(order_.begin(), order_, it->second.pos);
@@ -17,7 +17,7 @@ std::shared_ptr<const DataFd> FdCache::Find(uint64_t node, bool above, bool writ
 }
 
 void FdCache::Put(uint64_t node, bool above, bool writable, std::shared_ptr<const DataFd> fd) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(node);
   if (it != entries_.end()) {
     order_.splice(order_.begin(), order_, it->second.pos);
@@ -33,7 +33,7 @@ void FdCache::Put(uint64_t node, bool above, bool writable, std::shared_ptr<cons
 }
 
 void FdCache::Erase(uint64_t node) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = entries_.find(node);
   if (it == entries_.end()) return;
   order_.erase(it->second.pos);

@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 
 #include "strata/overlay_fs.h"
+#include "util/mutex.h"
 
 namespace strata {
 
@@ -22,9 +22,10 @@ class FdCache {
 
   // The kept descriptor for `node` when it still fits: the same side, and
   // writable when `write`. Null otherwise.
-  std::shared_ptr<const DataFd> Find(uint64_t node, bool above, bool write);
-  void Put(uint64_t node, bool above, bool writable, std::shared_ptr<const DataFd> fd);
-  void Erase(uint64_t node);
+  // Each may be called from any thread.
+  std::shared_ptr<const DataFd> Find(uint64_t node, bool above, bool write) EXCLUDES(mu_);
+  void Put(uint64_t node, bool above, bool writable, std::shared_ptr<const DataFd> fd) EXCLUDES(mu_);
+  void Erase(uint64_t node) EXCLUDES(mu_);
 
  private:
   struct Entry {
@@ -34,9 +35,9 @@ class FdCache {
     std::list<uint64_t>::iterator pos;
   };
   const size_t capacity_;
-  std::mutex mu_;
-  std::list<uint64_t> order_;  // most recently used first
-  std::unordered_map<uint64_t, Entry> entries_;
+  Mutex mu_;
+  std::list<uint64_t> order_ GUARDED_BY(mu_);  // most recently used first
+  std::unordered_map<uint64_t, Entry> entries_ GUARDED_BY(mu_);
 };
 
 }  // namespace strata

@@ -86,7 +86,7 @@ class LowerOpenFile final : public OpenFile {
   LowerOpenFile(OverlayImpl* fs, OverlayNode* node, int fd) : fs_(fs), node_(node), fd_(fd) {}
   int CurrentFd() override {
     if (switched_ || !node_->upper.load(std::memory_order_acquire)) return fd_.get();
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!switched_) {
       if (auto fd = fs_->OpenUpperFd(node_, O_RDONLY); fd.ok()) fd_ = UniqueFd(*fd);
       switched_ = true;
@@ -99,7 +99,7 @@ class LowerOpenFile final : public OpenFile {
   OverlayImpl* fs_;
   OverlayNode* node_;
   UniqueFd fd_;
-  std::mutex mu_;
+  Mutex mu_;
   std::atomic<bool> switched_ = false;
 };
 
@@ -364,12 +364,10 @@ OverlayImpl::Where OverlayImpl::WhereLocked(const OverlayNode* n) const {
   return Where{upper, upper ? Rel(n) : std::string(), n->lower};
 }
 
-Result<OverlayImpl::Located> OverlayImpl::Locate(uint64_t id) {
-  SharedLock lock(mu_);
+Result<OverlayImpl::Where> OverlayImpl::LocateLocked(uint64_t id) {
   ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
   if (n->removed) return Status::Posix(ENOENT, "removed");
-  Where where = WhereLocked(n);
-  return Located{std::move(lock), std::move(where)};
+  return WhereLocked(n);
 }
 
 // The lock may be shared, but must be held: an upper path holds only while no
@@ -409,7 +407,7 @@ Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
   ChildQuery query;
   uint64_t generation;
   {
-    SharedLock lock(mu_);  // a known child needs no change to the table
+    ReaderLock lock(mu_);  // a known child needs no change to the table
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
     if (auto it = dir->children.find(name); it != dir->children.end()) {
       OverlayNode* n = it->second;
@@ -426,13 +424,13 @@ Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
   if (!found.ok()) {
     // Not there (or the path failed): true unless a change came in between,
     // such as a rename of an ancestor (the kernel keeps a negative entry).
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     if (generation == generation_) return found.status();
   }
   // A create in this directory runs its host calls under its stripe before it
   // counts as a change: waiting for the stripe means seeing its count.
   DirGuard guard(dir_stripes_, parent);
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   OverlayNode* n;
   struct stat st;
@@ -451,7 +449,7 @@ Result<NodeEntry> OverlayImpl::Lookup(uint64_t parent, std::string_view name) {
 }
 
 void OverlayImpl::Forget(uint64_t id, uint64_t count) {
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   auto it = nodes_.find(id);
   if (it == nodes_.end() || id == kRootNode) return;
   OverlayNode* n = it->second.get();
@@ -462,15 +460,15 @@ void OverlayImpl::Forget(uint64_t id, uint64_t count) {
 }
 
 Result<struct stat> OverlayImpl::GetAttr(uint64_t id) {
-  SharedLock lock(mu_);
+  ReaderLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
   if (n->removed) return RemovedStatLocked(n);
   return StatLocked(n);
 }
 
 Result<std::string> OverlayImpl::ReadLink(uint64_t id) {
-  ASSIGN_OR_RETURN(Located at, Locate(id));
-  const Where& w = at.where;
+  ReaderLock lock(mu_);  // keeps the path until the host calls are made
+  ASSIGN_OR_RETURN(const Where w, LocateLocked(id));
   if (!w.upper) return lower_->ReadLink(w.lower);
   char buf[4096];
   ssize_t len = ::readlinkat(upper_fd_.get(), w.rel.c_str(), buf, sizeof buf);
@@ -549,7 +547,7 @@ Result<OverlayFs::Listing> OverlayImpl::ReadDir(uint64_t id) {
   bool upper;
   uint64_t generation;
   {
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(id));
     if (dir->listing) return dir->listing;
     upper = dir->upper;
@@ -559,7 +557,7 @@ Result<OverlayFs::Listing> OverlayImpl::ReadDir(uint64_t id) {
   Result<UpperScan> scan = UpperScan{};  // the disk is read without the lock
   if (upper) scan = ScanUpper(rel);
   DirGuard guard(dir_stripes_, id);  // a create in progress here finishes first (see Lookup)
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(id));
   if (dir->listing) return dir->listing;
   // Any change meanwhile (an entry here, or a rename of an ancestor): read again.
@@ -574,7 +572,7 @@ Result<OverlayFs::Listing> OverlayImpl::ReadDir(uint64_t id) {
 }
 
 Result<int> OverlayImpl::OpenUpperFd(OverlayNode* n, int flags) {
-  SharedLock lock(mu_);
+  ReaderLock lock(mu_);
   if (n->removed) return Status::Posix(ENOENT, "removed");
   int fd = ::openat(upper_fd_.get(), Rel(n).c_str(), (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_CLOEXEC);
   if (fd < 0) return Errno("open");
@@ -584,7 +582,7 @@ Result<int> OverlayImpl::OpenUpperFd(OverlayNode* n, int flags) {
 Result<std::unique_ptr<OpenFile>> OverlayImpl::OpenNode(uint64_t id, int flags) {
   OverlayNode* n;
   {
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
     if (n->removed) return Status::Posix(ENOENT, "removed");
   }
@@ -619,14 +617,14 @@ Result<std::shared_ptr<const DataFd>> OverlayImpl::OpenData(uint64_t id, bool wr
     RETURN_IF_ERROR(RequireWritable());
     OverlayNode* n;
     {
-      SharedLock lock(mu_);
+      ReaderLock lock(mu_);
       ASSIGN_OR_RETURN(n, RegularFileLocked(id));
     }
     RETURN_IF_ERROR(CopyUp(n));  // without the lock
   }
   NodeId lower;
   {
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * n, RegularFileLocked(id));
     const bool above = n->upper || !n->orphan.empty();
     if (auto kept = fd_cache_.Find(id, above, write)) return kept;
@@ -653,7 +651,7 @@ Status OverlayImpl::Fsync(uint64_t id, bool datasync) {
   if (!options_.fsync) return Status::OK();
   UniqueFd fd;
   {
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * n, GetLocked(id));
     if (!HasUpperDataLocked(n)) return Status::OK();  // nothing of it above yet
     HostPath where = UpperPathLocked(n);
@@ -668,7 +666,7 @@ Status OverlayImpl::FsyncDir(uint64_t id) {
   if (!writable_ || !options_.fsync) return Status::OK();
   UniqueFd fd;
   {
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * n, DirLocked(id));
     if (!n->upper) return Status::OK();  // nothing of it in the upper directory yet
     fd = UniqueFd(::openat(upper_fd_.get(), Rel(n).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -680,8 +678,8 @@ Status OverlayImpl::FsyncDir(uint64_t id) {
 
 Result<std::string> OverlayImpl::GetXattr(uint64_t id, const std::string& name) {
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
-  ASSIGN_OR_RETURN(Located at, Locate(id));
-  const Where& w = at.where;
+  ReaderLock lock(mu_);  // keeps the path until the host calls are made
+  ASSIGN_OR_RETURN(const Where w, LocateLocked(id));
   if (!w.upper) {
     ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(w.lower));
     for (const auto& x : *xattrs) {
@@ -705,8 +703,8 @@ Result<std::string> OverlayImpl::GetXattr(uint64_t id, const std::string& name) 
 }
 
 Result<std::vector<std::string>> OverlayImpl::ListXattr(uint64_t id) {
-  ASSIGN_OR_RETURN(Located at, Locate(id));
-  const Where& w = at.where;
+  ReaderLock lock(mu_);  // keeps the path until the host calls are made
+  ASSIGN_OR_RETURN(const Where w, LocateLocked(id));
   std::vector<std::string> names;
   if (!w.upper) {
     ASSIGN_OR_RETURN(auto xattrs, lower_->Xattrs(w.lower));

@@ -22,44 +22,55 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <unordered_map>
 #include <vector>
 
 #include "strata/overlay_fs.h"
 #include "union/overlay_fd_cache.h"
 #include "util/file_util.h"
+#include "util/mutex.h"
+#include "util/thread_annotations.h"
 
 namespace strata {
 
-using ExclusiveLock = std::unique_lock<std::shared_mutex>;
-using SharedLock = std::shared_lock<std::shared_mutex>;
-
-// Holds the stripes of one or two directories (a rename's), in one order.
-class DirGuard {
+// The per-directory locks: 64 stripes, a directory's chosen by its node id.
+// To the thread-safety analysis they are one capability, taken before the
+// table lock (OverlayImpl::mu_).
+class CAPABILITY("directory stripes") DirStripes {
  public:
   static constexpr size_t kStripes = 64;
-  using Stripes = std::array<std::mutex, kStripes>;
-  DirGuard(Stripes& stripes, uint64_t dir) : DirGuard(stripes, dir, dir) {}
-  DirGuard(Stripes& stripes, uint64_t a, uint64_t b) {
+  // Takes the stripes of one or two directories (a rename's), in one order.
+  void Lock(uint64_t a, uint64_t b) ACQUIRE() NO_THREAD_SAFETY_ANALYSIS {
     size_t i = a % kStripes, j = b % kStripes;
     if (i > j) std::swap(i, j);
-    first_ = &stripes[i];
-    first_->lock();
-    if (j != i) (second_ = &stripes[j])->lock();
+    stripes_[i].lock();
+    if (j != i) stripes_[j].lock();
   }
-  ~DirGuard() {
-    if (second_) second_->unlock();
-    first_->unlock();
+  void Unlock(uint64_t a, uint64_t b) RELEASE() NO_THREAD_SAFETY_ANALYSIS {
+    size_t i = a % kStripes, j = b % kStripes;
+    if (j != i) stripes_[std::max(i, j)].unlock();
+    stripes_[std::min(i, j)].unlock();
   }
+
+ private:
+  std::array<std::mutex, kStripes> stripes_;
+};
+
+// Holds the stripes of one or two directories for its scope.
+class SCOPED_CAPABILITY DirGuard {
+ public:
+  DirGuard(DirStripes& stripes, uint64_t dir) ACQUIRE(stripes) : DirGuard(stripes, dir, dir) {}
+  DirGuard(DirStripes& stripes, uint64_t a, uint64_t b) ACQUIRE(stripes) : stripes_(stripes), a_(a), b_(b) {
+    stripes_.Lock(a, b);
+  }
+  ~DirGuard() RELEASE() { stripes_.Unlock(a_, b_); }
   DirGuard(const DirGuard&) = delete;
   DirGuard& operator=(const DirGuard&) = delete;
 
  private:
-  std::mutex* first_ = nullptr;
-  std::mutex* second_ = nullptr;
+  DirStripes& stripes_;
+  uint64_t a_, b_;
 };
 
 struct OverlayNode {
@@ -140,14 +151,14 @@ class OverlayImpl final : public OverlayFs {
 
  private:
   // --- overlay_fs.cc (all *Locked take mu_ held) ---
-  Result<OverlayNode*> GetLocked(uint64_t id);
-  Result<OverlayNode*> DirLocked(uint64_t id);
+  Result<OverlayNode*> GetLocked(uint64_t id) REQUIRES_SHARED(mu_);
+  Result<OverlayNode*> DirLocked(uint64_t id) REQUIRES_SHARED(mu_);
   std::string Rel(const OverlayNode* n) const;  // "." for the root
   std::string ChildRel(const OverlayNode* dir, std::string_view name) const;
   std::string Abs(const std::string& rel) const { return options_.upper_dir + "/" + rel; }
   // The child at `name`, from the cache or from the upper directory and the
   // lower tree; kNotFound when nothing shows there.
-  Result<OverlayNode*> ChildLocked(OverlayNode* dir, std::string_view name);
+  Result<OverlayNode*> ChildLocked(OverlayNode* dir, std::string_view name) REQUIRES(mu_);
   // ChildLocked in three steps, so that the host calls can run without the
   // lock: what to look for (under it), looking (without), adding the node.
   struct ChildQuery {
@@ -164,49 +175,45 @@ class OverlayImpl final : public OverlayFs {
     NodeAttr lower_attr{};  // when lower (read once: the lookup's reply needs it too)
     bool opaque = false;
   };
-  ChildQuery QueryLocked(const OverlayNode* dir, std::string_view name) const;
+  ChildQuery QueryLocked(const OverlayNode* dir, std::string_view name) const REQUIRES_SHARED(mu_);
   Result<ChildFound> FindChild(const ChildQuery& query) const;  // ENOENT when nothing shows
-  OverlayNode* AddFoundLocked(OverlayNode* dir, std::string_view name, const ChildFound& found);
+  OverlayNode* AddFoundLocked(OverlayNode* dir, std::string_view name, const ChildFound& found) REQUIRES(mu_);
   static struct stat FoundStat(const ChildFound& found, uint64_t ino);
   // True when a lower entry exists at dir/name behind whatever hides it.
-  bool LowerHasLocked(const OverlayNode* dir, std::string_view name) const;
-  OverlayNode* AddChildLocked(OverlayNode* dir, std::string_view name);
-  void DetachLocked(OverlayNode* n);
+  bool LowerHasLocked(const OverlayNode* dir, std::string_view name) const REQUIRES_SHARED(mu_);
+  OverlayNode* AddChildLocked(OverlayNode* dir, std::string_view name) REQUIRES(mu_);
+  void DetachLocked(OverlayNode* n) REQUIRES(mu_);
   // Moves n under a new parent, keeping both parents' `kids` counts right.
-  void ReparentLocked(OverlayNode* n, OverlayNode* new_parent);
+  void ReparentLocked(OverlayNode* n, OverlayNode* new_parent) REQUIRES(mu_);
   // The table side of renaming and removing one name of n (its own or an alias):
   // dir/name becomes new_dir/new_name; or dir/name goes, and n with its last name.
   void MoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name, OverlayNode* new_dir,
-                      std::string_view new_name);
-  void RemoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name);
+                      std::string_view new_name) REQUIRES(mu_);
+  void RemoveNameLocked(OverlayNode* n, OverlayNode* dir, std::string_view name) REQUIRES(mu_);
   // Names n as dir/name too (an alias), counted as a kid of dir.
-  void AddAliasLocked(OverlayNode* n, OverlayNode* dir, std::string_view name);
+  void AddAliasLocked(OverlayNode* n, OverlayNode* dir, std::string_view name) REQUIRES(mu_);
   // Records n as the node of upper file `host` (one with several links).
-  void NoteLinkedLocked(OverlayNode* n, std::pair<dev_t, ino_t> host);
+  void NoteLinkedLocked(OverlayNode* n, std::pair<dev_t, ino_t> host) REQUIRES(mu_);
   // Frees n, and then any ancestor left removed, forgotten and childless.
-  void MaybeFreeLocked(OverlayNode* n);
+  void MaybeFreeLocked(OverlayNode* n) REQUIRES(mu_);
   // Records a change to a directory's entries: its cached listing goes.
-  void ChangedLocked(OverlayNode* dir);
+  void ChangedLocked(OverlayNode* dir) REQUIRES(mu_);
   // Before a regular file at rel leaves the tree: when the kernel still
   // refers to it, link its data into the work directory (see `orphan`).
-  Status KeepIfReferencedLocked(OverlayNode* n, const std::string& rel);
-  Result<struct stat> StatLocked(const OverlayNode* n);
+  Status KeepIfReferencedLocked(OverlayNode* n, const std::string& rel) REQUIRES(mu_);
+  Result<struct stat> StatLocked(const OverlayNode* n) REQUIRES_SHARED(mu_);
   // Where a node lives.
   struct Where {
     bool upper = false;
     std::string rel;  // in the upper directory, when `upper`
     NodeId lower = 0;
   };
-  Where WhereLocked(const OverlayNode* n) const;
-  // A node's place, with the shared lock that keeps it there while the
-  // caller makes its host calls.
-  struct Located {
-    SharedLock lock;
-    Where where;
-  };
-  Result<Located> Locate(uint64_t id);  // ENOENT for a removed node
-  Result<struct stat> RemovedStatLocked(const OverlayNode* n);
-  Result<OverlayNode*> RegularFileLocked(uint64_t id);  // EISDIR, EINVAL for other types
+  Where WhereLocked(const OverlayNode* n) const REQUIRES_SHARED(mu_);
+  // A node's place; the caller keeps the lock while it makes its host calls
+  // there. ENOENT for a removed node.
+  Result<Where> LocateLocked(uint64_t id) REQUIRES_SHARED(mu_);
+  Result<struct stat> RemovedStatLocked(const OverlayNode* n) REQUIRES_SHARED(mu_);
+  Result<OverlayNode*> RegularFileLocked(uint64_t id) REQUIRES_SHARED(mu_);  // EISDIR, EINVAL for other types
   // The node's data is its own above: an upper file in the tree, or an orphan.
   static bool HasUpperDataLocked(const OverlayNode* n);
   // The directory and name holding an upper (or orphaned) node's data.
@@ -214,9 +221,10 @@ class OverlayImpl final : public OverlayFs {
     int dirfd;
     std::string rel;
   };
-  HostPath UpperPathLocked(const OverlayNode* n) const;
-  std::string AbsPathLocked(const OverlayNode* n) const;  // the same, as a path (for xattr calls)
-  uint64_t InoForHost(const struct stat& st);
+  HostPath UpperPathLocked(const OverlayNode* n) const REQUIRES_SHARED(mu_);
+  std::string AbsPathLocked(const OverlayNode* n) const
+      REQUIRES_SHARED(mu_);  // the same, as a path (for xattr calls)
+  uint64_t InoForHost(const struct stat& st) REQUIRES(mu_);
   // A directory's upper entries, read without the lock.
   struct UpperScan {
     struct Item {
@@ -227,8 +235,8 @@ class OverlayImpl final : public OverlayFs {
     std::vector<std::string> hidden;  // names whited out
   };
   Result<UpperScan> ScanUpper(const std::string& rel) const;
-  Result<std::vector<Child>> MergeLocked(OverlayNode* dir, const UpperScan& scan);
-  Result<std::vector<Child>> MergedChildrenLocked(OverlayNode* dir);
+  Result<std::vector<Child>> MergeLocked(OverlayNode* dir, const UpperScan& scan) REQUIRES(mu_);
+  Result<std::vector<Child>> MergedChildrenLocked(OverlayNode* dir) REQUIRES(mu_);
   Status RequireWritable() const;
 
   // --- overlay_mutate.cc ---
@@ -240,13 +248,13 @@ class OverlayImpl final : public OverlayFs {
   Result<OverlayNode*> CopiedUp(uint64_t id, bool with_data = true);
   // SetAttr's changes, on a node already copied up.
   Status ApplyAttrChange(OverlayNode* n, const AttrChange& change, int fd);
-  Status CopyUpDirsLocked(OverlayNode* dir);
+  Status CopyUpDirsLocked(OverlayNode* dir) REQUIRES_SHARED(mu_);
   // Owner, mode, xattrs and times of lower entry `lower`, onto dirfd/rel (`abs` for xattrs).
   Status CopyMetadata(int dirfd, const std::string& rel, const std::string& abs, NodeId lower);
   // Checks that dir/name is free for a new entry (copying dir up); returns its upper path.
-  Result<std::string> PrepareNewLocked(OverlayNode* dir, std::string_view name);
+  Result<std::string> PrepareNewLocked(OverlayNode* dir, std::string_view name) REQUIRES_SHARED(mu_);
   // Replaces a non-directory (or nothing) at rel with a whiteout, atomically when possible.
-  Status WhiteoutLocked(const std::string& rel);
+  Status WhiteoutLocked(const std::string& rel) REQUIRES(mu_);
   // Makes a new entry dir/name, owned by `caller`: `make` is the host call
   // that creates it at its path in the upper directory. The host calls run
   // under the directory's stripe and the shared lock, so lookups, reads and
@@ -261,29 +269,33 @@ class OverlayImpl final : public OverlayFs {
   // in the work directory and swapped with the whiteout in one rename, as
   // overlayfs does: no moment, even after a crash, shows the lower entry the
   // whiteout hides.
-  Status PlaceNewLocked(const std::string& rel, const std::function<Status(const Place&)>& make);
+  Status PlaceNewLocked(const std::string& rel, const std::function<Status(const Place&)>& make)
+      REQUIRES_SHARED(mu_);
   Result<NodeEntry> MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
                             const std::function<Status(OverlayNode* dir, const Place& at)>& make);
-  Status ClearWhiteoutsLocked(const std::string& dir_rel);
+  Status ClearWhiteoutsLocked(const std::string& dir_rel) REQUIRES(mu_);
 
   std::unique_ptr<UnionView> lower_;
   OverlayOptions options_;
   UniqueFd upper_fd_, work_fd_;
-  mutable std::shared_mutex mu_;
-  std::unordered_map<uint64_t, std::unique_ptr<OverlayNode>> nodes_;
-  uint64_t next_id_ = 2;
+  // Lock order: a directory's stripes, then mu_, then dir_copy_up_mu_ or the
+  // descriptor cache's own lock. OverlayNode's fields are guarded by mu_ too
+  // (the analysis sees only the table's own members).
+  DirStripes dir_stripes_ ACQUIRED_BEFORE(mu_);
+  mutable SharedMutex mu_;
+  std::unordered_map<uint64_t, std::unique_ptr<OverlayNode>> nodes_ GUARDED_BY(mu_);
+  uint64_t next_id_ GUARDED_BY(mu_) = 2;
   // Bumped by every change to the namespace: an entry added,
   // removed or moved, a directory copied up. A lookup that looked on disk
   // without the lock trusts what it found only when this did not move.
   std::atomic<uint64_t> generation_ = 0;
-  DirGuard::Stripes dir_stripes_;
   // Directory copy-ups may run under the shared lock (MakeNew): one at a time.
-  std::mutex dir_copy_up_mu_;
-  std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_;
+  Mutex dir_copy_up_mu_ ACQUIRED_AFTER(mu_);
+  std::map<std::pair<dev_t, ino_t>, uint64_t> host_inos_ GUARDED_BY(mu_);
   // Live nodes of upper files with several links, by upper file: a lookup that
   // finds another name of one joins it (see OverlayNode::aliases).
-  std::map<std::pair<dev_t, ino_t>, OverlayNode*> linked_;
-  uint64_t next_ino_;
+  std::map<std::pair<dev_t, ino_t>, OverlayNode*> linked_ GUARDED_BY(mu_);
+  uint64_t next_ino_ GUARDED_BY(mu_);
   std::atomic<uint64_t> copy_counter_ = 0;
   FdCache fd_cache_{256};  // lock order: mu_ before the cache's own
 

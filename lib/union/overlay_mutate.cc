@@ -142,7 +142,7 @@ Status OverlayImpl::CopyUpDirsLocked(OverlayNode* dir) {
   if (dir->upper.load(std::memory_order_acquire)) return Status::OK();
   // The lock may be shared (MakeNew): two changes below one lower directory
   // must not both make it.
-  std::lock_guard copying(dir_copy_up_mu_);
+  MutexLock copying(dir_copy_up_mu_);
   std::vector<OverlayNode*> chain;  // the directories to make, deepest first
   for (OverlayNode* p = dir; p && !p->upper; p = p->parent) chain.push_back(p);
   if (chain.empty()) return Status::OK();
@@ -172,7 +172,7 @@ Status OverlayImpl::CopyUpDirsLocked(OverlayNode* dir) {
 
 Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
   // Shared: every write request passes here, and most find the node above already.
-  SharedLock shared(mu_);
+  ReaderLock shared(mu_);
   if (!n->orphan.empty()) return Status::OK();
   // A removed lower file still referenced (open) is copied into an orphan.
   const bool orphan = n->removed;
@@ -192,7 +192,7 @@ Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
   if (S_ISLNK(attr.mode)) {
     ASSIGN_OR_RETURN(target, lower_->ReadLink(lower));
   }
-  shared.unlock();  // the copy runs without the lock: other operations go on meanwhile
+  shared.Unlock();  // the copy runs without the lock: other operations go on meanwhile
 
   const std::string tmp = "copyup-" + std::to_string(copy_counter_++);
   const int work = work_fd_.get();
@@ -215,7 +215,7 @@ Status OverlayImpl::CopyUp(OverlayNode* n, bool with_data) {
     return st;
   }
 
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   if (!n->orphan.empty() || (n->upper && !n->removed)) {  // another copy-up won
     ::unlinkat(work, tmp.c_str(), 0);
     return Status::OK();
@@ -303,7 +303,7 @@ Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, c
   DirGuard guard(dir_stripes_, parent);
   struct stat st;
   {
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
     ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
     RETURN_IF_ERROR(PlaceNewLocked(rel, [&](const Place& at) {
@@ -315,7 +315,7 @@ Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, c
     }));
     if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
   }
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   OverlayNode* n;
   if (auto it = dir->children.find(name); it != dir->children.end()) {
@@ -343,7 +343,8 @@ Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uin
 
 Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                                      const Caller& caller) {
-  return MakeNew(parent, name, caller, [&](OverlayNode* dir, const Place& at) {
+  // Called by MakeNew under the shared lock.
+  return MakeNew(parent, name, caller, [&](OverlayNode* dir, const Place& at) REQUIRES_SHARED(mu_) {
     if (::mkdirat(at.dirfd, at.rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
     // A directory made where a lower entry was deleted must not show that entry's old contents.
     return LowerHasLocked(dir, name) ? upper::SetOpaque(at.abs) : Status::OK();
@@ -373,7 +374,7 @@ Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint
 
 Result<NodeEntry> OverlayImpl::CreateUnnamed(uint64_t parent, uint32_t mode, const Caller& caller) {
   RETURN_IF_ERROR(RequireWritable());
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   // Made straight in the work directory as an orphan: it has no name to show.
   const std::string name = "orphan-" + std::to_string(next_id_);
@@ -405,7 +406,7 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
   DirGuard guard(dir_stripes_, new_parent);
   OverlayNode* n;
   {
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
     // A removed file can be named again only while its data lives on (O_TMPFILE, linkat).
     if (n->removed && n->orphan.empty()) return Status::Posix(ENOENT, "removed");
@@ -415,7 +416,7 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
   struct stat st;
   {
     // Adding a name moves no other: the shared lock and the stripe will do (see MakeNew).
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(new_parent));
     if (!HasUpperDataLocked(n)) return Status::Posix(ENOENT, "removed");
     ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, new_name));
@@ -426,7 +427,7 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
     }));
     if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
   }
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(new_parent));
   const std::pair<dev_t, ino_t> host{st.st_dev, st.st_ino};
   st.st_ino = n->ino;
@@ -457,7 +458,7 @@ Result<NodeEntry> OverlayImpl::Link(uint64_t id, uint64_t new_parent, std::strin
 
 Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
   DirGuard guard(dir_stripes_, parent);
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   RETURN_IF_ERROR(RequireWritable());
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
@@ -477,7 +478,7 @@ Status OverlayImpl::Unlink(uint64_t parent, std::string_view name) {
 
 Status OverlayImpl::Rmdir(uint64_t parent, std::string_view name) {
   DirGuard guard(dir_stripes_, parent);
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   RETURN_IF_ERROR(RequireWritable());
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(OverlayNode * n, ChildLocked(dir, name));
@@ -506,7 +507,7 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   for (auto [p, n] : {std::pair{parent, name}, std::pair{new_parent, new_name}}) {
     OverlayNode* node = nullptr;
     {
-      ExclusiveLock lock(mu_);
+      WriterLock lock(mu_);
       ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(p));
       if (auto found = ChildLocked(dir, n); found.ok()) node = *found;
     }
@@ -514,7 +515,7 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
     if (!exchange) break;  // a replaced target is never copied up
   }
 
-  ExclusiveLock lock(mu_);
+  WriterLock lock(mu_);
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   ASSIGN_OR_RETURN(OverlayNode * ndir, DirLocked(new_parent));
   ASSIGN_OR_RETURN(OverlayNode * src, ChildLocked(dir, name));
@@ -592,7 +593,7 @@ Result<OverlayNode*> OverlayImpl::CopiedUp(uint64_t id, bool with_data) {
   RETURN_IF_ERROR(RequireWritable());
   OverlayNode* n;
   {
-    SharedLock lock(mu_);
+    ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(n, GetLocked(id));
   }
   RETURN_IF_ERROR(CopyUp(n, with_data));
@@ -607,7 +608,7 @@ Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, 
 }
 
 Status OverlayImpl::ApplyAttrChange(OverlayNode* n, const AttrChange& change, int fd) {
-  SharedLock lock(mu_);  // keeps the path; the kernel makes one change to a node at a time
+  ReaderLock lock(mu_);  // keeps the path; the kernel makes one change to a node at a time
   const HostPath where = UpperPathLocked(n);
   const std::string& rel = where.rel;
   const int ufd = where.dirfd;
@@ -643,7 +644,7 @@ Status OverlayImpl::SetXattr(uint64_t id, const std::string& name, std::string_v
   RETURN_IF_ERROR(RequireWritable());
   if (upper::IsPrivateXattr(name)) return Status::Posix(EPERM, "overlay attribute");
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
-  SharedLock lock(mu_);
+  ReaderLock lock(mu_);
   if (::lsetxattr(AbsPathLocked(n).c_str(), name.c_str(), value.data(), value.size(), flags) != 0) {
     return Errno("setxattr");
   }
@@ -654,7 +655,7 @@ Status OverlayImpl::RemoveXattr(uint64_t id, const std::string& name) {
   RETURN_IF_ERROR(RequireWritable());
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
-  SharedLock lock(mu_);
+  ReaderLock lock(mu_);
   if (::lremovexattr(AbsPathLocked(n).c_str(), name.c_str()) != 0) return Errno("removexattr");
   return Status::OK();
 }

@@ -5,7 +5,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 
 namespace strata::fuse {
 
@@ -55,6 +54,51 @@ void IdPolicy::Present(struct stat* st) const {
   st->st_gid = squash_gid ? *squash_gid : gids.ToContainer(st->st_gid);
 }
 
+namespace {
+
+// One "-o" option (fuse-overlayfs's names); a message when its value is bad.
+std::optional<std::string> ApplyMountOption(const std::string& opt, DaemonOptions& o) {
+  auto eq = opt.find('=');
+  std::string key = opt.substr(0, eq), val = eq == std::string::npos ? "" : opt.substr(eq + 1);
+  if (key == "lowerdir") {
+    for (auto& d : Split(val, ':')) {
+      if (!d.empty()) o.lower_dirs.push_back(d);
+    }
+  } else if (key == "upperdir") {
+    o.overlay.upper_dir = val;
+  } else if (key == "workdir") {
+    o.overlay.work_dir = val;
+  } else if (key == "volatile") {
+    o.overlay.fsync = false;
+  } else if (key == "fsync") {
+    o.overlay.fsync = val != "0";
+  } else if (key == "passthrough") {
+    o.passthrough = true;
+  } else if (key == "io_uring") {
+    o.io_uring = true;
+  } else if (key == "squash_to_root") {
+    o.ids.squash_uid = o.ids.squash_gid = 0;
+  } else if (key == "squash_to_uid" || key == "squash_to_gid") {
+    auto id = ParseId(val);
+    if (!id) return "bad value in " + opt;
+    (key == "squash_to_uid" ? o.ids.squash_uid : o.ids.squash_gid) = *id;
+  } else if (key == "uidmapping" || key == "gidmapping") {
+    auto map = IdMap::Parse(val);
+    if (!map) return "bad mapping in " + opt + " (want CONTAINER:HOST:COUNT[:...])";
+    (key == "uidmapping" ? o.ids.uids : o.ids.gids) = *map;
+  } else if (key == "allow_other" || key == "allow_root" || key == "default_permissions" || key == "debug") {
+    if (key != "default_permissions") o.fuse_options.push_back(key);  // always on
+  } else if (key == "private" || key == "ro" || key == "rw" || key == "suid" || key == "dev" ||
+             key == "noatime" || key == "relatime") {
+    // Mount flags the mounting program handles, or that mean nothing here.
+  } else {
+    std::fprintf(stderr, "strata-fuse: warning: ignoring unknown option '%s'\n", opt.c_str());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv) {
   DaemonOptions o;
   o.root =
@@ -84,43 +128,7 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
       if (a == "--work") o.overlay.work_dir = *v;
       if (a == "-o") {
         for (const std::string& opt : Split(*v, ',')) {
-          auto eq = opt.find('=');
-          std::string key = opt.substr(0, eq), val = eq == std::string::npos ? "" : opt.substr(eq + 1);
-          if (key == "lowerdir") {
-            for (auto& d : Split(val, ':')) {
-              if (!d.empty()) o.lower_dirs.push_back(d);
-            }
-          } else if (key == "upperdir") {
-            o.overlay.upper_dir = val;
-          } else if (key == "workdir") {
-            o.overlay.work_dir = val;
-          } else if (key == "volatile") {
-            o.overlay.fsync = false;
-          } else if (key == "fsync") {
-            o.overlay.fsync = val != "0";
-          } else if (key == "passthrough") {
-            o.passthrough = true;
-          } else if (key == "io_uring") {
-            o.io_uring = true;
-          } else if (key == "squash_to_root") {
-            o.ids.squash_uid = o.ids.squash_gid = 0;
-          } else if (key == "squash_to_uid" || key == "squash_to_gid") {
-            auto id = ParseId(val);
-            if (!id) return "bad value in " + opt;
-            (key == "squash_to_uid" ? o.ids.squash_uid : o.ids.squash_gid) = *id;
-          } else if (key == "uidmapping" || key == "gidmapping") {
-            auto map = IdMap::Parse(val);
-            if (!map) return "bad mapping in " + opt + " (want CONTAINER:HOST:COUNT[:...])";
-            (key == "uidmapping" ? o.ids.uids : o.ids.gids) = *map;
-          } else if (key == "allow_other" || key == "allow_root" || key == "default_permissions" ||
-                     key == "debug") {
-            if (key != "default_permissions") o.fuse_options.push_back(key);  // always on
-          } else if (key == "private" || key == "ro" || key == "rw" || key == "suid" || key == "dev" ||
-                     key == "noatime" || key == "relatime") {
-            // Mount flags the mounting program handles, or that mean nothing here.
-          } else {
-            std::fprintf(stderr, "strata-fuse: warning: ignoring unknown option '%s'\n", opt.c_str());
-          }
+          if (auto error = ApplyMountOption(opt, o)) return *error;
         }
       }
     } else if (!a.empty() && a[0] == '-') {

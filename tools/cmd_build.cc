@@ -16,9 +16,7 @@ std::string Shorten(const std::string& text, size_t width) {
   return text.substr(0, width - 3) + "...";
 }
 
-}  // namespace
-
-void AddBuildCommands(CLI::App& app, Context& ctx) {
+void AddBuildCommand(CLI::App& app, Context& ctx) {
   struct BuildArgs {
     std::string file, context, target, runtime = "runc";
     std::vector<std::string> tags, build_args;
@@ -65,7 +63,9 @@ void AddBuildCommands(CLI::App& app, Context& ctx) {
       std::printf("%s\n", image->id.c_str());
     }
   });
+}
 
+void AddHistoryCommand(CLI::App& app, Context& ctx) {
   auto ref = std::make_shared<std::string>();
   auto json_out = std::make_shared<bool>(false);
   auto no_trunc = std::make_shared<bool>(false);
@@ -95,7 +95,13 @@ void AddBuildCommands(CLI::App& app, Context& ctx) {
                   HumanSize(r.size).c_str(), r.comment.c_str());
     }
   });
+}
 
+}  // namespace
+
+void AddBuildCommands(CLI::App& app, Context& ctx) {
+  AddBuildCommand(app, ctx);
+  AddHistoryCommand(app, ctx);
   auto* builder = app.add_subcommand("builder", "manage the build cache");
   builder->require_subcommand(1);
   auto* prune = builder->add_subcommand("prune", "empty the build cache and remove the layers only it kept");

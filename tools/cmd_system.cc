@@ -15,12 +15,7 @@ nlohmann::json RowJson(const DiskUsage::Row& r) {
   return {{"count", r.count}, {"active", r.active}, {"size", r.size}, {"reclaimable", r.reclaimable}};
 }
 
-}  // namespace
-
-void AddSystemCommands(CLI::App& app, Context& ctx) {
-  auto* system = app.add_subcommand("system", "store-wide housekeeping");
-  system->require_subcommand(1);
-
+void AddDiskUsageCommand(CLI::App* system, Context& ctx) {
   auto df_json = std::make_shared<bool>(false);
   auto* df = system->add_subcommand("df", "space used by images, containers, volumes and the build cache");
   df->add_flag("--json", *df_json, "print JSON");
@@ -54,7 +49,9 @@ void AddSystemCommands(CLI::App& app, Context& ctx) {
         HumanSize(du.logical_image_bytes).c_str(), HumanSize(du.stored_bytes).c_str(),
         HumanSize(saved).c_str());
   });
+}
 
+void AddPruneCommand(CLI::App* system, Context& ctx) {
   auto prune_volumes = std::make_shared<bool>(false);
   auto* prune = system->add_subcommand(
       "prune",
@@ -71,7 +68,9 @@ void AddSystemCommands(CLI::App& app, Context& ctx) {
     std::printf("Removed %zu containers, %zu images, %zu layers, %zu volumes\n", r.containers.size(),
                 r.images.size(), r.layers.size(), r.volumes.size());
   });
+}
 
+void AddFsckCommand(CLI::App& app, Context& ctx) {
   struct FsckArgs {
     bool repair = false, json = false;
   };
@@ -103,6 +102,16 @@ void AddSystemCommands(CLI::App& app, Context& ctx) {
     }
     if (!r.problems.empty() && !fsck_args->repair) throw CLI::RuntimeError(1);
   });
+}
+
+}  // namespace
+
+void AddSystemCommands(CLI::App& app, Context& ctx) {
+  auto* system = app.add_subcommand("system", "store-wide housekeeping");
+  system->require_subcommand(1);
+  AddDiskUsageCommand(system, ctx);
+  AddPruneCommand(system, ctx);
+  AddFsckCommand(app, ctx);
 }
 
 }  // namespace strata::cli

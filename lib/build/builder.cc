@@ -248,6 +248,79 @@ Status Builder::Workdir(const Instruction& ins) {
   });
 }
 
+// COPY/ADD's destination: absolute, cleaned, relative ones under WORKDIR.
+std::string Builder::CopyDestination(std::string dest) const {
+  if (dest.empty() || dest[0] != '/') {
+    std::string wd = stage_->config.working_dir.empty() ? "/" : stage_->config.working_dir;
+    dest = wd + (wd.back() == '/' ? "" : "/") + dest;
+  }
+  dest = "/" + CleanPath(dest.substr(1));
+  return dest == "/." ? "/" : dest;
+}
+
+Result<Builder::CopySources> Builder::CollectCopySources(const Instruction& ins,
+                                                         const std::vector<std::string>& words) {
+  CopySources out;
+  auto from = ins.flags.find("from");
+  if (from == ins.flags.end()) {
+    ASSIGN_OR_RETURN(out.trees, CollectContextSources(options_.context_dir, ignore_, words));
+    return out;
+  }
+  ASSIGN_OR_RETURN(std::string ref, Expand(from->second));
+  std::vector<std::string> layers;
+  if (auto stage = FindStage(ref); stage.ok()) {
+    layers = (*stage)->layers;
+  } else {
+    auto image = store_.GetImage(ref);
+    if (!image.ok()) return Status::NotFound("--from=" + ref + ": no such stage or image");
+    layers = image->layers;
+  }
+  ASSIGN_OR_RETURN(out.view, UnionView::OpenLayers(store_, layers));
+  ASSIGN_OR_RETURN(out.trees, CollectViewSources(*out.view, words));
+  out.from_key = "from " + (layers.empty() ? std::string("scratch") : layers.back()) + "\n";
+  return out;
+}
+
+// --chown and --chmod into `copy`; returns them as the history and key show them.
+Result<std::string> Builder::CopyOwnership(const Instruction& ins, CopyOptions* copy) {
+  std::string user_flags;
+  if (auto chown = ins.flags.find("chown"); chown != ins.flags.end()) {
+    ASSIGN_OR_RETURN(std::string spec, Expand(chown->second));
+    ASSIGN_OR_RETURN(auto view, UnionView::OpenLayers(store_, stage_->layers));
+    ASSIGN_OR_RETURN(UserIds ids, ResolveUser(spec, ReadTreeFile(*view, "etc/passwd"),
+                                              ReadTreeFile(*view, "etc/group"), MissingGroup::kSameAsUid));
+    copy->uid = ids.uid;
+    copy->gid = ids.gid;
+    user_flags += " --chown=" + std::to_string(ids.uid) + ":" + std::to_string(ids.gid);
+  }
+  if (auto chmod = ins.flags.find("chmod"); chmod != ins.flags.end()) {
+    ASSIGN_OR_RETURN(copy->mode, ParseOctalMode(chmod->second));
+    user_flags += " --chmod=" + chmod->second;
+  }
+  return user_flags;
+}
+
+// Copies each source into the stage's union; an ADD'ed local archive is unpacked first.
+Status Builder::ApplyCopy(Scratch& scratch, const CopySources& sources, const std::vector<bool>& unpack,
+                          const std::string& dest, bool dest_is_dir, const CopyOptions& copy) {
+  ASSIGN_OR_RETURN(auto fs, OpenUnion(store_, *stage_, scratch));
+  for (size_t i = 0; i < sources.trees.size(); ++i) {
+    if (!unpack[i]) {
+      RETURN_IF_ERROR(CopyIntoUnion(*fs, dest, dest_is_dir, {sources.trees[i]}, copy));
+      continue;
+    }
+    std::string unpacked = scratch.dir() + "/unpacked-" + std::to_string(i);
+    RETURN_IF_ERROR(MakeDirs(unpacked));
+    char real[PATH_MAX];
+    if (!::realpath(unpacked.c_str(), real)) return ErrnoStatus("realpath", unpacked);
+    unpacked = real;
+    RETURN_IF_ERROR(ExtractTar(sources.trees[i].entries[0].content_path, unpacked));
+    ASSIGN_OR_RETURN(SourceTree tree, CollectHostTree(unpacked));
+    RETURN_IF_ERROR(CopyIntoUnion(*fs, dest, /*dest_is_dir=*/true, {tree}, copy));
+  }
+  return Status::OK();
+}
+
 Status Builder::Copy(const Instruction& ins, bool is_add) {
   const char* what = is_add ? "ADD" : "COPY";
   for (const auto& [flag, value] : ins.flags) {
@@ -258,98 +331,42 @@ Status Builder::Copy(const Instruction& ins, bool is_add) {
   }
   ASSIGN_OR_RETURN(auto words, ExpandedWords(ins));
   if (words.size() < 2) return Status::InvalidArgument(std::string(what) + " wants SOURCE... DEST");
-  std::string dest = words.back();
+  const bool trailing_slash = words.back().size() > 1 && words.back().back() == '/';
+  const std::string dest = CopyDestination(words.back());
   words.pop_back();
-  const bool trailing_slash = dest.size() > 1 && dest.back() == '/';
-  if (dest.empty() || dest[0] != '/') {
-    std::string wd = stage_->config.working_dir.empty() ? "/" : stage_->config.working_dir;
-    dest = wd + (wd.back() == '/' ? "" : "/") + dest;
-  }
-  dest = "/" + CleanPath(dest.substr(1));
-  if (dest == "/.") dest = "/";
   for (const auto& src : words) {
     if (IsUrl(src)) {
       return Status::Unsupported(std::string(what) + " " + src +
                                  ": builds are offline; put the file in the build context and COPY it");
     }
   }
-
-  // Sources, and what decides the step's result.
-  std::vector<SourceTree> sources;
-  std::string from_key;
-  std::unique_ptr<UnionView> from_view;
-  if (auto from = ins.flags.find("from"); from != ins.flags.end()) {
-    ASSIGN_OR_RETURN(std::string ref, Expand(from->second));
-    std::vector<std::string> layers;
-    if (auto stage = FindStage(ref); stage.ok()) {
-      layers = (*stage)->layers;
-    } else {
-      auto image = store_.GetImage(ref);
-      if (!image.ok()) return Status::NotFound("--from=" + ref + ": no such stage or image");
-      layers = image->layers;
-    }
-    ASSIGN_OR_RETURN(from_view, UnionView::OpenLayers(store_, layers));
-    ASSIGN_OR_RETURN(sources, CollectViewSources(*from_view, words));
-    from_key = "from " + (layers.empty() ? std::string("scratch") : layers.back()) + "\n";
-  } else {
-    ASSIGN_OR_RETURN(sources, CollectContextSources(options_.context_dir, ignore_, words));
-  }
-  const bool dest_is_dir = trailing_slash || sources.size() > 1;
-  if (sources.size() > 1 && !trailing_slash) {
+  ASSIGN_OR_RETURN(CopySources sources, CollectCopySources(ins, words));
+  const bool dest_is_dir = trailing_slash || sources.trees.size() > 1;
+  if (sources.trees.size() > 1 && !trailing_slash) {
     return Status::InvalidArgument(
         std::string("when using ") + what +
         " with more than one source, the destination must be a directory and end with a /");
   }
-
   CopyOptions copy;
-  std::string user_flags;
-  if (auto chown = ins.flags.find("chown"); chown != ins.flags.end()) {
-    ASSIGN_OR_RETURN(std::string spec, Expand(chown->second));
-    ASSIGN_OR_RETURN(auto view, UnionView::OpenLayers(store_, stage_->layers));
-    ASSIGN_OR_RETURN(UserIds ids, ResolveUser(spec, ReadTreeFile(*view, "etc/passwd"),
-                                              ReadTreeFile(*view, "etc/group"), MissingGroup::kSameAsUid));
-    copy.uid = ids.uid;
-    copy.gid = ids.gid;
-    user_flags += " --chown=" + std::to_string(ids.uid) + ":" + std::to_string(ids.gid);
-  }
-  if (auto chmod = ins.flags.find("chmod"); chmod != ins.flags.end()) {
-    ASSIGN_OR_RETURN(copy.mode, ParseOctalMode(chmod->second));
-    user_flags += " --chmod=" + chmod->second;
-  }
+  ASSIGN_OR_RETURN(std::string user_flags, CopyOwnership(ins, &copy));
 
   // ADD unpacks local tar archives (their content decides the key, as files do).
-  std::vector<bool> unpack(sources.size(), false);
+  std::vector<bool> unpack(sources.trees.size(), false);
   if (is_add) {
-    for (size_t i = 0; i < sources.size(); ++i) {
-      const auto& e = sources[i].entries;
+    for (size_t i = 0; i < sources.trees.size(); ++i) {
+      const auto& e = sources.trees[i].entries;
       unpack[i] = e.size() == 1 && S_ISREG(e[0].mode) && !e[0].content_path.empty() &&
                   IsTarArchive(e[0].content_path);
     }
   }
-  ASSIGN_OR_RETURN(std::string described, DescribeSources(sources, store_));
+  ASSIGN_OR_RETURN(std::string described, DescribeSources(sources.trees, store_));
   std::string created_by = std::string(what) + user_flags + " " + JoinWords(words) + " " + dest +
                            (trailing_slash && dest != "/" ? "/" : "");
-  std::string key = std::string(what) + user_flags + "\n" + from_key + "dest " + dest +
+  std::string key = std::string(what) + user_flags + "\n" + sources.from_key + "dest " + dest +
                     (dest_is_dir ? "/" : "") + "\n" + described;
   for (bool u : unpack) key += u ? "1" : "0";
-
-  return LayerStep(key, created_by, [&](Scratch& scratch) -> Status {
-    ASSIGN_OR_RETURN(auto fs, OpenUnion(store_, *stage_, scratch));
-    for (size_t i = 0; i < sources.size(); ++i) {
-      if (!unpack[i]) {
-        RETURN_IF_ERROR(CopyIntoUnion(*fs, dest, dest_is_dir, {sources[i]}, copy));
-        continue;
-      }
-      std::string unpacked = scratch.dir() + "/unpacked-" + std::to_string(i);
-      RETURN_IF_ERROR(MakeDirs(unpacked));
-      char real[PATH_MAX];
-      if (!::realpath(unpacked.c_str(), real)) return ErrnoStatus("realpath", unpacked);
-      unpacked = real;
-      RETURN_IF_ERROR(ExtractTar(sources[i].entries[0].content_path, unpacked));
-      ASSIGN_OR_RETURN(SourceTree tree, CollectHostTree(unpacked));
-      RETURN_IF_ERROR(CopyIntoUnion(*fs, dest, /*dest_is_dir=*/true, {tree}, copy));
-    }
-    return Status::OK();
+  return LayerStep(key, created_by, [&](Scratch& scratch) {
+    return ApplyCopy(scratch, sources, unpack, dest, dest_is_dir, copy);
   });
 }
 

@@ -5,15 +5,18 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "build/build_copy.h"
 #include "build/dockerignore.h"
 #include "store/scratch.h"
 #include "strata/build.h"
 #include "strata/dockerfile.h"
 #include "strata/image.h"
 #include "strata/store.h"
+#include "strata/union_view.h"
 
 namespace strata {
 
@@ -38,6 +41,17 @@ class Builder {
   Status From(const Instruction& ins);
   Status Arg(const Instruction& ins, bool global);
   Status Copy(const Instruction& ins, bool is_add);
+  // Copy's parts: where to, from where (the --from part of the key too), as whom, and the copy itself.
+  struct CopySources {
+    std::vector<SourceTree> trees;
+    std::string from_key;
+    std::unique_ptr<UnionView> view;  // --from's tree, which `trees` read from
+  };
+  std::string CopyDestination(std::string dest) const;
+  Result<CopySources> CollectCopySources(const Instruction& ins, const std::vector<std::string>& words);
+  Result<std::string> CopyOwnership(const Instruction& ins, CopyOptions* copy);
+  Status ApplyCopy(Scratch& scratch, const CopySources& sources, const std::vector<bool>& unpack,
+                   const std::string& dest, bool dest_is_dir, const CopyOptions& copy);
   Status RunCommand(const Instruction& ins);
   Status Workdir(const Instruction& ins);
   Status ConfigStep(const Instruction& ins);

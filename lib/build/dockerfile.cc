@@ -46,10 +46,7 @@ Status Error(const std::string& name, int line, const std::string& what) {
   return Status::InvalidArgument(name + ":" + std::to_string(line) + ": " + what);
 }
 
-}  // namespace
-
-Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& name) {
-  Dockerfile df;
+std::vector<std::string> SplitLines(std::string_view text) {
   std::vector<std::string> lines;
   for (size_t i = 0; i <= text.size();) {
     size_t j = text.find('\n', i);
@@ -59,8 +56,14 @@ Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& nam
     lines.push_back(std::move(line));
     i = j + 1;
   }
+  return lines;
+}
+
+// Parser directives: "# key=value" lines before anything else. Returns the
+// index of the first line after them.
+Result<size_t> ParseDirectives(const std::vector<std::string>& lines, const std::string& name,
+                               Dockerfile& df) {
   size_t n = 0;
-  // Parser directives: "# key=value" lines before anything else.
   for (; n < lines.size(); ++n) {
     std::string t = Trim(lines[n]);
     if (t.size() < 2 || t[0] != '#') break;
@@ -77,54 +80,68 @@ Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& nam
       break;  // not a directive: an ordinary comment
     }
   }
+  return n;
+}
+
+// One instruction from its text, continuation lines already joined.
+Result<Instruction> ParseInstruction(const std::string& joined, int start, const std::string& name) {
+  std::string t = Trim(joined);
+  size_t sp = 0;
+  while (sp < t.size() && !std::isspace(static_cast<unsigned char>(t[sp]))) ++sp;
+  Instruction ins;
+  ins.keyword = Upper(t.substr(0, sp));
+  ins.line = start;
+  if (!kKeywords.count(ins.keyword)) return Error(name, start, "unknown instruction: " + t.substr(0, sp));
+  std::string rest = Trim(std::string_view(t).substr(sp));
+  // --flags, for the instructions that take them.
+  while (rest.rfind("--", 0) == 0 && ins.keyword != "RUN" && ins.keyword != "CMD" &&
+         ins.keyword != "ENTRYPOINT" && ins.keyword != "SHELL") {
+    size_t end = 0;
+    while (end < rest.size() && !std::isspace(static_cast<unsigned char>(rest[end]))) ++end;
+    std::string flag = rest.substr(2, end - 2);
+    auto eq = flag.find('=');
+    ins.flags[flag.substr(0, eq)] = eq == std::string::npos ? "true" : flag.substr(eq + 1);
+    rest = Trim(std::string_view(rest).substr(end));
+  }
+  if (rest.empty() && ins.keyword != "CMD" && ins.keyword != "ENTRYPOINT") {
+    return Error(name, start, ins.keyword + " needs arguments");
+  }
+  ins.rest = rest;
+  if (!rest.empty() && rest.front() == '[') {
+    nlohmann::json j = nlohmann::json::parse(rest, nullptr, false);
+    if (!j.is_discarded() && j.is_array() &&
+        std::all_of(j.begin(), j.end(), [](const auto& v) { return v.is_string(); })) {
+      ins.json_form = true;
+      for (const auto& v : j) ins.json_args.push_back(v.template get<std::string>());
+    }
+  }
+  if (ins.keyword == "SHELL" && !ins.json_form) return Error(name, start, "SHELL needs the JSON form");
+  ins.original = ins.keyword;
+  for (const auto& [k, v] : ins.flags) ins.original += " --" + k + "=" + v;
+  if (!rest.empty()) ins.original += " " + rest;
+  return ins;
+}
+
+}  // namespace
+
+Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& name) {
+  Dockerfile df;
+  const std::vector<std::string> lines = SplitLines(text);
+  ASSIGN_OR_RETURN(size_t n, ParseDirectives(lines, name, df));
   while (n < lines.size()) {
     std::string line = lines[n];
     const int start = static_cast<int>(n + 1);
     ++n;
     if (Trim(line).empty() || IsComment(line)) continue;
-    std::string joined;
     bool more = Continues(line, df.escape);
-    joined = line;
+    std::string joined = line;
     while (more && n < lines.size()) {
       std::string next = lines[n++];
       if (IsComment(next)) continue;  // comments inside a continued instruction vanish
       more = Continues(next, df.escape);
       joined += next;  // Docker joins continued lines with nothing in between
     }
-    std::string t = Trim(joined);
-    size_t sp = 0;
-    while (sp < t.size() && !std::isspace(static_cast<unsigned char>(t[sp]))) ++sp;
-    Instruction ins;
-    ins.keyword = Upper(t.substr(0, sp));
-    ins.line = start;
-    if (!kKeywords.count(ins.keyword)) return Error(name, start, "unknown instruction: " + t.substr(0, sp));
-    std::string rest = Trim(std::string_view(t).substr(sp));
-    // --flags, for the instructions that take them.
-    while (rest.rfind("--", 0) == 0 && ins.keyword != "RUN" && ins.keyword != "CMD" &&
-           ins.keyword != "ENTRYPOINT" && ins.keyword != "SHELL") {
-      size_t end = 0;
-      while (end < rest.size() && !std::isspace(static_cast<unsigned char>(rest[end]))) ++end;
-      std::string flag = rest.substr(2, end - 2);
-      auto eq = flag.find('=');
-      ins.flags[flag.substr(0, eq)] = eq == std::string::npos ? "true" : flag.substr(eq + 1);
-      rest = Trim(std::string_view(rest).substr(end));
-    }
-    if (rest.empty() && ins.keyword != "CMD" && ins.keyword != "ENTRYPOINT") {
-      return Error(name, start, ins.keyword + " needs arguments");
-    }
-    ins.rest = rest;
-    if (!rest.empty() && rest.front() == '[') {
-      nlohmann::json j = nlohmann::json::parse(rest, nullptr, false);
-      if (!j.is_discarded() && j.is_array() &&
-          std::all_of(j.begin(), j.end(), [](const auto& v) { return v.is_string(); })) {
-        ins.json_form = true;
-        for (const auto& v : j) ins.json_args.push_back(v.template get<std::string>());
-      }
-    }
-    if (ins.keyword == "SHELL" && !ins.json_form) return Error(name, start, "SHELL needs the JSON form");
-    ins.original = ins.keyword;
-    for (const auto& [k, v] : ins.flags) ins.original += " --" + k + "=" + v;
-    if (!rest.empty()) ins.original += " " + rest;
+    ASSIGN_OR_RETURN(Instruction ins, ParseInstruction(joined, start, name));
     df.instructions.push_back(std::move(ins));
   }
   if (df.instructions.empty()) return Status::InvalidArgument(name + ": no instructions");

@@ -274,6 +274,11 @@ class OverlayImpl final : public OverlayFs {
   Result<NodeEntry> MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
                             const std::function<Status(OverlayNode* dir, const Place& at)>& make);
   Status ClearWhiteoutsLocked(const std::string& dir_rel) REQUIRES(mu_);
+  // Rename's parts: what it refuses, and a move (not an exchange) on disk and in the table.
+  Status CheckRenameLocked(OverlayNode* dir, OverlayNode* src, OverlayNode* ndir, OverlayNode* dst,
+                           unsigned flags) REQUIRES(mu_);
+  Status MoveLocked(OverlayNode* dir, std::string_view name, OverlayNode* src, OverlayNode* ndir,
+                    std::string_view new_name, OverlayNode* dst) REQUIRES(mu_);
 
   std::unique_ptr<UnionView> lower_;
   OverlayOptions options_;

@@ -526,6 +526,29 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
     return found.status();
   }
   if (src == dst) return Status::OK();
+  RETURN_IF_ERROR(CheckRenameLocked(dir, src, ndir, dst, flags));
+  RETURN_IF_ERROR(CopyUpDirsLocked(dir));
+  RETURN_IF_ERROR(CopyUpDirsLocked(ndir));
+  const std::string old_rel = ChildRel(dir, name), new_rel = ChildRel(ndir, new_name);
+  if (exchange) {
+    if (::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(), RENAME_EXCHANGE) !=
+        0) {
+      return Errno("rename");
+    }
+    MoveNameLocked(src, dir, name, ndir, new_name);
+    MoveNameLocked(dst, ndir, new_name, dir, name);
+  } else {
+    RETURN_IF_ERROR(MoveLocked(dir, name, src, ndir, new_name, dst));
+  }
+  ChangedLocked(dir);
+  ChangedLocked(ndir);
+  return Status::OK();
+}
+
+// What rename(2) refuses, errno for errno as overlayfs answers.
+Status OverlayImpl::CheckRenameLocked(OverlayNode* dir, OverlayNode* src, OverlayNode* ndir, OverlayNode* dst,
+                                      unsigned flags) {
+  const bool exchange = flags & RENAME_EXCHANGE;
   if ((flags & RENAME_NOREPLACE) && dst) return Status::Posix(EEXIST, "target exists");
   if (exchange && !dst) return Status::Posix(ENOENT, "no target to exchange with");
   const bool src_dir = src->type == S_IFDIR, dst_dir = dst && dst->type == S_IFDIR;
@@ -544,21 +567,16 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
       if (!children.empty()) return Status::Posix(ENOTEMPTY, "target directory not empty");
     }
   }
-  RETURN_IF_ERROR(CopyUpDirsLocked(dir));
-  RETURN_IF_ERROR(CopyUpDirsLocked(ndir));
-  const std::string old_rel = ChildRel(dir, name), new_rel = ChildRel(ndir, new_name);
+  return Status::OK();
+}
 
-  if (exchange) {
-    if (::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(), RENAME_EXCHANGE) !=
-        0) {
-      return Errno("rename");
-    }
-    MoveNameLocked(src, dir, name, ndir, new_name);
-    MoveNameLocked(dst, ndir, new_name, dir, name);
-    ChangedLocked(dir);
-    ChangedLocked(ndir);
-    return Status::OK();
-  }
+// dir/name (src) becomes ndir/new_name, replacing dst if any: whiteouts and
+// opaque marks as overlayfs leaves them, the old name whited out when a lower
+// entry is below it.
+Status OverlayImpl::MoveLocked(OverlayNode* dir, std::string_view name, OverlayNode* src, OverlayNode* ndir,
+                               std::string_view new_name, OverlayNode* dst) {
+  const std::string old_rel = ChildRel(dir, name), new_rel = ChildRel(ndir, new_name);
+  const bool src_dir = src->type == S_IFDIR, dst_dir = dst && dst->type == S_IFDIR;
   const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
   if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
   if (dst && !dst_dir && dst->aliases.empty()) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
@@ -584,8 +602,6 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   if (src_dir && dst_below) src->opaque = true;
   if (dst) RemoveNameLocked(dst, ndir, new_name);
   MoveNameLocked(src, dir, name, ndir, new_name);
-  ChangedLocked(dir);
-  ChangedLocked(ndir);
   return Status::OK();
 }
 

@@ -231,6 +231,8 @@ printf 'FROM busybox:latest\nRUN ["sh", "-c"\n' >"$bad/Dockerfile"
 expect_error "a parse error names file and line" "Dockerfile:2" "$STRATA" build -t bad:1 "$bad"
 printf 'FROM busybox:latest\nUSER nobody\nRUN true\n' >"$bad/Dockerfile"
 expect_error "USER that the image does not know" "unable to find user nobody" "$STRATA" build -t bad:1 "$bad"
+printf 'FROM busybox:latest\nCOPY --from=99999999999999999999 /bin/sh /x\n' >"$bad/Dockerfile"
+expect_error "COPY --from a stage number past 64 bits" "no such stage or image" "$STRATA" build -t bad:1 "$bad"
 expect_eq "after all failures: store unchanged" "$(store_state)" "$before"
 
 # --- builder prune -------------------------------------------------------------------

@@ -94,9 +94,9 @@ expect_eq "relative upperdir: xattrs" "$(getfattr --only-values -n user.rel "$WO
 pid=$(pgrep -f "strata-fuse -o lowerdir=k0,upperdir=u1" | head -n1)
 head -c 50000000 /dev/zero >"$mnt/big"
 exec 7<"$mnt/big"
-(while :; do cat "$mnt/big" >/dev/null 2>&1 || break; done) &
+(while :; do cat "$mnt/big" >/dev/null 2>&1 || break; : >"$WORK/reading"; done) &
 reader=$!
-sleep 0.3
+for _ in $(seq 100); do [ -e "$WORK/reading" ] && break; sleep 0.05; done  # reads are going on
 kill -TERM "$pid"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 expect_eq "SIGTERM ends the daemon" "$(kill -0 "$pid" 2>/dev/null && echo alive || echo gone)" gone

@@ -101,7 +101,7 @@ std::unique_ptr<OverlayFs> Union(Store& store, const std::vector<std::string>& l
 
 }  // namespace
 
-TEST_CASE("COPY into a union: parents copied up, symlinks followed, Docker's placement rules") {
+TEST_CASE("COPY into a union: parents copied up, symlinks followed, Docker's placement rules", "[root]") {
   TempDir tmp;
   auto store = OpenTestStore(tmp);
   std::string base = BaseImage(*store, tmp);

@@ -54,7 +54,7 @@ std::map<std::string, std::string> Tree(Store& store, const std::string& ref, co
 
 }  // namespace
 
-TEST_CASE("committing an upper directory gives the image the union showed") {
+TEST_CASE("committing an upper directory gives the image the union showed", "[root]") {
   TempDir tmp;
   auto store = Store::Open(tmp / "store");
   REQUIRE(store.ok());

@@ -28,7 +28,7 @@ using namespace strata;
 using namespace strata::test;
 namespace fs = std::filesystem;
 
-TEST_CASE("lookups racing with changes in one directory find what is there in the end") {
+TEST_CASE("lookups racing with changes in one directory find what is there in the end", "[root]") {
   // Lookups look on disk without the lock; a change meanwhile must make them
   // look again, or a removed lower file (data) could come back in the table.
   Fixture f;
@@ -71,7 +71,7 @@ TEST_CASE("lookups racing with changes in one directory find what is there in th
   }
 }
 
-TEST_CASE("creates in several directories at once, below lower directories not yet copied up") {
+TEST_CASE("creates in several directories at once, below lower directories not yet copied up", "[root]") {
   // Rounds on fresh unions: each round's first creates in x and y race to copy deep up.
   for (int round = 0; round < 20; ++round) {
     Fixture f;
@@ -122,7 +122,7 @@ TEST_CASE("creates in several directories at once, below lower directories not y
   }
 }
 
-TEST_CASE("requests below a directory being renamed never miss") {
+TEST_CASE("requests below a directory being renamed never miss", "[root]") {
   // What a request reads from the upper directory must be read where the node
   // is, not where it was a moment ago: a rename of an ancestor in between
   // must not turn a stat into ENOENT or a lookup into a (cached) negative entry.
@@ -234,7 +234,7 @@ long BlockedSyscall(pid_t tid) {
 
 }  // namespace
 
-TEST_CASE("other requests go on while a copy-up waits for its data") {
+TEST_CASE("other requests go on while a copy-up waits for its data", "[root]") {
   Fixture f;
   const uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");
   const uint64_t other = f.Node(dir, "other"), sub = f.Node(kRootNode, "sub");

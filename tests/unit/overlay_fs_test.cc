@@ -23,7 +23,7 @@ using namespace strata;
 using namespace strata::test;
 namespace fs = std::filesystem;
 
-TEST_CASE("copy-up keeps owner, mode, times and xattrs, and st_ino") {
+TEST_CASE("copy-up keeps owner, mode, times and xattrs, and st_ino", "[root]") {
   Fixture f;
   uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");
   auto before = f.fs->GetAttr(data);
@@ -43,7 +43,7 @@ TEST_CASE("copy-up keeps owner, mode, times and xattrs, and st_ino") {
   REQUIRE(f.fs->GetXattr(data, "trusted.overlay.opaque").status().ToErrno() == ENODATA);
 }
 
-TEST_CASE("copy-up keeps a sparse file's holes") {
+TEST_CASE("copy-up keeps a sparse file's holes", "[root]") {
   TempDir tmp;
   fs::create_directories(tmp / "upper");
   fs::create_directories(tmp / "work");
@@ -86,7 +86,7 @@ TEST_CASE("copy-up keeps a sparse file's holes") {
   CHECK(std::string(buf, 8) == std::string(8, '\0'));
 }
 
-TEST_CASE("copy-up leaves the times of the directories above it as they were") {
+TEST_CASE("copy-up leaves the times of the directories above it as they were", "[root]") {
   // As overlayfs: only a change the caller made shows in a directory's mtime.
   Fixture f;
   struct stat root_before, st;
@@ -120,7 +120,7 @@ TEST_CASE("a lower directory looks like one block, as it will once copied up") {
   CHECK(below->st_blocks == 8);
 }
 
-TEST_CASE("a reader opened below sees writes made after a copy-up") {
+TEST_CASE("a reader opened below sees writes made after a copy-up", "[root]") {
   Fixture f;
   uint64_t data = f.Node(f.Node(kRootNode, "dir"), "data");
   auto reader = f.fs->OpenNode(data, O_RDONLY);
@@ -134,7 +134,7 @@ TEST_CASE("a reader opened below sees writes made after a copy-up") {
   REQUIRE(std::string(buf) == "UPPER");
 }
 
-TEST_CASE("rename: NOREPLACE, EXCHANGE and the overlayfs refusals") {
+TEST_CASE("rename: NOREPLACE, EXCHANGE and the overlayfs refusals", "[root]") {
   Fixture f;
   uint64_t dir = f.Node(kRootNode, "dir");
   SECTION("noreplace refuses an existing target") {
@@ -169,7 +169,7 @@ TEST_CASE("rename: NOREPLACE, EXCHANGE and the overlayfs refusals") {
   }
 }
 
-TEST_CASE("names linked through the union are one node whichever of them goes first") {
+TEST_CASE("names linked through the union are one node whichever of them goes first", "[root]") {
   // One node means one kernel inode: one set of attributes and one page cache
   // for every name, so a write or an unlink through one name shows in the others.
   Fixture f;
@@ -248,7 +248,8 @@ TEST_CASE("names of one upper file found by lookup are one node too") {
   CHECK(f.Read(again) == "new");
 }
 
-TEST_CASE("new entries and renames take a whiteout's place, leaving nothing in the work directory") {
+TEST_CASE("new entries and renames take a whiteout's place, leaving nothing in the work directory",
+          "[root]") {
   Fixture f;
   const uint64_t dir = f.Node(kRootNode, "dir");
   auto is_whiteout = [&](const std::string& rel) {
@@ -279,7 +280,7 @@ TEST_CASE("new entries and renames take a whiteout's place, leaving nothing in t
   CHECK(fs::is_empty(f.tmp / "work"));
 }
 
-TEST_CASE("renaming one name of a file over another of the same file leaves both") {
+TEST_CASE("renaming one name of a file over another of the same file leaves both", "[root]") {
   // POSIX: rename(2) does nothing then. The old name here is also a lower
   // entry, which a real rename would whiteout.
   Fixture f;
@@ -300,7 +301,7 @@ TEST_CASE("renaming one name of a file over another of the same file leaves both
   CHECK(names == std::set<std::string>{"again", "data", "other"});
 }
 
-TEST_CASE("removing leaves whiteouts; a directory made again is opaque") {
+TEST_CASE("removing leaves whiteouts; a directory made again is opaque", "[root]") {
   Fixture f;
   REQUIRE(f.fs->Rmdir(kRootNode, "sub").ToErrno() == ENOTEMPTY);
   uint64_t sub = f.Node(kRootNode, "sub");
@@ -338,7 +339,7 @@ std::vector<std::string> WorkFiles(const Fixture& f) {
 
 }  // namespace
 
-TEST_CASE("OpenData reads below, copies up on write, and gives -1 for an empty lower file") {
+TEST_CASE("OpenData reads below, copies up on write, and gives -1 for an empty lower file", "[root]") {
   Fixture f;
   uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");
   REQUIRE(ReadData(*f.fs, data) == "lower");
@@ -355,7 +356,7 @@ TEST_CASE("OpenData reads below, copies up on write, and gives -1 for an empty l
   REQUIRE(ro.fs->OpenData(ro_data, true).status().ToErrno() == EROFS);
 }
 
-TEST_CASE("a file removed while referenced keeps its data until forgotten") {
+TEST_CASE("a file removed while referenced keeps its data until forgotten", "[root]") {
   Fixture f;
   uint64_t dir = f.Node(kRootNode, "dir");
   SECTION("an upper file: its data moves to the work directory, then goes") {
@@ -410,7 +411,7 @@ TEST_CASE("a file removed while referenced keeps its data until forgotten") {
   }
 }
 
-TEST_CASE("a listing is shared until its directory changes, and cookies resume in place") {
+TEST_CASE("a listing is shared until its directory changes, and cookies resume in place", "[root]") {
   Fixture f;
   uint64_t dir = f.Node(kRootNode, "dir");
   for (int i = 0; i < 50; ++i) {
@@ -465,7 +466,7 @@ TEST_CASE("FdCache keeps recent descriptors, drops stale sides and the least rec
   REQUIRE(cache.Find(1, false, false) == nullptr);
 }
 
-TEST_CASE("requests on one file share its descriptor until it is copied up") {
+TEST_CASE("requests on one file share its descriptor until it is copied up", "[root]") {
   Fixture f;
   uint64_t data = f.Node(f.Node(kRootNode, "dir"), "data");
   auto first = f.fs->OpenData(data, false);
@@ -476,7 +477,7 @@ TEST_CASE("requests on one file share its descriptor until it is copied up") {
   REQUIRE(f.fs->OpenData(data, false)->get() == writer->get());
 }
 
-TEST_CASE("an unnamed file (O_TMPFILE) lives in the work directory until Link names it") {
+TEST_CASE("an unnamed file (O_TMPFILE) lives in the work directory until Link names it", "[root]") {
   Fixture f;
   uint64_t dir = f.Node(kRootNode, "dir");
   auto made = f.fs->CreateUnnamed(dir, 0640, {1000, 100});

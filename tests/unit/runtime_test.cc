@@ -60,7 +60,7 @@ TEST_CASE("the OCI config carries the process, the mounts and no rlimits") {
   REQUIRE(mounts.find("\"ro\"") != std::string::npos);
 }
 
-TEST_CASE("runc runs the process with its env, cwd, user and exit status") {
+TEST_CASE("runc runs the process with its env, cwd, user and exit status", "[runc]") {
   TempDir tmp;
   RunSpec spec;
   spec.rootfs = MakeBusyboxRoot(tmp);
@@ -77,7 +77,7 @@ TEST_CASE("runc runs the process with its env, cwd, user and exit status") {
   REQUIRE(failed == 7);
 }
 
-TEST_CASE("no network but loopback, and bind mounts reach the container") {
+TEST_CASE("no network but loopback, and bind mounts reach the container", "[runc]") {
   TempDir tmp;
   RunSpec spec;
   spec.rootfs = MakeBusyboxRoot(tmp);

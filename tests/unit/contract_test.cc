@@ -1,0 +1,179 @@
+// The library's contracts: no exception and no OK-status Result escapes, one
+// text toolkit, the store's format version (refused when newer, migrated when
+// older), and containers as a component that repairs what a crash left.
+#include <sqlite3.h>
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "container/container_json.h"
+#include "strata/container.h"
+#include "strata/store.h"
+#include "strata/text.h"
+#include "test_util.h"
+
+using namespace strata;
+using namespace strata::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+void Sql(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
+  char* err = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  std::string message = err ? err : "";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  INFO(message);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+std::string FormatOf(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='format'", -1, &s, nullptr) == SQLITE_OK);
+  std::string out =
+      sqlite3_step(s) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(s, 0)) : "";
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("text helpers: Split, JoinPath, HumanSize, ParseUnsigned") {
+  CHECK(Split("a:b::c", ':') == std::vector<std::string>{"a", "b", "", "c"});
+  CHECK(Split("a:", ':') == std::vector<std::string>{"a"});
+  CHECK(Split(":a", ':') == std::vector<std::string>{"", "a"});
+  CHECK(Split("", ':').empty());
+  CHECK(JoinPath("", "x") == "x");
+  CHECK(JoinPath(".", "x") == "x");
+  CHECK(JoinPath("a/b", "x") == "a/b/x");
+  CHECK(HumanSize(999) == "999B");
+  CHECK(HumanSize(1234567) == "1.23MB");
+  CHECK(ParseUnsigned("42") == 42u);
+  CHECK(ParseUnsigned("755", 8) == 0755u);
+  CHECK(ParseUnsigned("ff", 16) == 255u);
+  CHECK_FALSE(ParseUnsigned(""));
+  CHECK_FALSE(ParseUnsigned("-1"));
+  CHECK_FALSE(ParseUnsigned("+1"));
+  CHECK_FALSE(ParseUnsigned("1x"));
+  CHECK_FALSE(ParseUnsigned(" 1"));
+  CHECK_FALSE(ParseUnsigned("99999999999999999999"));  // past 64 bits: refused, never thrown
+  CHECK_FALSE(ParseUnsigned("4294967296", 10, UINT32_MAX));
+  CHECK(ParseUnsigned("4294967295", 10, UINT32_MAX) == 4294967295u);
+  CHECK_FALSE(ParseUnsigned("8", 8));
+}
+
+TEST_CASE("a Result made from an OK status is an internal error, never a value-less success") {
+  Result<int> r = Status::OK();
+  CHECK_FALSE(r.ok());
+  CHECK(r.status().code() == Code::kInternal);
+  CHECK(r.status().ToErrno() == EIO);
+  Result<int> fine = 7;
+  CHECK(fine.ok());
+  CHECK(*fine == 7);
+}
+
+TEST_CASE("a store of a newer format is refused, and the refusal changes nothing") {
+  TempDir tmp;
+  { OpenTestStore(tmp); }
+  const std::string db = tmp / "store/catalog.db";
+  CHECK(FormatOf(db) == "2");
+  Sql(db, "UPDATE meta SET value='3' WHERE key='format'");
+  auto reopened = Store::Open(tmp / "store");
+  REQUIRE_FALSE(reopened.ok());
+  CHECK(reopened.status().code() == Code::kUnsupported);
+  CHECK_THAT(reopened.status().message(), Catch::Contains("format 3") && Catch::Contains("up to 2"));
+  CHECK(FormatOf(db) == "3");
+}
+
+TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated when opened") {
+  TempDir tmp;
+  std::string image_id;
+  {
+    auto store = OpenTestStore(tmp);
+    WriteTar(tmp / "base.tar", {Dir("bin"), File("bin/sh", "#!", 0755)});
+    auto image = store->ImportTar(tmp / "base.tar", {.ref = "base"});
+    REQUIRE(image.ok());
+    image_id = image->id;
+  }
+  // What format 1 kept: the container's record, the volume and its user, in the catalog.
+  ContainerInfo c;
+  c.id = "0123456789abcdef0123456789abcdef";
+  c.name = "old";
+  c.image_id = image_id;
+  c.args = {"/bin/sh"};
+  c.mounts = {{MountRequest::Type::kVolume, "data", "/data", false}};
+  c.created = 1600000000;
+  fs::create_directories(tmp / ("store/containers/" + c.id + "/upper"));
+  fs::create_directories(tmp / "store/volumes/data/_data");
+  const std::string db = tmp / "store/catalog.db";
+  std::string record = EncodeContainer(c);
+  for (auto& ch : record)
+    if (ch == '\'') ch = '"';
+  Sql(db,
+      "CREATE TABLE containers(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, image_id TEXT NOT NULL,"
+      " record TEXT NOT NULL);"
+      "CREATE TABLE volumes(name TEXT PRIMARY KEY, driver TEXT NOT NULL, labels TEXT NOT NULL,"
+      " options TEXT NOT NULL, anonymous INTEGER NOT NULL, created INTEGER NOT NULL);"
+      "CREATE TABLE volume_users(volume TEXT NOT NULL, user TEXT NOT NULL, PRIMARY KEY(volume, user));"
+      "INSERT INTO containers VALUES('" +
+          c.id + "', 'old', '" + image_id + "', '" + record +
+          "');"
+          "INSERT INTO volumes VALUES('data', 'local', '{\"team\":\"db\"}', '{}', 0, 1600000000);"
+          "INSERT INTO volume_users VALUES('data', '" +
+          c.id +
+          "');"
+          "UPDATE meta SET value='1' WHERE key='format';");
+
+  auto store = OpenTestStore(tmp);
+  CHECK(FormatOf(db) == "2");
+  auto volumes = OpenTestVolumes(*store);
+  auto containers = OpenTestContainers(*store, *volumes);
+  auto migrated = containers->Get("old");
+  REQUIRE(migrated.ok());
+  CHECK(migrated->id == c.id);
+  CHECK(migrated->args == c.args);
+  auto data = volumes->Get("data");
+  REQUIRE(data.ok());
+  CHECK(data->users == std::vector<std::string>{c.id});
+  CHECK(data->labels == std::map<std::string, std::string>{{"team", "db"}});
+  CHECK(store->RemoveImage("base").status().code() == Code::kInUse);  // the container still holds it
+  auto check = containers->Check({});
+  REQUIRE(check.ok());
+  CHECK(check->problems.empty());
+  REQUIRE(containers->Remove("old", {}).ok());
+  CHECK(store->RemoveImage("base").ok());
+}
+
+TEST_CASE("what a crashed create or remove leaves is found and repaired") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  auto volumes = OpenTestVolumes(*store);
+  auto containers = OpenTestContainers(*store, *volumes);
+  WriteTar(tmp / "base.tar", {Dir("bin"), File("bin/sh", "#!", 0755)});
+  auto image = store->ImportTar(tmp / "base.tar", {.ref = "base"});
+  REQUIRE(image.ok());
+  REQUIRE(volumes->Create("data", {}).ok());
+  // A create that died after it held the image and mounted the volume.
+  REQUIRE(store->HoldImage({image->id, "container:feedfacefeedface", "container ghost"}).ok());
+  REQUIRE(volumes->Mount("data", "feedfacefeedface").ok());
+  CHECK(store->RemoveImage("base").status().code() == Code::kInUse);
+
+  auto found = containers->Check({});
+  REQUIRE(found.ok());
+  CHECK(found->problems.size() == 2);
+  CHECK(found->repaired.empty());
+  auto repaired = containers->Check({.repair = true});
+  REQUIRE(repaired.ok());
+  CHECK(repaired->repaired.size() == 2);
+  auto after = containers->Check({});
+  REQUIRE(after.ok());
+  CHECK(after->problems.empty());
+  CHECK(volumes->Get("data")->users.empty());
+  CHECK(store->RemoveImage("base").ok());
+}

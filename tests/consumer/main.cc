@@ -1,4 +1,5 @@
-// Opens a store, lists its images: proves the installed headers and library work.
+// Opens a store, its volumes and containers, and lists them: proves the
+// installed headers and library work.
 #include <strata/strata.h>
 
 #include <cstdio>
@@ -16,5 +17,12 @@ int main(int argc, char** argv) {
   auto images = (*store)->ListImages();
   if (!images.ok()) return 1;
   std::printf("images: %zu\n", images->size());
+  auto volumes = strata::Volumes::Open(**store);
+  if (!volumes.ok()) return 1;
+  auto containers = strata::Containers::Open(**store, **volumes);
+  if (!containers.ok()) return 1;
+  auto list = (*containers)->List();
+  if (!list.ok()) return 1;
+  std::printf("containers: %zu\n", list->size());
   return 0;
 }

@@ -10,10 +10,12 @@ cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 cmake -S "$src" -B "$tmp/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/build" >/dev/null
 out=$("$tmp/build/consumer" "$tmp/store")
-[ "$out" = "images: 0" ] || { echo "find_package consumer printed '$out'"; exit 1; }
+[ "$out" = "images: 0
+containers: 0" ] || { echo "find_package consumer printed '$out'"; exit 1; }
 
 export PKG_CONFIG_PATH=$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib/x86_64-linux-gnu/pkgconfig
 c++ -o "$tmp/consumer-pc" "$src/main.cc" $(pkg-config --cflags --libs strata)
 out=$(LD_LIBRARY_PATH=$(pkg-config --variable=libdir strata) "$tmp/consumer-pc" "$tmp/store2")
-[ "$out" = "images: 0" ] || { echo "pkg-config consumer printed '$out'"; exit 1; }
+[ "$out" = "images: 0
+containers: 0" ] || { echo "pkg-config consumer printed '$out'"; exit 1; }
 echo "installed strata links through find_package and pkg-config"

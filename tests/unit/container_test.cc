@@ -74,8 +74,7 @@ TEST_CASE("containers: create pins the image and uses volumes; rm keeps the volu
   auto store = OpenTestStore(tmp);
   auto volumes = OpenTestVolumes(*store);
   auto containers = OpenTestContainers(*store, *volumes);
-  WriteTar(tmp / "base.tar", {Dir("bin"), File("bin/sh", "#!", 0755)});
-  REQUIRE(store->ImportTar(tmp / "base.tar", {.ref = "base"}).ok());
+  ImportShellImage(*store, tmp);
   ContainerConfig config;
   config.name = "c1";
   config.image = "base";

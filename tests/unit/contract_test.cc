@@ -96,10 +96,7 @@ TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated 
   std::string image_id;
   {
     auto store = OpenTestStore(tmp);
-    WriteTar(tmp / "base.tar", {Dir("bin"), File("bin/sh", "#!", 0755)});
-    auto image = store->ImportTar(tmp / "base.tar", {.ref = "base"});
-    REQUIRE(image.ok());
-    image_id = image->id;
+    image_id = ImportShellImage(*store, tmp).id;
   }
   // What format 1 kept: the container's record, the volume and its user, in the catalog.
   ContainerInfo c;
@@ -155,12 +152,10 @@ TEST_CASE("what a crashed create or remove leaves is found and repaired") {
   auto store = OpenTestStore(tmp);
   auto volumes = OpenTestVolumes(*store);
   auto containers = OpenTestContainers(*store, *volumes);
-  WriteTar(tmp / "base.tar", {Dir("bin"), File("bin/sh", "#!", 0755)});
-  auto image = store->ImportTar(tmp / "base.tar", {.ref = "base"});
-  REQUIRE(image.ok());
+  const Image image = ImportShellImage(*store, tmp);
   REQUIRE(volumes->Create("data", {}).ok());
   // A create that died after it held the image and mounted the volume.
-  REQUIRE(store->HoldImage({image->id, "container:feedfacefeedface", "container ghost"}).ok());
+  REQUIRE(store->HoldImage({image.id, "container:feedfacefeedface", "container ghost"}).ok());
   REQUIRE(volumes->Mount("data", "feedfacefeedface").ok());
   CHECK(store->RemoveImage("base").status().code() == Code::kInUse);
 

@@ -193,6 +193,13 @@ std::unique_ptr<Store> OpenTestStore(const TempDir& tmp) {
   return std::move(store).value();
 }
 
+Image ImportShellImage(Store& store, const TempDir& tmp, const std::string& ref) {
+  WriteTar(tmp / (ref + ".tar"), {Dir("bin"), File("bin/sh", "#!", 0755)});
+  auto image = store.ImportTar(tmp / (ref + ".tar"), {.ref = ref});
+  REQUIRE(image.ok());
+  return *image;
+}
+
 std::unique_ptr<Volumes> OpenTestVolumes(Store& store) {
   auto volumes = Volumes::Open(store);
   REQUIRE(volumes.ok());

@@ -73,6 +73,8 @@ class TempDir;
 // A store under TMP/store; fails the test when it cannot be opened.
 std::unique_ptr<Store> OpenTestStore(const TempDir& tmp);
 std::unique_ptr<Volumes> OpenTestVolumes(Store& store);
+// Imports a one-layer image with /bin/sh, tagged `ref`.
+Image ImportShellImage(Store& store, const TempDir& tmp, const std::string& ref = "base");
 std::unique_ptr<Containers> OpenTestContainers(Store& store, Volumes& volumes);
 // An index entry (mtime 1600000000, everything else zero).
 Entry MakeEntry(std::string path, EntryType type = EntryType::kRegular, uint32_t mode = 0644);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <string>
@@ -36,6 +37,8 @@ inline void Check(const Status& status) {
 }
 
 std::string FormatTime(int64_t unix_seconds);
+// Prints JSON and a newline; bytes that are not UTF-8 (file names) print as U+FFFD.
+void PrintJson(const nlohmann::json& j);
 std::string ShortId(const std::string& id);
 
 void AddBuildCommands(CLI::App& app, Context& ctx);

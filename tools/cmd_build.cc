@@ -84,7 +84,7 @@ void AddHistoryCommand(CLI::App& app, Context& ctx) {
                        {"size", r.size},
                        {"comment", r.comment}});
       }
-      std::printf("%s\n", out.dump(2).c_str());
+      PrintJson(out);
       return;
     }
     std::printf("%-14s %-21s %-46s %-10s %s\n", "LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT");

@@ -196,7 +196,7 @@ void AddLayerOfContainerCommands(CLI::App& app, Context& ctx) {
     if (*diff_json) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& c : changes) out.push_back({{"Kind", std::string(1, c.kind)}, {"Path", c.path}});
-      std::printf("%s\n", out.dump(2).c_str());
+      PrintJson(out);
       return;
     }
     for (const auto& change : changes) std::printf("%c %s\n", change.kind, change.path.c_str());

@@ -30,7 +30,7 @@ void AddDiskUsageCommand(CLI::App* system, Context& ctx) {
                             {"logical_image_bytes", du.logical_image_bytes},
                             {"stored_bytes", du.stored_bytes},
                             {"saved_by_sharing", saved}};
-      std::printf("%s\n", out.dump(2).c_str());
+      PrintJson(out);
       return;
     }
     std::printf("%-16s %-8s %-8s %-12s %s\n", "TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE");
@@ -91,7 +91,7 @@ void AddFsckCommand(CLI::App& app, Context& ctx) {
     if (fsck_args->json) {
       nlohmann::json out = {{"blobs", r.blobs},           {"layers", r.layers},     {"images", r.images},
                             {"containers", r.containers}, {"problems", r.problems}, {"repaired", r.repaired}};
-      std::printf("%s\n", out.dump(2).c_str());
+      PrintJson(out);
     } else {
       for (const auto& p : r.problems) std::printf("problem: %s\n", p.c_str());
       for (const auto& p : r.repaired) std::printf("repaired: %s\n", p.c_str());

@@ -1,4 +1,5 @@
 #include "container/container_json.h"
+#include "format/json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -48,7 +49,7 @@ const char* ContainerStateName(ContainerState state) {
 }
 
 std::string EncodeContainer(const ContainerInfo& info) {
-  return InfoToJson(info).dump();
+  return DumpJson(InfoToJson(info));
 }
 
 Result<ContainerInfo> DecodeContainer(const std::string& text) {
@@ -91,7 +92,7 @@ Result<ContainerInfo> DecodeContainer(const std::string& text) {
 std::string ToJson(const std::vector<ContainerInfo>& containers) {
   json out = json::array();
   for (const auto& c : containers) out.push_back(InfoToJson(c));
-  return out.dump(2);
+  return DumpJson(out, 2);
 }
 
 }  // namespace strata

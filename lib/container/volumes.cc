@@ -6,6 +6,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "format/json.h"
 #include "format/reference.h"
 #include "strata/store.h"
 #include "strata/volume.h"
@@ -20,10 +21,13 @@ using nlohmann::json;
 namespace {
 
 std::string EncodeRecord(const VolumeInfo& v) {
-  return json{{"Name", v.name},       {"Driver", v.driver},       {"Labels", v.labels},
-              {"Options", v.options}, {"Anonymous", v.anonymous}, {"CreatedAt", v.created},
-              {"UsedBy", v.users}}
-      .dump();
+  return DumpJson({{"Name", v.name},
+                   {"Driver", v.driver},
+                   {"Labels", v.labels},
+                   {"Options", v.options},
+                   {"Anonymous", v.anonymous},
+                   {"CreatedAt", v.created},
+                   {"UsedBy", v.users}});
 }
 
 Result<VolumeInfo> DecodeRecord(const std::string& text, const std::string& path) {
@@ -214,7 +218,7 @@ std::string ToJson(const std::vector<VolumeInfo>& volumes) {
                    {"CreatedAt", v.created},
                    {"UsedBy", v.users}});
   }
-  return out.dump(2);
+  return DumpJson(out, 2);
 }
 
 }  // namespace strata

@@ -1,4 +1,5 @@
 #include "format/image_json.h"
+#include "format/json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -51,7 +52,7 @@ void Get(const json& j, const char* key, T* out) {
 }  // namespace
 
 std::string EncodeImageConfig(const Image& image) {
-  return ImageToJson(image).dump();
+  return DumpJson(ImageToJson(image));
 }
 
 Result<Image> DecodeImageConfig(std::string_view text) {
@@ -92,11 +93,11 @@ std::string ToJson(const Image& image) {
   json j = ImageToJson(image);
   j["id"] = image.id;
   j["names"] = image.names;
-  return j.dump(2);
+  return DumpJson(j, 2);
 }
 
 std::string ToJson(const LayerInfo& layer) {
-  return LayerToJson(layer).dump(2);
+  return DumpJson(LayerToJson(layer), 2);
 }
 
 std::string ToJson(const std::vector<Image>& images) {
@@ -107,13 +108,13 @@ std::string ToJson(const std::vector<Image>& images) {
     j["names"] = image.names;
     out.push_back(std::move(j));
   }
-  return out.dump(2);
+  return DumpJson(out, 2);
 }
 
 std::string ToJson(const std::vector<LayerInfo>& layers) {
   json out = json::array();
   for (const auto& l : layers) out.push_back(LayerToJson(l));
-  return out.dump(2);
+  return DumpJson(out, 2);
 }
 
 }  // namespace strata

@@ -1,4 +1,5 @@
 #include "oci/oci_config.h"
+#include "format/json.h"
 
 #include <time.h>
 
@@ -71,7 +72,7 @@ std::string OciConfigJson(const Image& image, const std::vector<std::string>& di
               {"config", config},
               {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}},
               {"history", history}};
-  return out.dump();
+  return DumpJson(out);
 }
 
 Result<OciImageConfig> ParseOciConfig(const std::string& text) {

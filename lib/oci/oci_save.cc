@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "format/archive_files.h"
+#include "format/json.h"
 #include "format/sha256.h"
 #include "oci/oci_config.h"
 #include "store/scratch.h"
@@ -120,7 +121,7 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
     ASSIGN_OR_RETURN(Descriptor config, layout.AddBytes(OciConfigJson(image, diff_ids), kConfigType));
     json manifest = {
         {"schemaVersion", 2}, {"mediaType", kManifestType}, {"config", config.ToJson()}, {"layers", layers}};
-    ASSIGN_OR_RETURN(Descriptor m, layout.AddBytes(manifest.dump(), kManifestType));
+    ASSIGN_OR_RETURN(Descriptor m, layout.AddBytes(DumpJson(manifest), kManifestType));
     // One index entry per name the user asked for (or the image's names, when named by id).
     std::vector<std::string> names;
     for (const auto& n : image.names) {
@@ -137,7 +138,7 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
   json index = {{"schemaVersion", 2},
                 {"mediaType", "application/vnd.oci.image.index.v1+json"},
                 {"manifests", manifests}};
-  RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/index.json", index.dump()));
+  RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/index.json", DumpJson(index)));
   RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
   return TarDirectory(layout.dir(), out_path);
 }

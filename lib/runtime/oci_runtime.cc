@@ -6,6 +6,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "format/json.h"
 #include "strata/runtime.h"
 #include "util/file_util.h"
 #include "util/process.h"
@@ -68,7 +69,7 @@ std::string OciConfigJson(const RunSpec& spec) {
           "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
         {"readonlyPaths",
          {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
-  return config.dump(2);
+  return DumpJson(config, 2);
 }
 
 Result<int> RunInRuntime(const RunSpec& spec, const RuntimeOptions& options) {

@@ -1,4 +1,5 @@
 #include "store/migrate.h"
+#include "format/json.h"
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +35,7 @@ Status MigrateFrom1(const std::string& root, Catalog& catalog) {
                              {"Anonymous", v.anonymous},
                              {"CreatedAt", v.created},
                              {"UsedBy", v.users}};
-    RETURN_IF_ERROR(WriteFileAtomic(root + "/volumes/.records/" + v.name + ".json", record.dump(), 0600));
+    RETURN_IF_ERROR(WriteFileAtomic(root + "/volumes/.records/" + v.name + ".json", DumpJson(record), 0600));
   }
   Catalog::Transaction txn(catalog);
   RETURN_IF_ERROR(txn.status());

@@ -3,6 +3,7 @@
 // atomically; the blob is verified against its digest when written and read.
 #include <nlohmann/json.hpp>
 
+#include "format/json.h"
 #include "format/sha256.h"
 #include "store/store_impl.h"
 #include "util/file_lock.h"
@@ -24,7 +25,7 @@ Status Store::AttachLayerSource(const std::string& layer_id, const std::string& 
   RETURN_IF_ERROR(CopyFileAtomic(blob_path, dir + "/source.blob", 0444));
   nlohmann::json meta = {
       {"digest", source.digest}, {"diff_id", source.diff_id}, {"media_type", source.media_type}};
-  return WriteFileAtomic(dir + "/source.json", meta.dump());  // last: it makes the source exist
+  return WriteFileAtomic(dir + "/source.json", DumpJson(meta));  // last: it makes the source exist
 }
 
 Result<std::optional<LayerSource>> Store::GetLayerSource(const std::string& layer_id) {

@@ -78,6 +78,20 @@ TEST_CASE("a Result made from an OK status is an internal error, never a value-l
   CHECK(*fine == 7);
 }
 
+TEST_CASE("bytes that are not UTF-8 are written as U+FFFD, never thrown") {
+  ContainerInfo c;
+  c.id = "0123456789abcdef0123456789abcdef";
+  c.name = "bytes";
+  c.args = {"echo", "a\xff\xfe"};  // as a shell passes $'a\xff\xfe'
+  std::string record = EncodeContainer(c);
+  auto back = DecodeContainer(record);
+  REQUIRE(back.ok());
+  CHECK(back->args[1] == "a\xEF\xBF\xBD\xEF\xBF\xBD");
+  std::vector<VolumeInfo> volumes(1);
+  volumes[0].labels = {{"k", "\xc3"}};  // a cut two-byte sequence
+  CHECK_THAT(ToJson(volumes), Catch::Contains("\\ufffd") || Catch::Contains("\xEF\xBF\xBD"));
+}
+
 TEST_CASE("a store of a newer format is refused, and the refusal changes nothing") {
   TempDir tmp;
   { OpenTestStore(tmp); }

@@ -8,7 +8,9 @@
 
 namespace strata {
 
-// "busybox" -> "busybox:latest"; refuses what Docker would refuse.
+// "busybox" -> "busybox:latest"; refuses what the distribution reference
+// grammar refuses. docker.io/library/busybox, library/busybox and busybox are
+// one name ("busybox:latest"), and so are localhost/x:1 and x:1 ("x:1").
 Result<std::string> NormalizeReference(std::string_view ref);
 
 // True for a string that can only be an id or id prefix (lowercase hex).

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "format/reference.h"
 #include "util/file_util.h"
 #include "util/status_macros.h"
 
@@ -41,6 +42,17 @@ Status MigrateFrom1(const std::string& root, Catalog& catalog) {
   RETURN_IF_ERROR(txn.status());
   for (const auto& c : containers) {
     RETURN_IF_ERROR(catalog.InsertHold(c.image_id, "container:" + c.id, "container " + c.name));
+  }
+  // Tags in the short form references now have (docker.io/library/x:1 is x:1),
+  // unless another tag has that name already.
+  ASSIGN_OR_RETURN(auto tags, catalog.TagsByImage());
+  for (const auto& [image_id, name] : tags) {
+    auto normal = NormalizeReference(name);
+    if (!normal.ok() || *normal == name) continue;
+    ASSIGN_OR_RETURN(auto taken, catalog.TagTarget(*normal));
+    if (taken) continue;
+    RETURN_IF_ERROR(catalog.DeleteTag(name));
+    RETURN_IF_ERROR(catalog.SetTag(*normal, image_id));
   }
   RETURN_IF_ERROR(catalog.DropLegacyTables());
   RETURN_IF_ERROR(catalog.SetFormatVersion(2));

@@ -10,7 +10,8 @@
 namespace strata {
 
 // 1: containers and volumes in the catalog. 2: containers/<id>/config.json,
-// volumes/.records/<name>.json, and image holds in the catalog.
+// volumes/.records/<name>.json, image holds in the catalog, and tags in the
+// short form of the distribution grammar (format/reference.h).
 inline constexpr int kStoreFormat = 2;
 
 // Brings the store at `root` to kStoreFormat. The caller holds the store lock.

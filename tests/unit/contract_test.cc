@@ -139,7 +139,9 @@ TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated 
           "INSERT INTO volume_users VALUES('data', '" +
           c.id +
           "');"
-          "UPDATE meta SET value='1' WHERE key='format';");
+          "UPDATE meta SET value='1' WHERE key='format';"
+          "INSERT INTO tags VALUES('docker.io/library/busybox:1', '" +
+          image_id + "');");
 
   auto store = OpenTestStore(tmp);
   CHECK(FormatOf(db) == "2");
@@ -153,12 +155,14 @@ TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated 
   REQUIRE(data.ok());
   CHECK(data->users == std::vector<std::string>{c.id});
   CHECK(data->labels == std::map<std::string, std::string>{{"team", "db"}});
-  CHECK(store->RemoveImage("base").status().code() == Code::kInUse);  // the container still holds it
+  CHECK(store->GetImage("busybox:1")->names == std::vector<std::string>{"base:latest", "busybox:1"});
+  // The container still holds it.
+  CHECK(store->RemoveImage(image_id, {.force = true}).status().code() == Code::kInUse);
   auto check = containers->Check({});
   REQUIRE(check.ok());
   CHECK(check->problems.empty());
   REQUIRE(containers->Remove("old", {}).ok());
-  CHECK(store->RemoveImage("base").ok());
+  CHECK(store->RemoveImage(image_id, {.force = true}).ok());
 }
 
 TEST_CASE("what a crashed create or remove leaves is found and repaired") {

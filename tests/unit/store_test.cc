@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "format/reference.h"
 #include "strata/store.h"
 #include "test_util.h"
 
@@ -334,6 +335,34 @@ TEST_CASE("image references are validated") {
   REQUIRE(store->ImportTar(tmp / "x.tar", {.ref = "plain"}).ok());
   REQUIRE(store->GetImage("plain:latest").ok());
   REQUIRE(store->GetImage("nothing").status().code() == Code::kNotFound);
+}
+
+TEST_CASE("references follow the distribution grammar, with Docker Hub's and podman's short forms") {
+  CHECK(*NormalizeReference("busybox") == "busybox:latest");
+  CHECK(*NormalizeReference("library/busybox") == "busybox:latest");
+  CHECK(*NormalizeReference("docker.io/library/busybox:1.36") == "busybox:1.36");
+  CHECK(*NormalizeReference("index.docker.io/library/busybox") == "busybox:latest");
+  CHECK(*NormalizeReference("docker.io/team/app") == "team/app:latest");
+  CHECK(*NormalizeReference("localhost/x:1") == "x:1");
+  CHECK(*NormalizeReference("localhost:5000/x:1") == "localhost:5000/x:1");
+  CHECK(*NormalizeReference("quay.io/a/b-c__d.e:v1.0_rc") == "quay.io/a/b-c__d.e:v1.0_rc");
+  CHECK(*NormalizeReference("Registry.Example/app") == "Registry.Example/app:latest");
+  for (const char* bad : {"",      "..",   ".",       "../x",         "./x",        "a/../b", "a//b",
+                          "a/",    "/a",   "Busybox", "team/App",     "a:",         "a:.tag", "a@sha256:00",
+                          "a___b", "a.-b", "-a",      "host..name/a", "-host.io/a", "a b"}) {
+    INFO(bad);
+    CHECK(NormalizeReference(bad).status().code() == Code::kInvalidArgument);
+  }
+  CHECK(NormalizeReference(std::string(256, 'a')).status().code() == Code::kInvalidArgument);
+
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  ImportShellImage(*store, tmp, "docker.io/library/busybox:1");
+  CHECK(store->GetImage("busybox:1")->names == std::vector<std::string>{"busybox:1"});
+  CHECK(store->GetImage("library/busybox:1").ok());
+  CHECK(store->GetImage("docker.io/library/busybox:1").ok());
+  ImportShellImage(*store, tmp, "localhost/x:1");
+  CHECK(store->GetImage("x:1").ok());
 }
 
 TEST_CASE("readers do not wait for a writer") {

@@ -194,8 +194,9 @@ std::unique_ptr<Store> OpenTestStore(const TempDir& tmp) {
 }
 
 Image ImportShellImage(Store& store, const TempDir& tmp, const std::string& ref) {
-  WriteTar(tmp / (ref + ".tar"), {Dir("bin"), File("bin/sh", "#!", 0755)});
-  auto image = store.ImportTar(tmp / (ref + ".tar"), {.ref = ref});
+  const std::string tar = tmp / (std::to_string(std::hash<std::string>{}(ref)) + ".tar");
+  WriteTar(tar, {Dir("bin"), File("bin/sh", "#!", 0755)});
+  auto image = store.ImportTar(tar, {.ref = ref});
   REQUIRE(image.ok());
   return *image;
 }

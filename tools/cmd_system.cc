@@ -70,6 +70,19 @@ void AddPruneCommand(CLI::App* system, Context& ctx) {
   });
 }
 
+// The store's fsck and the containers' check as one report.
+Result<FsckReport> CheckEverything(Context& ctx, bool repair) {
+  auto store = ctx.OpenStore().Fsck({.repair = repair});
+  if (!store.ok()) return store;
+  auto containers = ctx.OpenContainers().Check({.repair = repair});
+  if (!containers.ok()) return containers;
+  FsckReport r = std::move(store).value();
+  r.containers = containers->containers;
+  r.problems.insert(r.problems.end(), containers->problems.begin(), containers->problems.end());
+  r.repaired.insert(r.repaired.end(), containers->repaired.begin(), containers->repaired.end());
+  return r;
+}
+
 void AddFsckCommand(CLI::App& app, Context& ctx) {
   struct FsckArgs {
     bool repair = false, json = false;
@@ -80,27 +93,29 @@ void AddFsckCommand(CLI::App& app, Context& ctx) {
   fsck->add_flag("--json", fsck_args->json, "print JSON");
   fsck->callback([&ctx, fsck_args] {
     if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "checking the store...");
-    auto result = ctx.OpenStore().Fsck({.repair = fsck_args->repair});
-    auto containers = result.ok() ? ctx.OpenContainers().Check({.repair = fsck_args->repair}) : result;
+    FsckReport r = Check(CheckEverything(ctx, fsck_args->repair));
+    // What a repair could not mend (a broken image a container holds) is still a problem.
+    std::vector<std::string> remaining;
+    if (fsck_args->repair && !r.problems.empty()) remaining = Check(CheckEverything(ctx, false)).problems;
     if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "\r\033[K");
-    FsckReport r = Check(std::move(result));
-    const FsckReport& c = Check(std::move(containers));
-    r.containers = c.containers;
-    r.problems.insert(r.problems.end(), c.problems.begin(), c.problems.end());
-    r.repaired.insert(r.repaired.end(), c.repaired.begin(), c.repaired.end());
     if (fsck_args->json) {
-      nlohmann::json out = {{"blobs", r.blobs},           {"layers", r.layers},     {"images", r.images},
-                            {"containers", r.containers}, {"problems", r.problems}, {"repaired", r.repaired}};
-      PrintJson(out);
+      PrintJson({{"blobs", r.blobs},
+                 {"layers", r.layers},
+                 {"images", r.images},
+                 {"containers", r.containers},
+                 {"problems", r.problems},
+                 {"repaired", r.repaired},
+                 {"remaining", remaining}});
     } else {
       for (const auto& p : r.problems) std::printf("problem: %s\n", p.c_str());
       for (const auto& p : r.repaired) std::printf("repaired: %s\n", p.c_str());
+      for (const auto& p : remaining) std::printf("remains: %s\n", p.c_str());
       std::printf("checked %llu blobs, %llu layers, %llu images, %llu containers: %zu problems\n",
                   static_cast<unsigned long long>(r.blobs), static_cast<unsigned long long>(r.layers),
                   static_cast<unsigned long long>(r.images), static_cast<unsigned long long>(r.containers),
                   r.problems.size());
     }
-    if (!r.problems.empty() && !fsck_args->repair) throw CLI::RuntimeError(1);
+    if (fsck_args->repair ? !remaining.empty() : !r.problems.empty()) throw CLI::RuntimeError(1);
   });
 }
 

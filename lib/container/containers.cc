@@ -166,7 +166,7 @@ Volumes& Containers::volumes() {
 
 Result<std::unique_ptr<Containers>> Containers::Open(Store& store, Volumes& volumes) {
   auto impl = std::unique_ptr<Impl>(new Impl{store, volumes, store.root() + "/containers"});
-  RETURN_IF_ERROR(MakeDirs(impl->dir));
+  RETURN_IF_ERROR(MakePrivateDir(impl->dir));
   if (auto lock = FileLock::TryAcquire(impl->dir + "/.lock", "containers"); lock.ok()) {
     // Temporaries of a crashed create or remove (a removed container's directory
     // is renamed to .tmp-<id> first, so that no half-removed one is ever listed).

@@ -92,7 +92,8 @@ Volumes::~Volumes() = default;
 Result<std::unique_ptr<Volumes>> Volumes::Open(const Store& store) {
   auto impl = std::make_unique<Impl>();
   impl->dir = store.root() + "/volumes";
-  RETURN_IF_ERROR(MakeDirs(impl->dir + "/.records"));
+  RETURN_IF_ERROR(MakePrivateDir(impl->dir));
+  RETURN_IF_ERROR(MakePrivateDir(impl->dir + "/.records"));
   impl->drivers.emplace("local", MakeLocalVolumeDriver(impl->dir));
   if (auto lock = FileLock::TryAcquire(impl->dir + "/.lock", "volumes"); lock.ok()) {
     // Temporaries of a crashed change: the local driver's .tmp-X directories,

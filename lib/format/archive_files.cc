@@ -111,7 +111,7 @@ Status AddTree(archive* out, const std::string& root, const std::string& rel) {
 }  // namespace
 
 Status TarDirectory(const std::string& dir, const std::string& out_path) {
-  return ReplaceFileAtomic(out_path, 0644, [&](int fd, const std::string&) {
+  return WriteOutputFile(out_path, 0644, [&](int fd, const std::string&) {
     archive* out = archive_write_new();
     archive_write_set_format_pax_restricted(out);
     archive_write_set_bytes_in_last_block(out, 1);

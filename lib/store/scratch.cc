@@ -9,8 +9,11 @@
 namespace strata {
 
 Result<Scratch> Scratch::Make(const std::string& store_root) {
+  // Private: archives unpack here, and nothing in progress may be reachable
+  // by another user (a setuid file, a device node).
+  RETURN_IF_ERROR(MakePrivateDir(store_root + "/tmp"));
   std::string dir = store_root + "/tmp/build-" + RandomHex(8);
-  RETURN_IF_ERROR(MakeDirs(dir));
+  RETURN_IF_ERROR(MakePrivateDir(dir));
   UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!lock.valid() || ::flock(lock.get(), LOCK_EX) != 0) {
     Status st = ErrnoStatus("lock", dir);

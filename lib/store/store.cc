@@ -53,6 +53,21 @@ void RemoveStaleTemps(const std::string& root) {
   }
 }
 
+// Every top directory 0700 and every file at the root 0600 (the catalog's WAL
+// files included): what an older strata left with looser modes, or a umask.
+Status TightenStore(const std::string& root) {
+  for (const char* top : kTopDirs) {
+    if (PathExists(root + "/" + top)) RETURN_IF_ERROR(TightenMode(root + "/" + top, 0700));
+  }
+  for (const char* name : {"tmp", "containers", "volumes"}) {
+    if (PathExists(root + "/" + name)) RETURN_IF_ERROR(TightenMode(root + "/" + name, 0700));
+  }
+  for (const char* file : {"secret", "lock", "catalog.db", "catalog.db-wal", "catalog.db-shm"}) {
+    if (PathExists(root + "/" + file)) RETURN_IF_ERROR(TightenMode(root + "/" + file, 0600));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string Store::Impl::ChainId(const std::string& parent, const Digest& diff) const {
@@ -134,17 +149,21 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
   auto impl = std::make_unique<Impl>();
   impl->root = root;
   while (impl->root.size() > 1 && impl->root.back() == '/') impl->root.pop_back();
-  RETURN_IF_ERROR(MakeDirs(impl->root));
+  // Private to its owner (root): image and container data, the catalog and the
+  // secret are no one else's business. An older store's looser modes are
+  // tightened here.
+  RETURN_IF_ERROR(MakePrivateDir(impl->root));
   if (PathExists(impl->root + "/secret")) {
     // An existing store: readers must not wait for a writer (an import can
     // hold the lock for minutes), and nothing here needs it.
     RETURN_IF_ERROR(LoadOrCreateSecret(impl->root, &impl->secret));
   } else {
     ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl->root));
-    for (const char* top : kTopDirs) RETURN_IF_ERROR(MakeDirs(impl->root + "/" + top));
+    for (const char* top : kTopDirs) RETURN_IF_ERROR(MakePrivateDir(impl->root + "/" + top));
     RETURN_IF_ERROR(LoadOrCreateSecret(impl->root, &impl->secret));
   }
   ASSIGN_OR_RETURN(impl->catalog, Catalog::Open(impl->root + "/catalog.db"));
+  RETURN_IF_ERROR(TightenStore(impl->root));
   ASSIGN_OR_RETURN(int format, impl->catalog->FormatVersion());
   if (format != kStoreFormat) {  // refused when newer; migrated when older
     ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl->root));
@@ -256,7 +275,7 @@ Status Store::ExportLayer(const std::string& id_or_prefix, const std::string& ou
                           Compression compression) {
   if (out_path == "-") return ExportLayerFd(id_or_prefix, STDOUT_FILENO, compression);
   ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id_or_prefix));
-  return ReplaceFileAtomic(out_path, 0644, [&](int fd, const std::string&) {
+  return WriteOutputFile(out_path, 0644, [&](int fd, const std::string&) {
     return WriteLayerTar(index, *impl_->blobs, fd, compression);
   });
 }

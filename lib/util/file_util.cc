@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +94,7 @@ Status ReplaceFileAtomic(const std::string& path, int mode,
   std::string tmp = path + ".tmp-" + RandomHex(6);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd.valid()) return ErrnoStatus("create", tmp);
+  ::flock(fd.get(), LOCK_EX);  // live: RemoveStaleTemps leaves it alone
   Status st = fill(fd.get(), tmp);
   if (st.ok() && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsync", tmp);
   fd.Reset();
@@ -102,6 +104,37 @@ Status ReplaceFileAtomic(const std::string& path, int mode,
     return st;
   }
   return FsyncDir(DirName(path));
+}
+
+namespace {
+
+// Temporaries ReplaceFileAtomic left beside `path` when killed: nobody holds
+// their lock any more.
+void RemoveStaleTemps(const std::string& path) {
+  const std::string dir = DirName(path);
+  const std::string prefix = path.substr(path.rfind('/') + 1) + ".tmp-";
+  auto names = ListDir(dir);
+  if (!names.ok()) return;
+  for (const auto& name : *names) {
+    if (!name.starts_with(prefix) || name.size() != prefix.size() + 12) continue;
+    const std::string stale = dir + "/" + name;
+    UniqueFd fd(::open(stale.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (fd.valid() && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) ::unlink(stale.c_str());
+  }
+}
+
+}  // namespace
+
+Status WriteOutputFile(const std::string& path, int mode,
+                       const std::function<Status(int fd, const std::string& path)>& fill) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | (S_ISLNK(st.st_mode) ? O_TRUNC : 0)));
+    if (!fd.valid()) return ErrnoStatus("open", path);
+    return fill(fd.get(), path);
+  }
+  RemoveStaleTemps(path);
+  return ReplaceFileAtomic(path, mode, fill);
 }
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, int mode) {
@@ -137,6 +170,20 @@ Status MakeDirs(const std::string& path) {
   std::filesystem::create_directories(path, ec);
   if (ec) return Status::IOError("create directory " + path + ": " + ec.message());
   return Status::OK();
+}
+
+Status TightenMode(const std::string& path, mode_t mode) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path);
+  if (S_ISLNK(st.st_mode) || (st.st_mode & 077 & ~mode) == 0) return Status::OK();
+  if (::chmod(path.c_str(), (st.st_mode & 07700) | (mode & 077 & st.st_mode)) != 0)
+    return ErrnoStatus("chmod", path);
+  return Status::OK();
+}
+
+Status MakePrivateDir(const std::string& path, mode_t mode) {
+  RETURN_IF_ERROR(MakeDirs(path));
+  return TightenMode(path, mode);
 }
 
 namespace {

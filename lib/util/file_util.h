@@ -1,6 +1,8 @@
 // Small POSIX helpers: owned descriptors, atomic file writes, directory sync.
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
 #include <string>
 #include <string_view>
@@ -48,12 +50,25 @@ Status ReadChunks(const std::string& path, const std::function<Status(const char
 // failure the temp file is gone and `path` untouched.
 Status ReplaceFileAtomic(const std::string& path, int mode,
                          const std::function<Status(int fd, const std::string& tmp_path)>& fill);
+// Where a user names an output file (-o): a new or regular file is replaced
+// atomically, as ReplaceFileAtomic does, after removing the temporaries a
+// killed earlier write to the same name left; anything else there (a
+// character device such as /dev/null or /dev/stdout, a FIFO, a symlink) is
+// written straight through, never replaced.
+Status WriteOutputFile(const std::string& path, int mode,
+                       const std::function<Status(int fd, const std::string& path)>& fill);
 // ReplaceFileAtomic with `data` as the contents.
 Status WriteFileAtomic(const std::string& path, std::string_view data, int mode = 0644);
 // The same, with another file's bytes (streamed, never held in memory).
 Status CopyFileAtomic(const std::string& from, const std::string& to, int mode = 0644);
 Status FsyncDir(const std::string& dir);
 Status MakeDirs(const std::string& path);
+// MakeDirs, then `path` itself made private: no bits for group and others
+// beyond `mode` (0700: nobody else may even look; a looser existing mode is
+// tightened). The parents are left as they are.
+Status MakePrivateDir(const std::string& path, mode_t mode = 0700);
+// Takes the group and other bits `mode` does not allow off an existing file.
+Status TightenMode(const std::string& path, mode_t mode);
 // The names in a directory, "." and ".." left out, sorted.
 Result<std::vector<std::string>> ListDir(const std::string& dir);
 // The same for a directory open as `dir_fd`, which stays open.

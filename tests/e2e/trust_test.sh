@@ -1,0 +1,73 @@
+#!/bin/bash
+# Trust end to end: the store is closed to other users (checked as uid 65534),
+# looser modes of an older store are tightened, -o paths are honoured as they
+# are, fsck --repair says when problems remain.
+source "$(dirname "$0")/lib.sh"
+S() { "$STRATA" "$@"; }
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+chmod 755 "$WORK"  # the test's own directory is open: only the store must be closed
+
+mkdir -p "$WORK/l1/bin"
+printf 'secret bytes\n' >"$WORK/l1/bin/tool"
+tar --numeric-owner -C "$WORK/l1" -cf "$WORK/l1.tar" .
+expect_ok "import" S import "$WORK/l1.tar" base:1
+
+# --- the store is private ---------------------------------------------------------------
+expect_eq "store root is 0700" "$(stat -c %a "$STRATA_ROOT")" 700
+S ps -a >/dev/null  # containers/ and volumes/ come with their first use
+for d in blobs layers images containers volumes; do
+  expect_eq "$d/ is 0700" "$(stat -c %a "$STRATA_ROOT/$d")" 700
+done
+for f in secret catalog.db; do
+  expect_eq "$f is 0600" "$(stat -c %a "$STRATA_ROOT/$f")" 600
+done
+expect_eq "nobody cannot list the store" "$(as_nobody ls "$STRATA_ROOT" >/dev/null 2>&1 && echo yes || echo no)" no
+blob=$(find "$STRATA_ROOT/blobs" -type f | head -n1)
+expect_eq "nobody cannot read a blob" "$(as_nobody cat "$blob" 2>/dev/null || echo denied)" denied
+expect_eq "nobody cannot read the catalog" \
+  "$(as_nobody cat "$STRATA_ROOT/catalog.db" >/dev/null 2>&1 && echo read || echo denied)" denied
+
+# An older store left open (0755 root, 0644 catalog) is tightened when opened.
+chmod 755 "$STRATA_ROOT" "$STRATA_ROOT/blobs" "$STRATA_ROOT/layers"
+chmod 644 "$STRATA_ROOT/catalog.db" "$STRATA_ROOT/secret"
+expect_ok "open an open store" S images
+expect_eq "root tightened" "$(stat -c %a "$STRATA_ROOT")" 700
+expect_eq "blobs/ tightened" "$(stat -c %a "$STRATA_ROOT/blobs")" 700
+expect_eq "catalog tightened" "$(stat -c %a "$STRATA_ROOT/catalog.db")" 600
+expect_eq "secret tightened" "$(stat -c %a "$STRATA_ROOT/secret")" 600
+
+# --- -o names an output as it is ----------------------------------------------------------
+layer=$(S image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][-1])')
+expect_ok "layer export to /dev/null" S layer export "$layer" -o /dev/null
+expect_eq "/dev/null is still a character device" "$(stat -c %F /dev/null)" "character special file"
+expect_eq "and nothing was left beside it" "$(ls /dev | grep -c '^null\.tmp-')" 0
+mkfifo "$WORK/pipe"
+(tar -tf "$WORK/pipe" >"$WORK/pipe.list") &
+reader=$!
+expect_ok "layer export into a FIFO" S layer export "$layer" -o "$WORK/pipe"
+wait "$reader"
+expect_eq "the FIFO's reader got the tar" "$(grep -c 'bin/tool' "$WORK/pipe.list")" 1
+expect_eq "the FIFO is still a FIFO" "$(stat -c %F "$WORK/pipe")" fifo
+: >"$WORK/target.tar"
+ln -s target.tar "$WORK/link.tar"
+expect_ok "layer export through a symlink" S layer export "$layer" -o "$WORK/link.tar"
+expect_eq "the link is still a link" "$(stat -c %F "$WORK/link.tar")" "symbolic link"
+expect_eq "its target got the tar" "$(tar -tf "$WORK/target.tar" | grep -c 'bin/tool')" 1
+# A killed save leaves its temporary beside the output; the next write there removes it.
+: >"$WORK/image.tar.tmp-0123456789ab"
+expect_ok "save" S save base:1 -o "$WORK/image.tar"
+expect_eq "a dead save's temporary is gone" "$(ls "$WORK" | grep -c 'image.tar.tmp-')" 0
+expect_eq "the save is a tar" "$(tar -tf "$WORK/image.tar" | grep -c '^index.json$')" 1
+
+# --- fsck --repair says when problems remain ---------------------------------------------
+chmod u+w "$blob"
+printf 'X' | dd of="$blob" bs=1 seek=0 conv=notrunc status=none
+expect_eq "fsck finds the flipped byte" "$(S fsck >/dev/null 2>&1; echo $?)" 1
+expect_ok "a container holds the broken image" S create --name holder base:1 /bin/tool
+expect_eq "fsck --repair cannot remove a held image: exit 1" "$(S fsck --repair >"$WORK/fsck.out" 2>&1; echo $?)" 1
+expect_eq "and says what remains" "$(grep -c '^remains: image' "$WORK/fsck.out")" 1
+expect_ok "remove the container" S rm holder
+expect_eq "fsck --repair fixes what it can and exits 0" "$(S fsck --repair >/dev/null 2>&1; echo $?)" 0
+expect_eq "fsck is clean after" "$(S fsck >/dev/null 2>&1; echo $?)" 0
+
+finish

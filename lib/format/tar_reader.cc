@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <limits>
 
+#include "format/gzip_source.h"
 #include "format/header_guard.h"
 #include "util/status_macros.h"
 
@@ -25,6 +26,17 @@ TarReader::~TarReader() {
 Status TarReader::Error(struct archive* a, const std::string& what) const {
   const char* msg = archive_error_string(a);
   return Status::InvalidArgument(what + ": " + (msg ? msg : "unknown libarchive error"));
+}
+
+long TarReader::SourceCallback(struct archive*, void* opaque, const void** buf) {
+  auto* self = static_cast<TarReader*>(opaque);
+  Result<size_t> n = self->source_->Read(self->source_buf_.get(), kChunk);
+  if (!n.ok()) {
+    archive_set_error(self->raw_, EINVAL, "%s", n.status().message().c_str());
+    return -1;
+  }
+  *buf = self->source_buf_.get();
+  return static_cast<long>(*n);
 }
 
 long TarReader::ReadCallback(struct archive*, void* opaque, const void** buf) {
@@ -50,14 +62,17 @@ Result<std::unique_ptr<TarReader>> TarReader::Open(int fd) {
   r->raw_ = archive_read_new();
   r->tar_ = archive_read_new();
   if (!r->raw_ || !r->tar_) return Status::IOError("libarchive: out of memory");
-  // Only in-process decompressors: never an external program.
-  archive_read_support_filter_gzip(r->raw_);
+  // Only in-process decompressors: never an external program. gzip is read
+  // through zlib before (GzipSource), which checks what libarchive does not.
   archive_read_support_filter_zstd(r->raw_);
   archive_read_support_filter_xz(r->raw_);
   archive_read_support_filter_bzip2(r->raw_);
   archive_read_support_format_raw(r->raw_);
   archive_read_support_format_empty(r->raw_);
-  if (archive_read_open_fd(r->raw_, fd, kChunk) != ARCHIVE_OK) return r->Error(r->raw_, "reading input");
+  r->source_ = std::make_unique<GzipSource>(fd);
+  r->source_buf_ = std::make_unique<char[]>(kChunk);
+  if (archive_read_open(r->raw_, r.get(), nullptr, &TarReader::SourceCallback, nullptr) != ARCHIVE_OK)
+    return r->Error(r->raw_, "reading input");
   struct archive_entry* raw_entry;
   int rc = archive_read_next_header(r->raw_, &raw_entry);
   if (rc == ARCHIVE_EOF) return Status::InvalidArgument("input is empty, not a tar archive");
@@ -70,10 +85,24 @@ Result<std::unique_ptr<TarReader>> TarReader::Open(int fd) {
   return r;
 }
 
+// The tar ends before its compressed stream does (end-of-archive blocks,
+// padding, the gzip trailer with its CRC and length): reading the stream to
+// its end is what makes the decompressor check it.
+Status TarReader::DrainCompressed() {
+  for (;;) {
+    la_ssize_t n = archive_read_data(raw_, chunk_.get(), kChunk);
+    if (n == 0) return Status::OK();
+    if (n < 0) return Error(raw_, "the compressed stream is damaged");
+  }
+}
+
 Result<bool> TarReader::Next(Entry* e) {
   struct archive_entry* ae;
   int rc = archive_read_next_header(tar_, &ae);
-  if (rc == ARCHIVE_EOF) return false;
+  if (rc == ARCHIVE_EOF) {
+    RETURN_IF_ERROR(DrainCompressed());
+    return false;
+  }
   if (rc < ARCHIVE_WARN) return Error(tar_, "reading tar");
 
   int64_t header_pos = archive_read_header_position(tar_);

@@ -1,7 +1,8 @@
 // TarReader: entries and their data from a tar stream (plain, gzip, zstd, xz
 // or bzip2), with every header checked by the HeaderGuard before it is used.
 //
-// Two libarchive readers are chained: the first only decompresses, the second
+// A gzip stream is gunzipped by zlib first (format/gzip_source.h: libarchive
+// does not check gzip's CRC). Two libarchive readers are chained: the first only decompresses, the second
 // parses tar from the first's output. Sitting between them lets us keep the
 // last few MiB of raw tar bytes, which is where the current header lives.
 #pragma once
@@ -32,9 +33,13 @@ class TarReader {
 
  private:
   TarReader() = default;
-  static long ReadCallback(struct archive*, void* self, const void** buf);
+  static long SourceCallback(struct archive*, void* self, const void** buf);  // feeds raw_
+  static long ReadCallback(struct archive*, void* self, const void** buf);    // feeds tar_
   Status Error(struct archive* a, const std::string& what) const;
+  Status DrainCompressed();
 
+  std::unique_ptr<class GzipSource> source_;
+  std::unique_ptr<char[]> source_buf_;
   struct archive* raw_ = nullptr;  // decompresses
   struct archive* tar_ = nullptr;  // parses
   std::string window_;             // recent decompressed bytes

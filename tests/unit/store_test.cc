@@ -246,6 +246,39 @@ TEST_CASE("hostile tars are refused and the store is left exactly as it was") {
   REQUIRE(SnapshotStore(store->root()) == before);
 }
 
+TEST_CASE("a damaged compressed stream is refused and the store is left as it was") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  WriteTar(tmp / "x.tar", {Dir("d"), File("d/f", std::string(200000, 'q'))});
+  REQUIRE(Sh("gzip -c " + tmp / "x.tar" + " > " + tmp / "x.tgz") == 0);
+  REQUIRE(Sh("zstd -q --check -c " + tmp / "x.tar" + " > " + tmp / "x.tzst") == 0);
+  const std::string gz = ReadBytes(tmp / "x.tgz"), zst = ReadBytes(tmp / "x.tzst");
+  auto damaged = [&](const std::string& name, std::string bytes, size_t from_end) {
+    bytes[bytes.size() - from_end] ^= 0x5a;
+    WriteBytes(tmp / name, bytes);
+    return tmp / name;
+  };
+  const auto before = SnapshotStore(store->root());
+  struct Case {
+    std::string path, why;
+  };
+  for (const Case& c : {Case{damaged("crc.tgz", gz, 8), "gzip: incorrect data check"},
+                        Case{damaged("len.tgz", gz, 1), "gzip: incorrect length check"},
+                        Case{damaged("sum.tzst", zst, 1), "checksum"}}) {
+    INFO(c.path);
+    auto imported = store->ImportTar(c.path, {.ref = "bad"});
+    REQUIRE_FALSE(imported.ok());
+    CHECK_THAT(imported.status().message(), Catch::Contains(c.why));
+  }
+  WriteBytes(tmp / "short.tgz", gz.substr(0, gz.size() / 2));
+  CHECK_THAT(store->ImportTar(tmp / "short.tgz", {}).status().message(), Catch::Contains("truncated"));
+  CHECK(SnapshotStore(store->root()) == before);
+  // Sound streams still import, and so does one with zeros after its gzip member (some writers pad).
+  CHECK(store->ImportTar(tmp / "x.tgz", {.ref = "good"}).ok());
+  WriteBytes(tmp / "two.tgz", gz + std::string(512, '\0'));
+  CHECK(store->ImportTar(tmp / "two.tgz", {}).ok());
+}
+
 TEST_CASE("absolute names land relative to the layer root") {
   TempDir tmp;
   auto store = OpenTestStore(tmp);

@@ -43,6 +43,7 @@ std::string ShortId(const std::string& id);
 
 void AddBuildCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
+void AddRunCommands(CLI::App& app, Context& ctx);  // cmd_run.cc
 void AddOciCommands(CLI::App& app, Context& ctx);
 void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddImportCommand(CLI::App& app, Context& ctx);

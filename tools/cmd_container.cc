@@ -1,4 +1,4 @@
-// strata create / run / start / ps / rm / diff / commit / logs.
+// strata ps / rm / diff / commit / logs (cmd_run.cc: create, run, start, stop, kill, wait).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,45 +12,6 @@
 namespace strata::cli {
 
 namespace {
-
-struct CreateArgs {
-  std::string name, workdir, user, entrypoint, runtime = "runc";
-  std::vector<std::string> volumes, mounts, env;
-  bool remove = false;
-};
-
-void AddCreateFlags(CLI::App* cmd, CreateArgs& a) {
-  cmd->add_option("--name", a.name, "container name (default: generated)");
-  // Repeatable flags of one value each, so IMAGE and CMD after them stay positional.
-  auto repeatable = [cmd](const char* names, std::vector<std::string>& into, const char* help) {
-    cmd->add_option_function<std::string>(
-           names, [&into](const std::string& v) { into.push_back(v); }, help)
-        ->trigger_on_parse();
-  };
-  repeatable("-v,--volume", a.volumes, "NAME:/path[:ro] (a named volume) or /host:/path[:ro] (a bind mount)");
-  repeatable("--mount", a.mounts, "type=volume|bind,source=...,target=...[,readonly]");
-  repeatable("-e,--env", a.env, "KEY=VALUE (or KEY: the caller's value)");
-  cmd->add_option("-w,--workdir", a.workdir, "working directory in the container");
-  cmd->add_option("-u,--user", a.user, "user[:group] to run as");
-  cmd->add_option("--entrypoint", a.entrypoint, "overrides the image's ENTRYPOINT");
-  // IMAGE [CMD...]: everything from the image on belongs to the container.
-  cmd->prefix_command();
-}
-
-ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::string>& rest) {
-  if (rest.empty()) Fail("an IMAGE is required");
-  ContainerConfig config;
-  config.name = a.name;
-  config.image = rest[0];
-  config.cmd.assign(rest.begin() + 1, rest.end());
-  if (!a.entrypoint.empty()) config.entrypoint = {a.entrypoint};
-  config.env = a.env;
-  config.working_dir = a.workdir;
-  config.user = a.user;
-  for (const auto& v : a.volumes) config.mounts.push_back(Check(ParseVolumeFlag(v)));
-  for (const auto& m : a.mounts) config.mounts.push_back(Check(ParseMountFlag(m)));
-  return Check(ctx.OpenContainers().Create(config));
-}
 
 std::string Ago(int64_t t) {
   int64_t d = std::time(nullptr) - t;
@@ -73,63 +34,6 @@ std::string Joined(const std::vector<std::string>& args) {
   std::string out;
   for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
   return out.size() > 30 ? out.substr(0, 27) + "..." : out;
-}
-
-// Runs the container attached (output to the terminal) or into its log file.
-int Start(Context& ctx, const ContainerInfo& c, const std::string& runtime, bool attach) {
-  StartOptions options;
-  options.runtime = runtime;
-  options.log_output = !attach;
-  std::fflush(stdout);
-  return Check(StartContainer(ctx.OpenContainers(), c.id, options));
-}
-
-// create, run, start.
-void AddRunCommands(CLI::App& app, Context& ctx) {
-  auto create_args = std::make_shared<CreateArgs>();
-  auto* create = app.add_subcommand("create", "create a container: IMAGE [CMD...]");
-  AddCreateFlags(create, *create_args);
-  create->callback([&ctx, create_args, create] {
-    ContainerInfo c = Create(ctx, *create_args, create->remaining());
-    std::printf("%s\n", c.id.c_str());
-  });
-
-  auto run_args = std::make_shared<CreateArgs>();
-  auto* run = app.add_subcommand("run", "create a container and run it attached: IMAGE [CMD...]");
-  AddCreateFlags(run, *run_args);
-  run->add_flag("--rm", run_args->remove, "remove the container (and its anonymous volumes) when it ends");
-  run->add_option("--runtime", run_args->runtime, "OCI runtime (default runc)");
-  run->callback([&ctx, run_args, run] {
-    ContainerInfo c = Create(ctx, *run_args, run->remaining());
-    StartOptions options;
-    options.runtime = run_args->runtime;
-    std::fflush(stdout);
-    auto status = StartContainer(ctx.OpenContainers(), c.id, options);
-    if (run_args->remove)
-      (void)ctx.OpenContainers().Remove(c.id, {.force = true, .remove_anonymous_volumes = true});
-    if (!status.ok()) Fail(status.status().message(), 125);
-    if (*status != 0) throw CLI::RuntimeError(*status);
-  });
-
-  struct StartArgs {
-    std::vector<std::string> names;
-    bool attach = false;
-    std::string runtime = "runc";
-  };
-  auto start_args = std::make_shared<StartArgs>();
-  auto* start = app.add_subcommand("start", "run a container's command again, in its kept layer");
-  start->add_option("CONTAINER", start_args->names, "name or id")->required();
-  start->add_flag("-a,--attach", start_args->attach, "print its output and exit with its status");
-  start->add_option("--runtime", start_args->runtime, "OCI runtime (default runc)");
-  start->callback([&ctx, start_args] {
-    int last = 0;
-    for (const auto& name : start_args->names) {
-      ContainerInfo c = Check(ctx.OpenContainers().Get(name));
-      last = Start(ctx, c, start_args->runtime, start_args->attach);
-      if (!start_args->attach) std::printf("%s\n", c.name.c_str());
-    }
-    if (start_args->attach && last != 0) throw CLI::RuntimeError(last);
-  });
 }
 
 // ps, rm.
@@ -228,7 +132,7 @@ void AddLayerOfContainerCommands(CLI::App& app, Context& ctx) {
 }  // namespace
 
 void AddContainerCommands(CLI::App& app, Context& ctx) {
-  AddRunCommands(app, ctx);
+  AddRunCommands(app, ctx);  // cmd_run.cc
   AddListCommands(app, ctx);
   AddLayerOfContainerCommands(app, ctx);
 }

@@ -58,7 +58,16 @@ struct ContainerInfo {
   int exit_code = 0;
   int64_t started = 0;
   int64_t finished = 0;
-  int pid = 0;  // of the process running it, while running
+  // While it runs: its process (the container's init, as the runtime started
+  // it) and that process's start time (clock ticks since boot, from
+  // /proc/PID/stat), so that a reused pid is never taken for it; and the
+  // monitor that waits for it and records how it ended.
+  int pid = 0;
+  uint64_t pid_start = 0;
+  int monitor_pid = 0;
+  uint64_t monitor_start = 0;
+  std::string mounted_at;        // where `strata mount` last mounted its layer ("" when never)
+  std::string runtime = "runc";  // the OCI runtime of its last run
 };
 
 // A change in a container's writable layer, as `docker diff` prints it.

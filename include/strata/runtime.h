@@ -36,7 +36,9 @@ std::string OciConfigJson(const RunSpec& spec);
 
 struct RuntimeOptions {
   std::string runtime = "runc";  // a path or a name on PATH
+  std::string root;              // the runtime's --root (its state); "" for its default
   std::string state_dir;         // where the bundle is made; a temporary directory when empty
+  int stdin_fd = -1;             // -1: /dev/null
   int stdout_fd = 1;
   int stderr_fd = 2;
 };
@@ -44,5 +46,23 @@ struct RuntimeOptions {
 // Runs the process to its end and returns its exit status (128 + signal
 // when killed). The bundle and the runtime's state are removed afterwards.
 Result<int> RunInRuntime(const RunSpec& spec, const RuntimeOptions& options = {});
+
+// Starts the process as runtime container `id` and returns its pid once it
+// runs, without waiting for it (runc run -d): it gets the options' standard
+// descriptors as they are. Its bundle stays (under options.state_dir) until
+// DeleteFromRuntime. The caller reaps it: be a child subreaper
+// (PR_SET_CHILD_SUBREAPER) first, or it is init's.
+Result<int> StartInRuntime(const RunSpec& spec, const RuntimeOptions& options, const std::string& id);
+// Sends `signal` to runtime container `id`'s process (runc kill).
+Status SignalInRuntime(const RuntimeOptions& options, const std::string& id, int signal);
+// Forgets runtime container `id`, killing what is left of it, and removes its bundle.
+void DeleteFromRuntime(const RuntimeOptions& options, const std::string& id);
+
+// What docker checks before it runs a command: args[0] found in `rootfs`
+// (through PATH from `env` when it has no '/'; symlinks resolved inside
+// `rootfs`) and executable. Errors as docker words them, with the errno
+// the exit status comes from: ENOENT (127), EACCES (126).
+Status CheckExecutable(const std::string& rootfs, const std::vector<std::string>& args,
+                       const std::vector<std::string>& env);
 
 }  // namespace strata

@@ -49,6 +49,8 @@ class [[nodiscard]] Status {
   }
   // The errno that best describes this status (0 when ok).
   int ToErrno() const;
+  // The errno given to Posix(), or 0 for a status made otherwise.
+  int posix_errno() const { return errno_; }
 
  private:
   Status(Code code, std::string msg) : code_(code), message_(std::move(msg)) {}

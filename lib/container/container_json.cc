@@ -34,7 +34,12 @@ json InfoToJson(const ContainerInfo& c) {
           {"ExitCode", c.exit_code},
           {"StartedAt", c.started},
           {"FinishedAt", c.finished},
-          {"Pid", c.pid}};
+          {"Pid", c.pid},
+          {"PidStart", c.pid_start},
+          {"MonitorPid", c.monitor_pid},
+          {"MonitorStart", c.monitor_start},
+          {"MountedAt", c.mounted_at},
+          {"Runtime", c.runtime}};
 }
 
 }  // namespace
@@ -83,6 +88,11 @@ Result<ContainerInfo> DecodeContainer(const std::string& text) {
     c.started = j.value("StartedAt", int64_t{0});
     c.finished = j.value("FinishedAt", int64_t{0});
     c.pid = j.value("Pid", 0);
+    c.pid_start = j.value("PidStart", uint64_t{0});
+    c.monitor_pid = j.value("MonitorPid", 0);
+    c.monitor_start = j.value("MonitorStart", uint64_t{0});
+    c.mounted_at = j.value("MountedAt", "");
+    c.runtime = j.value("Runtime", "runc");
     return c;
   } catch (const json::exception& e) {
     return Status::Corruption(std::string("a container record is malformed: ") + e.what());

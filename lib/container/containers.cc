@@ -12,9 +12,11 @@
 #include <set>
 
 #include "container/container_json.h"
+#include "container/run_state.h"
 #include "format/dir_layer.h"
 #include "format/reference.h"
 #include "strata/container.h"
+#include "strata/container_run.h"
 #include "strata/text.h"
 #include "strata/union_view.h"
 #include "util/file_lock.h"
@@ -57,9 +59,8 @@ std::vector<std::string> MergeEnv(std::vector<std::string> env, const std::vecto
   return env;
 }
 
-// The process that runs it is alive (a crash leaves the state saying running).
 bool ContainerIsRunning(const ContainerInfo& c) {
-  return c.state == ContainerState::kRunning && c.pid > 0 && (::kill(c.pid, 0) == 0 || errno == EPERM);
+  return c.state == ContainerState::kRunning && RunIsLive(c);
 }
 
 ImageHold HoldFor(const ContainerInfo& c) {
@@ -123,10 +124,12 @@ struct Containers::Impl {
     }
     if (!found) return Status::NotFound("no such container: " + ref);
     ContainerInfo c = *found;
-    // A run whose process died without saying so (killed, crashed) is over.
+    // A run whose process and monitor are both gone, and that nobody recorded
+    // (the monitor was killed), is over: killed, as far as anyone can tell.
     if (c.state == ContainerState::kRunning && !ContainerIsRunning(c)) {
       c.state = ContainerState::kExited;
       c.exit_code = c.exit_code ? c.exit_code : 137;
+      if (c.finished == 0) c.finished = std::time(nullptr);
     }
     return c;
   }
@@ -253,14 +256,34 @@ Status Containers::Update(const ContainerInfo& info) {
 
 Result<std::vector<std::string>> Containers::Remove(const std::string& name_or_id,
                                                     const ContainerRemoveOptions& options) {
+  ASSIGN_OR_RETURN(ContainerInfo found, impl_->Find(name_or_id));
+  const ContainerPaths found_paths = Paths(found.id);
+  if (ContainerIsRunning(found)) {
+    if (!options.force) {
+      return Status::InUse("container " + found.name + " is running: stop it first, or remove it with force");
+    }
+    // Stopped first (without the lock: the monitor takes it to record the end).
+    RETURN_IF_ERROR(StopContainer(*this, found.id, 0));
+  }
+  if (!FileLock::TryAcquire(found_paths.lock, "container").ok()) {  // strata mount holds it
+    if (!options.force) {
+      return Status::InUse("container " + found.name + " is mounted" +
+                           (found.mounted_at.empty() ? "" : " at " + found.mounted_at) +
+                           ": unmount it first, or remove it with force");
+    }
+    if (!found.mounted_at.empty()) ::umount2(found.mounted_at.c_str(), MNT_DETACH);
+    for (int i = 0; i < 100 && !FileLock::TryAcquire(found_paths.lock, "container").ok(); ++i)
+      ::usleep(50000);
+  }
   std::vector<std::string> anonymous;
   {
     ASSIGN_OR_RETURN(FileLock lock, impl_->Lock());
-    ASSIGN_OR_RETURN(ContainerInfo c, impl_->Find(name_or_id));
-    if (ContainerIsRunning(c)) {
-      if (!options.force) return Status::InUse("container " + c.name + " is running: stop it first or force");
-      ::kill(c.pid, SIGKILL);  // the strata process that runs it; runc's child dies with its session
+    auto again = impl_->Find(found.id);
+    if (!again.ok() && again.status().code() == Code::kNotFound && options.force) {
+      return std::vector<std::string>{};  // its monitor (--rm) removed it meanwhile
     }
+    ASSIGN_OR_RETURN(ContainerInfo c, std::move(again));
+    if (ContainerIsRunning(c)) return Status::InUse("container " + c.name + " was started again meanwhile");
     // The rename is the removal: from here on nothing lists the container.
     ContainerPaths paths = Paths(c.id);
     std::string doomed = impl_->dir + "/.tmp-" + c.id;
@@ -274,6 +297,9 @@ Result<std::vector<std::string>> Containers::Remove(const std::string& name_or_i
       if (v.ok() && v->anonymous && options.remove_anonymous_volumes) anonymous.push_back(m.source);
     }
     RETURN_IF_ERROR(impl_->store.ReleaseImage(c.image_id, HoldFor(c).holder));
+    RuntimeOptions runtime = ContainerRuntime(*this, c);
+    runtime.state_dir = doomed;
+    DeleteFromRuntime(runtime, c.id);  // what a killed monitor left in the runtime's state
     (void)RemoveAll(doomed);
   }
   std::vector<std::string> removed;

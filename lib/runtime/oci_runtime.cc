@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +11,7 @@
 
 #include "format/json.h"
 #include "strata/runtime.h"
+#include "strata/text.h"
 #include "util/file_util.h"
 #include "util/process.h"
 #include "util/status_macros.h"
@@ -72,27 +76,143 @@ std::string OciConfigJson(const RunSpec& spec) {
   return DumpJson(config, 2);
 }
 
+namespace {
+
+// "runc [--root R] ARGS..."
+std::vector<std::string> RuntimeCommand(const RuntimeOptions& options, std::vector<std::string> args) {
+  std::vector<std::string> command = {options.runtime};
+  if (!options.root.empty()) {
+    command.push_back("--root");
+    command.push_back(options.root);
+  }
+  command.insert(command.end(), args.begin(), args.end());
+  return command;
+}
+
+// The runtime's own error, from its JSON log: the last "msg" of level error.
+std::string RuntimeError(const std::string& log_path) {
+  auto text = ReadFile(log_path);
+  if (!text.ok()) return "";
+  std::string message;
+  for (const auto& line : Split(*text, '\n')) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("level", "") == "error" && j.contains("msg") && j["msg"].is_string())
+      message = j["msg"].get<std::string>();
+  }
+  return message;
+}
+
+}  // namespace
+
 Result<int> RunInRuntime(const RunSpec& spec, const RuntimeOptions& options) {
   if (spec.args.empty()) return Status::InvalidArgument("nothing to run");
   if (spec.rootfs.empty() || spec.rootfs[0] != '/') return Status::InvalidArgument("rootfs must be absolute");
   std::string base = options.state_dir.empty() ? "/tmp" : options.state_dir;
   std::string id = "strata-" + RandomHex(8);
   std::string bundle = base + "/" + id;
-  RETURN_IF_ERROR(MakeDirs(bundle));
-  struct Cleanup {
-    std::string bundle, runtime, id;
-    ~Cleanup() {
-      // A runtime that died midway may leave its container state behind.
-      UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-      (void)Spawn({runtime, "delete", "--force", id}, devnull.get(), devnull.get());
-      (void)RemoveAll(bundle);
-    }
-  } cleanup{bundle, options.runtime, id};
+  RETURN_IF_ERROR(MakePrivateDir(bundle));
+  struct Cleanup {  // a runtime that died midway may leave its container state behind
+    RuntimeOptions forget;
+    std::string id;
+    ~Cleanup() { DeleteFromRuntime(forget, id); }
+  } cleanup{options, id};
+  cleanup.forget.state_dir = base;
   RETURN_IF_ERROR(WriteFileAtomic(bundle + "/config.json", OciConfigJson(spec)));
-  ASSIGN_OR_RETURN(int status, Spawn({options.runtime, "run", "--bundle", bundle, id}, options.stdout_fd,
-                                     options.stderr_fd));
+  ASSIGN_OR_RETURN(int status, Spawn(RuntimeCommand(options, {"run", "--bundle", bundle, id}),
+                                     options.stdout_fd, options.stderr_fd, options.stdin_fd));
   if (status == 127) return Status::NotFound("cannot run the OCI runtime " + options.runtime);
   return status;
+}
+
+Result<int> StartInRuntime(const RunSpec& spec, const RuntimeOptions& options, const std::string& id) {
+  if (spec.args.empty()) return Status::InvalidArgument("nothing to run");
+  if (options.state_dir.empty()) return Status::InvalidArgument("a detached run needs a state directory");
+  const std::string bundle = options.state_dir + "/" + id;
+  RETURN_IF_ERROR(MakePrivateDir(bundle));
+  RETURN_IF_ERROR(WriteFileAtomic(bundle + "/config.json", OciConfigJson(spec)));
+  if (!options.root.empty()) RETURN_IF_ERROR(MakePrivateDir(options.root));
+  const std::string pid_file = bundle + "/pid", log = bundle + "/runtime.log";
+  ASSIGN_OR_RETURN(int status,
+                   Spawn(RuntimeCommand(options, {"--log", log, "--log-format", "json", "run", "-d",
+                                                  "--pid-file", pid_file, "--bundle", bundle, id}),
+                         options.stdout_fd, options.stderr_fd, options.stdin_fd));
+  if (status == 127) return Status::NotFound("cannot run the OCI runtime " + options.runtime);
+  if (status != 0) {
+    std::string why = RuntimeError(log);
+    DeleteFromRuntime(options, id);
+    return Status::IOError(options.runtime + ": " +
+                           (why.empty() ? "exit status " + std::to_string(status) : why));
+  }
+  ASSIGN_OR_RETURN(std::string pid_text, ReadFile(pid_file));
+  auto pid = ParseUnsigned(pid_text, 10, INT32_MAX);
+  if (!pid || *pid == 0) return Status::IOError(options.runtime + " wrote no pid to " + pid_file);
+  return static_cast<int>(*pid);
+}
+
+Status SignalInRuntime(const RuntimeOptions& options, const std::string& id, int signal) {
+  UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  ASSIGN_OR_RETURN(int status, Spawn(RuntimeCommand(options, {"kill", id, std::to_string(signal)}),
+                                     devnull.get(), devnull.get()));
+  if (status != 0)
+    return Status::IOError(options.runtime + " kill " + id + ": exit status " + std::to_string(status));
+  return Status::OK();
+}
+
+void DeleteFromRuntime(const RuntimeOptions& options, const std::string& id) {
+  UniqueFd devnull(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  (void)Spawn(RuntimeCommand(options, {"delete", "--force", id}), devnull.get(), devnull.get());
+  if (!options.state_dir.empty()) (void)RemoveAll(options.state_dir + "/" + id);
+}
+
+namespace {
+
+// `path` inside `root`, as the container will see it: symlinks resolved
+// inside root (RESOLVE_IN_ROOT), never outside it.
+Result<struct stat> StatInRoot(int root_fd, const std::string& path) {
+  struct open_how how {};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof how));
+  if (fd < 0) return Status::Posix(errno, path);
+  UniqueFd owned(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::Posix(errno, path);
+  return st;
+}
+
+}  // namespace
+
+Status CheckExecutable(const std::string& rootfs, const std::vector<std::string>& args,
+                       const std::vector<std::string>& env) {
+  if (args.empty()) return Status::InvalidArgument("no command");
+  UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return ErrnoStatus("open", rootfs);
+  const std::string& command = args[0];
+  auto check = [&](const std::string& path) -> Result<bool> {  // true: runnable; false: not there
+    auto st = StatInRoot(root.get(), path);
+    if (!st.ok()) return false;
+    if (S_ISDIR(st->st_mode) || !(st->st_mode & 0111))
+      return Status::Posix(EACCES, "exec: \"" + command + "\": permission denied");
+    return true;
+  };
+  if (command.find('/') != std::string::npos) {
+    ASSIGN_OR_RETURN(bool found, check(command));
+    if (!found)
+      return Status::Posix(ENOENT,
+                           "exec: \"" + command + "\": stat " + command + ": no such file or directory");
+    return Status::OK();
+  }
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) path = e.substr(5);
+  Status denied;
+  for (const auto& dir : Split(path, ':')) {
+    auto found = check(JoinPath(dir.empty() ? "." : dir, command));
+    if (found.ok() && *found) return Status::OK();
+    if (!found.ok() && denied.ok()) denied = found.status();
+  }
+  if (!denied.ok()) return denied;  // as exec: a file found but not runnable
+  return Status::Posix(ENOENT, "exec: \"" + command + "\": executable file not found in $PATH");
 }
 
 }  // namespace strata

@@ -28,4 +28,14 @@ struct UnionRun {
 // The process's exit status (128 + signal when killed).
 Result<int> RunInUnion(Store& store, const UnionRun& run);
 
+// RunInUnion in steps, for a run that outlives the call (a container's
+// monitor): mount the union and resolve the process's user, then, once the
+// process is over, unmount and drop the stubs the runtime made.
+struct MountedRun {
+  RunSpec spec;                    // run.spec with rootfs, uid, gid and PATH filled in
+  std::vector<std::string> stubs;  // /proc, /sys, /dev in the upper directory, when the image lacks them
+};
+Result<MountedRun> MountForRun(Store& store, const UnionRun& run);
+Status UnmountAfterRun(const UnionRun& run, const MountedRun& mounted);
+
 }  // namespace strata

@@ -15,14 +15,7 @@
 namespace strata {
 
 std::string DefaultMountProgram() {
-  if (const char* env = std::getenv("STRATA_FUSE"); env && *env) return env;
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto beside = self.parent_path() / "strata-fuse";
-    if (::access(beside.c_str(), X_OK) == 0) return beside.string();
-  }
-  return STRATA_INSTALL_BINDIR "/strata-fuse";
+  return HelperProgram("strata-fuse", "STRATA_FUSE");
 }
 
 Status MountUnion(const UnionMountSpec& spec, const std::string& program) {

@@ -6,13 +6,57 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 
+#include "strata/text.h"
 #include "util/file_util.h"
 
 namespace strata {
 
-Result<int> Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) {
+std::string HelperProgram(const std::string& name, const char* env) {
+  if (const char* value = std::getenv(env); value && *value) return value;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto beside = self.parent_path() / name;
+    if (::access(beside.c_str(), X_OK) == 0) return beside.string();
+  }
+  return std::string(STRATA_INSTALL_BINDIR) + "/" + name;
+}
+
+namespace {
+
+// /proc/PID/stat's fields after "pid (comm)": comm may hold spaces and
+// parentheses, so they are counted from the last ')'. Field 3 of the whole
+// line is [0] here.
+std::vector<std::string> StatFields(int pid) {
+  if (pid <= 0) return {};
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return {};
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos || close + 2 > stat->size()) return {};
+  return Split(std::string_view(*stat).substr(close + 2), ' ');
+}
+
+}  // namespace
+
+uint64_t ProcessStartTime(int pid) {
+  std::vector<std::string> fields = StatFields(pid);
+  if (fields.size() < 20) return 0;
+  return ParseUnsigned(fields[19]).value_or(0);  // field 22 of the whole line
+}
+
+bool ProcessIsAlive(int pid, uint64_t start_time) {
+  if (pid <= 0 || start_time == 0) return false;
+  std::vector<std::string> fields = StatFields(pid);
+  // A zombie has ended: only its parent has not asked how.
+  return fields.size() >= 20 && fields[0] != "Z" && fields[0] != "X" &&
+         ParseUnsigned(fields[19]).value_or(0) == start_time;
+}
+
+Result<int> Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in_fd) {
   if (args.empty()) return Status::InvalidArgument("nothing to run");
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -20,8 +64,8 @@ Result<int> Spawn(const std::vector<std::string>& args, int out_fd, int err_fd) 
   pid_t pid = ::fork();
   if (pid < 0) return ErrnoStatus("fork", "");
   if (pid == 0) {
-    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // dup2 makes fd 0 inheritable
-    ::dup2(devnull, 0);
+    int in = in_fd >= 0 ? in_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (in != 0) ::dup2(in, 0);  // dup2 makes fd 0 inheritable
     if (out_fd != 1) ::dup2(out_fd, 1);
     if (err_fd != 2) ::dup2(err_fd, 2);
     ::execvp(argv[0], argv.data());

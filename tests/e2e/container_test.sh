@@ -36,6 +36,7 @@ expect_eq "ps --json" "$(S ps -a --json | python3 -c 'import json,sys; c=json.lo
 expect_eq "diff: A, C and D lines" "$(S diff keeper | tr '\n' ' ')" "C /etc D /etc/group C /tmp A /tmp/note "
 expect_eq "diff --json" "$(S diff --json keeper | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" 4
 expect_ok "start without -a" S start keeper
+expect_eq "it runs detached; wait gives its status" "$(S wait keeper)" 0
 expect_eq "its output went to the log" "$(S logs keeper)" "kept
 kept"
 

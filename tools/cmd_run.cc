@@ -1,0 +1,230 @@
+// strata create / run / start / stop / kill / wait: a container's runs.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "cli.h"
+
+namespace strata::cli {
+
+namespace {
+
+struct CreateArgs {
+  std::string name, workdir, user, entrypoint, runtime = "runc";
+  std::vector<std::string> volumes, mounts, env;
+  bool remove = false, detach = false, interactive = false, tty = false;
+};
+
+void AddCreateFlags(CLI::App* cmd, CreateArgs& a) {
+  cmd->add_option("--name", a.name, "container name (default: generated)");
+  // Repeatable flags of one value each, so IMAGE and CMD after them stay positional.
+  auto repeatable = [cmd](const char* names, std::vector<std::string>& into, const char* help) {
+    cmd->add_option_function<std::string>(
+           names, [&into](const std::string& v) { into.push_back(v); }, help)
+        ->trigger_on_parse();
+  };
+  repeatable("-v,--volume", a.volumes, "NAME:/path[:ro] (a named volume) or /host:/path[:ro] (a bind mount)");
+  repeatable("--mount", a.mounts, "type=volume|bind,source=...,target=...[,readonly]");
+  repeatable("-e,--env", a.env, "KEY=VALUE (or KEY: the caller's value)");
+  cmd->add_option("-w,--workdir", a.workdir, "working directory in the container");
+  cmd->add_option("-u,--user", a.user, "user[:group] to run as");
+  cmd->add_option("--entrypoint", a.entrypoint, "overrides the image's ENTRYPOINT");
+  // IMAGE [CMD...]: everything from the image on belongs to the container.
+  cmd->prefix_command();
+}
+
+// Creates the container IMAGE [CMD...] names. `failure` is the exit status of
+// a refusal: 125 for run, as docker's "the engine failed".
+ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::string>& rest, int failure) {
+  if (rest.empty()) Fail("an IMAGE is required", failure);
+  // Flags stop at the image: one left in front of it is none of ours.
+  if (rest[0].size() > 1 && rest[0][0] == '-') Fail("unknown flag: " + rest[0], failure);
+  ContainerConfig config;
+  config.name = a.name;
+  config.image = rest[0];
+  config.cmd.assign(rest.begin() + 1, rest.end());
+  if (!a.entrypoint.empty()) config.entrypoint = {a.entrypoint};
+  config.env = a.env;
+  config.working_dir = a.workdir;
+  config.user = a.user;
+  auto check = [failure](auto result) {
+    if (!result.ok()) Fail(result.status().message(), failure);
+    return std::move(result).value();
+  };
+  for (const auto& v : a.volumes) config.mounts.push_back(check(ParseVolumeFlag(v)));
+  for (const auto& m : a.mounts) config.mounts.push_back(check(ParseMountFlag(m)));
+  return check(ctx.OpenContainers().Create(config));
+}
+
+// Docker's exit statuses for a run that did not begin: 127 the command is not
+// there, 126 it cannot be run, 125 anything else.
+[[noreturn]] void FailToStart(const Status& status) {
+  const int code = status.posix_errno() == ENOENT ? 127 : status.posix_errno() == EACCES ? 126 : 125;
+  Fail(status.message(), code);
+}
+
+// An attached run: the monitor runs it; this process waits, and forwards
+// SIGINT, SIGTERM and SIGHUP to the container's process. A second Ctrl-C
+// stops the container (SIGTERM, then SIGKILL after 10 s). Returns the
+// container's exit status.
+int RunAttached(Context& ctx, const std::string& id, const StartOptions& options) {
+  sigset_t signals, old;
+  sigemptyset(&signals);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&signals, sig);
+  ::sigprocmask(SIG_BLOCK, &signals, &old);
+  std::fflush(stdout);
+  auto monitor = LaunchContainer(ctx.OpenContainers(), id, options);
+  if (!monitor.ok()) FailToStart(monitor.status());
+  int interrupts = 0;
+  for (;;) {
+    int status = 0;
+    if (::waitpid(*monitor, &status, WNOHANG) == *monitor) {
+      ::sigprocmask(SIG_SETMASK, &old, nullptr);
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    siginfo_t info;
+    int sig = ::sigwaitinfo(&signals, &info);
+    if (sig < 0 || sig == SIGCHLD) continue;
+    if (sig == SIGINT && ++interrupts >= 2) {
+      std::fprintf(stderr, "strata: stopping container %s\n", id.substr(0, 12).c_str());
+      (void)StopContainer(ctx.OpenContainers(), id, 10);
+      continue;
+    }
+    (void)KillContainer(ctx.OpenContainers(), id, sig);
+  }
+}
+
+// A detached start: the output goes to the container's log (`strata logs`).
+void StartDetached(Context& ctx, const std::string& id, StartOptions options) {
+  options.log_output = true;
+  auto monitor = LaunchContainer(ctx.OpenContainers(), id, options);
+  if (!monitor.ok()) FailToStart(monitor.status());
+}
+
+int ParseSignal(const std::string& name) {
+  if (auto number = ParseUnsigned(name, 10, 64)) return static_cast<int>(*number);
+  std::string n = name.rfind("SIG", 0) == 0 ? name.substr(3) : name;
+  static const std::pair<const char*, int> kSignals[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL}, {"USR1", SIGUSR1},
+      {"USR2", SIGUSR2}, {"TERM", SIGTERM}, {"STOP", SIGSTOP}, {"CONT", SIGCONT}, {"WINCH", SIGWINCH}};
+  for (const auto& [known, number] : kSignals)
+    if (n == known) return number;
+  Fail("unknown signal " + name);
+}
+
+void AddCreateAndRun(CLI::App& app, Context& ctx) {
+  auto create_args = std::make_shared<CreateArgs>();
+  auto* create = app.add_subcommand("create", "create a container: IMAGE [CMD...]");
+  AddCreateFlags(create, *create_args);
+  create->callback([&ctx, create_args, create] {
+    ContainerInfo c = Create(ctx, *create_args, create->remaining(), 1);
+    std::printf("%s\n", c.id.c_str());
+  });
+
+  auto run_args = std::make_shared<CreateArgs>();
+  auto* run = app.add_subcommand("run", "create a container and run it: IMAGE [CMD...]");
+  AddCreateFlags(run, *run_args);
+  run->add_flag("--rm", run_args->remove, "remove the container (and its anonymous volumes) when it ends");
+  run->add_flag("-d,--detach", run_args->detach, "run in the background and print the container id");
+  run->add_flag("-i,--interactive", run_args->interactive, "keep standard input attached");
+  run->add_flag("-t,--tty", run_args->tty, "a terminal for the container (not supported yet)");
+  run->add_option("--runtime", run_args->runtime, "OCI runtime (default runc)");
+  run->callback([&ctx, run_args, run] {
+    if (run_args->tty) Fail("-t: a terminal for the container is not supported yet", 125);
+    ContainerInfo c = Create(ctx, *run_args, run->remaining(), 125);
+    StartOptions options;
+    options.runtime = run_args->runtime;
+    options.remove_when_done = run_args->remove;
+    if (run_args->interactive) options.stdin_fd = STDIN_FILENO;
+    if (run_args->detach) {
+      StartDetached(ctx, c.id, options);
+      std::printf("%s\n", c.id.c_str());
+      return;
+    }
+    int status = RunAttached(ctx, c.id, options);
+    if (status != 0) throw CLI::RuntimeError(status);
+  });
+}
+
+void AddStartStopKillWait(CLI::App& app, Context& ctx) {
+  struct StartArgs {
+    std::vector<std::string> names;
+    bool attach = false, interactive = false;
+    std::string runtime = "runc";
+  };
+  auto start_args = std::make_shared<StartArgs>();
+  auto* start = app.add_subcommand("start", "run a container's command again, in its kept layer");
+  start->add_option("CONTAINER", start_args->names, "name or id")->required();
+  start->add_flag("-a,--attach", start_args->attach, "print its output and exit with its status");
+  start->add_flag("-i,--interactive", start_args->interactive, "attach standard input (with -a)");
+  start->add_option("--runtime", start_args->runtime, "OCI runtime (default runc)");
+  start->callback([&ctx, start_args] {
+    int last = 0;
+    for (const auto& name : start_args->names) {
+      ContainerInfo c = Check(ctx.OpenContainers().Get(name));
+      StartOptions options;
+      options.runtime = start_args->runtime;
+      if (start_args->interactive) options.stdin_fd = STDIN_FILENO;
+      if (start_args->attach) {
+        last = RunAttached(ctx, c.id, options);
+      } else {
+        StartDetached(ctx, c.id, options);
+        std::printf("%s\n", c.name.c_str());
+      }
+    }
+    if (start_args->attach && last != 0) throw CLI::RuntimeError(last);
+  });
+
+  struct StopArgs {
+    std::vector<std::string> names;
+    int timeout = 10;
+  };
+  auto stop_args = std::make_shared<StopArgs>();
+  auto* stop =
+      app.add_subcommand("stop", "stop running containers: SIGTERM, then SIGKILL after a grace period");
+  stop->add_option("CONTAINER", stop_args->names, "name or id")->required();
+  stop->add_option("-t,--time", stop_args->timeout, "seconds to wait before SIGKILL (default 10)");
+  stop->callback([&ctx, stop_args] {
+    for (const auto& name : stop_args->names) {
+      Check(StopContainer(ctx.OpenContainers(), name, stop_args->timeout));
+      std::printf("%s\n", name.c_str());
+    }
+  });
+
+  struct KillArgs {
+    std::vector<std::string> names;
+    std::string signal = "KILL";
+  };
+  auto kill_args = std::make_shared<KillArgs>();
+  auto* kill = app.add_subcommand("kill", "send a signal to running containers (default SIGKILL)");
+  kill->add_option("CONTAINER", kill_args->names, "name or id")->required();
+  kill->add_option("-s,--signal", kill_args->signal, "signal name or number");
+  kill->callback([&ctx, kill_args] {
+    const int sig = ParseSignal(kill_args->signal);
+    for (const auto& name : kill_args->names) {
+      Check(KillContainer(ctx.OpenContainers(), name, sig));
+      std::printf("%s\n", name.c_str());
+    }
+  });
+
+  auto wait_names = std::make_shared<std::vector<std::string>>();
+  auto* wait = app.add_subcommand("wait", "wait for containers to end and print their exit statuses");
+  wait->add_option("CONTAINER", *wait_names, "name or id")->required();
+  wait->callback([&ctx, wait_names] {
+    for (const auto& name : *wait_names) {
+      ContainerInfo c = Check(WaitContainer(ctx.OpenContainers(), name));
+      std::printf("%d\n", c.exit_code);
+    }
+  });
+}
+
+}  // namespace
+
+void AddRunCommands(CLI::App& app, Context& ctx) {
+  AddCreateAndRun(app, ctx);
+  AddStartStopKillWait(app, ctx);
+}
+
+}  // namespace strata::cli

@@ -13,8 +13,8 @@ namespace {
 
 struct CreateArgs {
   std::string name, workdir, user, entrypoint, runtime = "runc";
-  std::vector<std::string> volumes, mounts, env;
-  bool remove = false, detach = false, interactive = false, tty = false;
+  std::vector<std::string> volumes, mounts, env, security_opts;
+  bool remove = false, detach = false, interactive = false, tty = false, privileged = false;
 };
 
 void AddCreateFlags(CLI::App* cmd, CreateArgs& a) {
@@ -31,6 +31,8 @@ void AddCreateFlags(CLI::App* cmd, CreateArgs& a) {
   cmd->add_option("-w,--workdir", a.workdir, "working directory in the container");
   cmd->add_option("-u,--user", a.user, "user[:group] to run as");
   cmd->add_option("--entrypoint", a.entrypoint, "overrides the image's ENTRYPOINT");
+  repeatable("--security-opt", a.security_opts, "seccomp=unconfined or no-new-privileges");
+  cmd->add_flag("--privileged", a.privileged, "every capability, no seccomp, no masked paths");
   // IMAGE [CMD...]: everything from the image on belongs to the container.
   cmd->prefix_command();
 }
@@ -49,6 +51,19 @@ ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::s
   config.env = a.env;
   config.working_dir = a.workdir;
   config.user = a.user;
+  config.privileged = a.privileged;
+  for (const auto& opt : a.security_opts) {
+    if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined") {
+      config.seccomp = false;
+    } else if (opt == "no-new-privileges" || opt == "no-new-privileges=true" ||
+               opt == "no-new-privileges:true") {
+      config.no_new_privileges = true;
+    } else if (opt == "no-new-privileges=false" || opt == "no-new-privileges:false") {
+      config.no_new_privileges = false;
+    } else {
+      Fail("--security-opt " + opt + ": strata knows seccomp=unconfined and no-new-privileges", failure);
+    }
+  }
   auto check = [failure](auto result) {
     if (!result.ok()) Fail(result.status().message(), failure);
     return std::move(result).value();

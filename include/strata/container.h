@@ -37,6 +37,10 @@ struct ContainerConfig {
   std::string working_dir{};              // overrides the image's when not ""
   std::string user{};                     // overrides the image's when not ""
   std::vector<MountRequest> mounts{};
+  // Docker's hardening and its ways out (strata/runtime.h, RunSpec).
+  bool seccomp = true;             // false: --security-opt seccomp=unconfined
+  bool no_new_privileges = false;  // --security-opt no-new-privileges
+  bool privileged = false;         // --privileged
 };
 
 enum class ContainerState { kCreated, kRunning, kExited };
@@ -53,6 +57,9 @@ struct ContainerInfo {
   std::string working_dir;
   std::string user;
   std::vector<MountRequest> mounts;  // volumes by their (possibly generated) names
+  bool seccomp = true;
+  bool no_new_privileges = false;
+  bool privileged = false;
   int64_t created = 0;
   ContainerState state = ContainerState::kCreated;
   int exit_code = 0;

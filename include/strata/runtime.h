@@ -26,13 +26,20 @@ struct RunSpec {
   std::string hostname = "strata";
   bool network = false;  // false: a network namespace with loopback only
   std::vector<BindMount> mounts;
+  // Docker's hardening, and its ways out: the default seccomp profile
+  // (--security-opt seccomp=unconfined turns it off); no_new_privs only when
+  // asked (--security-opt no-new-privileges), as docker; --privileged: every
+  // capability, no seccomp, no masked or read-only /proc and /sys paths.
+  bool seccomp = true;
+  bool no_new_privileges = false;
+  bool privileged = false;
 };
 
 // The OCI runtime-spec config.json for `spec`: proc, a tmpfs /dev with pts,
 // shm and mqueue, a read-only /sys, the usual masked and read-only paths,
-// Docker's default capabilities, no rlimits (raising them needs
-// CAP_SYS_RESOURCE, which a sandbox may not have).
-std::string OciConfigJson(const RunSpec& spec);
+// Docker's default capabilities and seccomp profile, no rlimits (raising
+// them needs CAP_SYS_RESOURCE, which a sandbox may not have).
+Result<std::string> OciConfigJson(const RunSpec& spec);
 
 struct RuntimeOptions {
   std::string runtime = "runc";  // a path or a name on PATH

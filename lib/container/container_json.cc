@@ -29,6 +29,9 @@ json InfoToJson(const ContainerInfo& c) {
           {"WorkingDir", c.working_dir},
           {"User", c.user},
           {"Mounts", mounts},
+          {"Seccomp", c.seccomp},
+          {"NoNewPrivileges", c.no_new_privileges},
+          {"Privileged", c.privileged},
           {"Created", c.created},
           {"State", ContainerStateName(c.state)},
           {"ExitCode", c.exit_code},
@@ -93,6 +96,9 @@ Result<ContainerInfo> DecodeContainer(const std::string& text) {
     c.monitor_start = j.value("MonitorStart", uint64_t{0});
     c.mounted_at = j.value("MountedAt", "");
     c.runtime = j.value("Runtime", "runc");
+    c.seccomp = j.value("Seccomp", true);
+    c.no_new_privileges = j.value("NoNewPrivileges", false);
+    c.privileged = j.value("Privileged", false);
     return c;
   } catch (const json::exception& e) {
     return Status::Corruption(std::string("a container record is malformed: ") + e.what());

@@ -197,6 +197,9 @@ Result<ContainerInfo> Containers::Create(const ContainerConfig& config) {
   RETURN_IF_ERROR(ResolveCommand(config, image, c));
   c.created = std::time(nullptr);
   c.id = RandomHex(16);
+  c.seccomp = config.seccomp;
+  c.no_new_privileges = config.no_new_privileges;
+  c.privileged = config.privileged;
 
   ASSIGN_OR_RETURN(FileLock lock, impl_->Lock());
   if (impl_->Find(c.name).ok())

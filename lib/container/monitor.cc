@@ -82,6 +82,9 @@ UnionRun DescribeRun(Containers& containers, const ContainerInfo& c, const std::
   run.spec.env = c.env;
   run.spec.cwd = c.working_dir;
   run.spec.hostname = c.id.substr(0, 12);
+  run.spec.seccomp = c.seccomp;
+  run.spec.no_new_privileges = c.no_new_privileges;
+  run.spec.privileged = c.privileged;
   return run;
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "format/json.h"
+#include "runtime/seccomp.h"
 #include "strata/runtime.h"
 #include "strata/text.h"
 #include "util/file_util.h"
@@ -29,13 +30,78 @@ const std::vector<std::string> kCapabilities = {
     "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
     "CAP_KILL",    "CAP_AUDIT_WRITE"};
 
+std::string Trimmed(std::string s) {
+  s.erase(0, s.find_first_not_of(" \t"));
+  return s;
+}
+
+// Every capability, by number (CAP_CHOWN is 0).
+const std::vector<std::string> kAllCapabilities = {"CAP_CHOWN",
+                                                   "CAP_DAC_OVERRIDE",
+                                                   "CAP_DAC_READ_SEARCH",
+                                                   "CAP_FOWNER",
+                                                   "CAP_FSETID",
+                                                   "CAP_KILL",
+                                                   "CAP_SETGID",
+                                                   "CAP_SETUID",
+                                                   "CAP_SETPCAP",
+                                                   "CAP_LINUX_IMMUTABLE",
+                                                   "CAP_NET_BIND_SERVICE",
+                                                   "CAP_NET_BROADCAST",
+                                                   "CAP_NET_ADMIN",
+                                                   "CAP_NET_RAW",
+                                                   "CAP_IPC_LOCK",
+                                                   "CAP_IPC_OWNER",
+                                                   "CAP_SYS_MODULE",
+                                                   "CAP_SYS_RAWIO",
+                                                   "CAP_SYS_CHROOT",
+                                                   "CAP_SYS_PTRACE",
+                                                   "CAP_SYS_PACCT",
+                                                   "CAP_SYS_ADMIN",
+                                                   "CAP_SYS_BOOT",
+                                                   "CAP_SYS_NICE",
+                                                   "CAP_SYS_RESOURCE",
+                                                   "CAP_SYS_TIME",
+                                                   "CAP_SYS_TTY_CONFIG",
+                                                   "CAP_MKNOD",
+                                                   "CAP_LEASE",
+                                                   "CAP_AUDIT_WRITE",
+                                                   "CAP_AUDIT_CONTROL",
+                                                   "CAP_SETFCAP",
+                                                   "CAP_MAC_OVERRIDE",
+                                                   "CAP_MAC_ADMIN",
+                                                   "CAP_SYSLOG",
+                                                   "CAP_WAKE_ALARM",
+                                                   "CAP_BLOCK_SUSPEND",
+                                                   "CAP_AUDIT_READ",
+                                                   "CAP_PERFMON",
+                                                   "CAP_BPF",
+                                                   "CAP_CHECKPOINT_RESTORE"};
+
+// docker --privileged: every capability this process may hand on (its
+// bounding set; a sandbox may lack some, and asking for those fails the start).
+std::vector<std::string> BoundingCapabilities() {
+  std::vector<std::string> out;
+  uint64_t bounding = 0;
+  if (auto status = ReadFile("/proc/self/status"); status.ok()) {
+    for (const auto& line : Split(*status, '\n')) {
+      if (line.rfind("CapBnd:", 0) == 0) bounding = ParseUnsigned(Trimmed(line.substr(7)), 16).value_or(0);
+    }
+  }
+  for (size_t i = 0; i < kAllCapabilities.size(); ++i) {
+    if (bounding & (uint64_t{1} << i)) out.push_back(kAllCapabilities[i]);
+  }
+  return out;
+}
+
 json Mount(const char* dest, const char* type, const char* source, std::vector<std::string> options) {
   return json{{"destination", dest}, {"type", type}, {"source", source}, {"options", std::move(options)}};
 }
 
 }  // namespace
 
-std::string OciConfigJson(const RunSpec& spec) {
+Result<std::string> OciConfigJson(const RunSpec& spec) {
+  const std::vector<std::string> caps = spec.privileged ? BoundingCapabilities() : kCapabilities;
   json mounts = json::array(
       {Mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
        Mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
@@ -60,9 +126,8 @@ std::string OciConfigJson(const RunSpec& spec) {
         {"args", spec.args},
         {"env", spec.env},
         {"cwd", spec.cwd.empty() ? "/" : spec.cwd},
-        {"capabilities",
-         {{"bounding", kCapabilities}, {"effective", kCapabilities}, {"permitted", kCapabilities}}},
-        {"noNewPrivileges", true}}},
+        {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+        {"noNewPrivileges", spec.no_new_privileges}}},
       {"root", {{"path", spec.rootfs}, {"readonly", false}}},
       {"hostname", spec.hostname},
       {"mounts", mounts},
@@ -73,6 +138,13 @@ std::string OciConfigJson(const RunSpec& spec) {
           "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"}},
         {"readonlyPaths",
          {"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}}}}};
+  if (spec.privileged) {
+    config["linux"].erase("maskedPaths");
+    config["linux"].erase("readonlyPaths");
+  }
+  if (spec.seccomp && !spec.privileged) {
+    ASSIGN_OR_RETURN(config["linux"]["seccomp"], DefaultSeccompProfile(caps));
+  }
   return DumpJson(config, 2);
 }
 
@@ -117,7 +189,8 @@ Result<int> RunInRuntime(const RunSpec& spec, const RuntimeOptions& options) {
     ~Cleanup() { DeleteFromRuntime(forget, id); }
   } cleanup{options, id};
   cleanup.forget.state_dir = base;
-  RETURN_IF_ERROR(WriteFileAtomic(bundle + "/config.json", OciConfigJson(spec)));
+  ASSIGN_OR_RETURN(std::string config, OciConfigJson(spec));
+  RETURN_IF_ERROR(WriteFileAtomic(bundle + "/config.json", config));
   ASSIGN_OR_RETURN(int status, Spawn(RuntimeCommand(options, {"run", "--bundle", bundle, id}),
                                      options.stdout_fd, options.stderr_fd, options.stdin_fd));
   if (status == 127) return Status::NotFound("cannot run the OCI runtime " + options.runtime);
@@ -129,7 +202,8 @@ Result<int> StartInRuntime(const RunSpec& spec, const RuntimeOptions& options, c
   if (options.state_dir.empty()) return Status::InvalidArgument("a detached run needs a state directory");
   const std::string bundle = options.state_dir + "/" + id;
   RETURN_IF_ERROR(MakePrivateDir(bundle));
-  RETURN_IF_ERROR(WriteFileAtomic(bundle + "/config.json", OciConfigJson(spec)));
+  ASSIGN_OR_RETURN(std::string config, OciConfigJson(spec));
+  RETURN_IF_ERROR(WriteFileAtomic(bundle + "/config.json", config));
   if (!options.root.empty()) RETURN_IF_ERROR(MakePrivateDir(options.root));
   const std::string pid_file = bundle + "/pid", log = bundle + "/runtime.log";
   ASSIGN_OR_RETURN(int status,

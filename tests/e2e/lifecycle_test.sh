@@ -50,6 +50,19 @@ expect_eq "refused runs left no container" "$(S ps -aq | wc -l)" 0
 expect_eq "-i passes standard input" "$(echo piped | S run --rm -i busybox cat)" piped
 expect_eq "without -i the command reads nothing" "$(echo piped | S run --rm busybox cat)" ""
 
+# --- docker's default hardening, and the ways out -----------------------------------------
+probe='grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status | tr -s "\t" " " | tr "\n" " "; unshare -U true 2>/dev/null && echo userns || echo no-userns'
+expect_eq "default: seccomp filter, no user namespaces" "$(S run --rm busybox sh -c "$probe")" "NoNewPrivs: 0 Seccomp: 2 no-userns"
+expect_eq "masked /proc paths" "$(S run --rm busybox sh -c 'wc -c </proc/keys')" 0
+expect_eq "--privileged: nothing masked" "$(S run --rm --privileged busybox sh -c '[ "$(wc -c </proc/keys)" -gt 0 ] && echo shown')" shown
+expect_eq "--security-opt seccomp=unconfined" "$(S run --rm --security-opt seccomp=unconfined busybox sh -c "$probe")" \
+  "NoNewPrivs: 0 Seccomp: 0 userns"
+expect_eq "--security-opt no-new-privileges" \
+  "$(S run --rm --security-opt no-new-privileges busybox sh -c "$probe")" "NoNewPrivs: 1 Seccomp: 2 no-userns"
+expect_eq "--privileged" "$(S run --rm --privileged busybox sh -c "$probe")" "NoNewPrivs: 0 Seccomp: 0 userns"
+S run --rm --security-opt apparmor=odd busybox true >/dev/null 2>&1
+expect_eq "an unknown --security-opt: 125" "$?" 125
+
 # --- signals to an attached run ---------------------------------------------------------
 "$STRATA" run --name fwd busybox sh -c "$loop" >"$WORK/fwd.out" 2>&1 &
 cli=$!

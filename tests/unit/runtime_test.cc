@@ -1,6 +1,8 @@
 // Runs real processes with runc in a busybox root file system.
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -49,7 +51,9 @@ TEST_CASE("the OCI config carries the process, the mounts and no rlimits") {
   spec.rootfs = "/r";
   spec.args = {"/bin/true"};
   spec.mounts.push_back({"/host/data", "/data", true});
-  auto config = nlohmann::json::parse(OciConfigJson(spec));
+  auto text = OciConfigJson(spec);
+  REQUIRE(text.ok());
+  auto config = nlohmann::json::parse(*text);
   REQUIRE(config["root"]["path"] == "/r");
   REQUIRE(config["process"]["args"][0] == "/bin/true");
   REQUIRE_FALSE(config["process"].contains("rlimits"));
@@ -58,6 +62,46 @@ TEST_CASE("the OCI config carries the process, the mounts and no rlimits") {
   auto mounts = config["mounts"].dump();
   REQUIRE(mounts.find("\"/data\"") != std::string::npos);
   REQUIRE(mounts.find("\"ro\"") != std::string::npos);
+}
+
+TEST_CASE("docker's default hardening: its seccomp profile, masked paths, and the ways out") {
+  RunSpec spec;
+  spec.rootfs = "/r";
+  spec.args = {"/bin/true"};
+  auto config = nlohmann::json::parse(*OciConfigJson(spec));
+  const auto& seccomp = config["linux"]["seccomp"];
+  CHECK(seccomp["defaultAction"] == "SCMP_ACT_ERRNO");
+  CHECK(seccomp["architectures"][0] == "SCMP_ARCH_X86_64");
+  std::set<std::string> allowed;
+  for (const auto& rule : seccomp["syscalls"]) {
+    if (rule["action"] == "SCMP_ACT_ALLOW" && !rule.contains("args"))
+      for (const auto& n : rule["names"]) allowed.insert(n.get<std::string>());
+  }
+  for (const char* ok : {"read", "write", "openat", "execve", "clone", "arch_prctl"}) {
+    INFO(ok);
+    CHECK((allowed.count(ok) || seccomp.dump().find(std::string("\"") + ok + "\"") != std::string::npos));
+  }
+  for (const char* refused : {"unshare", "mount", "kexec_load", "bpf", "setns", "reboot", "init_module"}) {
+    INFO(refused);  // CAP_SYS_ADMIN, CAP_SYS_BOOT, CAP_SYS_MODULE: not in the default set
+    CHECK_FALSE(allowed.count(refused));
+  }
+  CHECK(config["process"]["noNewPrivileges"] == false);  // as docker, unless asked
+  CHECK(config["linux"]["maskedPaths"].dump().find("/proc/kcore") != std::string::npos);
+
+  spec.seccomp = false;
+  spec.no_new_privileges = true;
+  config = nlohmann::json::parse(*OciConfigJson(spec));
+  CHECK_FALSE(config["linux"].contains("seccomp"));
+  CHECK(config["process"]["noNewPrivileges"] == true);
+
+  spec = RunSpec{};
+  spec.rootfs = "/r";
+  spec.args = {"/bin/true"};
+  spec.privileged = true;
+  config = nlohmann::json::parse(*OciConfigJson(spec));
+  CHECK_FALSE(config["linux"].contains("seccomp"));
+  CHECK_FALSE(config["linux"].contains("maskedPaths"));
+  CHECK(config["process"]["capabilities"]["bounding"].size() > 14);
 }
 
 TEST_CASE("runc runs the process with its env, cwd, user and exit status", "[runc]") {

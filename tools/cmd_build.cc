@@ -1,4 +1,5 @@
 // strata build / history / builder prune.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +11,25 @@
 namespace strata::cli {
 
 namespace {
+
+// A build's interruption: SIGINT, SIGTERM or SIGHUP ends the RUN going on
+// and the build with it, as docker's does: the runtime is killed (its
+// container goes with the runtime's delete that follows), the build cleans
+// up as after a failing step, and strata exits 130. (A container's PID 1
+// ignores signals it has no handler for: passing SIGTERM on would not end it.)
+volatile sig_atomic_t g_interrupted = 0;
+
+void OnInterrupt(int) {
+  g_interrupted = 1;
+  SignalRuntimeProcesses(SIGKILL);
+}
+
+void CatchInterrupts() {
+  struct sigaction sa {};
+  sa.sa_handler = OnInterrupt;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
 
 std::string Shorten(const std::string& text, size_t width) {
   if (text.size() <= width) return text;
@@ -53,8 +73,11 @@ void AddBuildCommand(CLI::App& app, Context& ctx) {
     } else {
       options.output_fd = STDERR_FILENO;
     }
+    options.cancelled = [] { return g_interrupted != 0; };
+    CatchInterrupts();
     BuildReport report;
     auto image = Build(ctx.OpenStore(), options, &report);
+    if (g_interrupted) Fail(image.ok() ? "interrupted" : image.status().message() + " (interrupted)", 130);
     if (!image.ok()) Fail(image.status().message(), report.failed_run_status ? report.failed_run_status : 1);
     if (!args->quiet) {
       for (const auto& name : image->names) std::printf("Successfully tagged %s\n", name.c_str());

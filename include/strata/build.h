@@ -33,6 +33,11 @@ struct BuildOptions {
   // Step lines ("Step 2/5 : COPY . /app", " ---> Using cache") go here.
   std::function<void(const std::string& line)> log{};
   int output_fd = 1;  // where RUN commands' stdout and stderr go
+  // Asked before every step: true ends the build there ("interrupted"),
+  // cleaned up as a failing step is. A caller that catches SIGINT/SIGTERM
+  // sets it, and passes the signal on with SignalRuntimeProcesses
+  // (strata/runtime.h) so that a RUN going on ends too.
+  std::function<bool()> cancelled{};
 };
 
 struct BuildReport {

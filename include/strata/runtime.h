@@ -60,6 +60,11 @@ Result<int> RunInRuntime(const RunSpec& spec, const RuntimeOptions& options = {}
 // DeleteFromRuntime. The caller reaps it: be a child subreaper
 // (PR_SET_CHILD_SUBREAPER) first, or it is init's.
 Result<int> StartInRuntime(const RunSpec& spec, const RuntimeOptions& options, const std::string& id);
+// Sends `signal` to every OCI runtime process this process runs in the
+// foreground now (RunInRuntime: a build's RUN). Async-signal-safe: for a
+// signal handler that passes SIGINT or SIGTERM on.
+void SignalRuntimeProcesses(int signal);
+
 // Sends `signal` to runtime container `id`'s process (runc kill).
 Status SignalInRuntime(const RuntimeOptions& options, const std::string& id, int signal);
 // Forgets runtime container `id`, killing what is left of it, and removes its bundle.

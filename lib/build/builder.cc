@@ -164,6 +164,8 @@ Status Builder::LayerStep(const std::string& key_text, const std::string& create
   if (!layer) {
     ASSIGN_OR_RETURN(Scratch scratch, Scratch::Make(store_.root()));
     RETURN_IF_ERROR(make(scratch));
+    // A step the caller interrupted is not a result, whatever its command said.
+    if (options_.cancelled && options_.cancelled()) return Status::IOError("the build was interrupted");
     ASSIGN_OR_RETURN(layer, store_.CommitLayer(parent, scratch.upper(), key));
     if (report_) ++report_->built_steps;
   }
@@ -483,6 +485,9 @@ Result<Image> Builder::Run(const Dockerfile& file, const std::string& file_name)
     const Instruction& ins = file.instructions[i];
     Log("Step " + std::to_string(i + 1) + "/" + std::to_string(total) + " : " + ins.original);
     if (report_) ++report_->steps;
+    if (options_.cancelled && options_.cancelled()) {
+      return Status::IOError(file_name + ":" + std::to_string(ins.line) + ": the build was interrupted");
+    }
     Status st = Step(ins);
     if (!st.ok()) {
       return st.WithContext(file_name + ":" + std::to_string(ins.line));

@@ -289,4 +289,8 @@ Status CheckExecutable(const std::string& rootfs, const std::vector<std::string>
   return Status::Posix(ENOENT, "exec: \"" + command + "\": executable file not found in $PATH");
 }
 
+void SignalRuntimeProcesses(int signal) {
+  SignalSpawnedChildren(signal);
+}
+
 }  // namespace strata

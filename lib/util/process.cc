@@ -5,6 +5,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -56,6 +59,30 @@ bool ProcessIsAlive(int pid, uint64_t start_time) {
          ParseUnsigned(fields[19]).value_or(0) == start_time;
 }
 
+namespace {
+
+// Pids of the children Spawn is waiting for; slots, so that a signal handler
+// can read them without a lock.
+constexpr int kSlots = 16;
+std::atomic<int> g_children[kSlots];
+
+int TakeSlot(int pid) {
+  for (int i = 0; i < kSlots; ++i) {
+    int free_slot = 0;
+    if (g_children[i].compare_exchange_strong(free_slot, pid)) return i;
+  }
+  return -1;
+}
+
+}  // namespace
+
+void SignalSpawnedChildren(int signal) {
+  for (auto& child : g_children) {
+    int pid = child.load();
+    if (pid > 0) ::kill(pid, signal);
+  }
+}
+
 Result<int> Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, int in_fd) {
   if (args.empty()) return Status::InvalidArgument("nothing to run");
   std::vector<char*> argv;
@@ -72,10 +99,13 @@ Result<int> Spawn(const std::vector<std::string>& args, int out_fd, int err_fd, 
     std::fprintf(stderr, "cannot run %s: %s\n", argv[0], std::strerror(errno));
     _exit(127);
   }
+  const int slot = TakeSlot(pid);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return ErrnoStatus("waitpid", "");
+  int rc;
+  while ((rc = ::waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  if (slot >= 0) g_children[slot].store(0);
+  if (rc < 0) return ErrnoStatus("waitpid", "");
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

@@ -21,6 +21,10 @@ std::string HelperProgram(const std::string& name, const char* env);
 uint64_t ProcessStartTime(int pid);
 bool ProcessIsAlive(int pid, uint64_t start_time);
 
+// The children Spawn waits for now, for a signal handler to pass a signal
+// on to (async-signal-safe).
+void SignalSpawnedChildren(int signal);
+
 Result<int> Spawn(const std::vector<std::string>& args, int out_fd = 1, int err_fd = 2, int in_fd = -1);
 
 }  // namespace strata

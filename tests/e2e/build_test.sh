@@ -221,6 +221,24 @@ expect_eq "a failing RUN: one error line naming the step" "$(grep -c 'Dockerfile
 expect_eq "a failing RUN: store unchanged" "$(store_state)" "$before"
 expect_eq "a failing RUN: no mount left" "$(grep -c "$STRATA_ROOT" /proc/mounts)" 0
 expect_eq "a failing RUN: no scratch left" "$(ls "$STRATA_ROOT/tmp" | wc -l)" 0
+# A build interrupted during a RUN (SIGTERM to strata, as an orchestrator sends
+# it; SIGINT to its process group, as Ctrl-C does): the RUN ends, its container
+# and mount go, the store is as it was.
+for sig in TERM INT; do
+  printf 'FROM busybox:latest\nRUN touch /started; sleep 60\nRUN echo never\n' >"$bad/Dockerfile"
+  setsid "$STRATA" build --no-cache -t bad:1 "$bad" >"$WORK/build.out" 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do grep -q "$STRATA_ROOT" /proc/mounts && [ -e "$(grep -o "$STRATA_ROOT/tmp/[^ ]*rootfs" /proc/mounts | head -n1)/started" ] && break; sleep 0.05; done
+  if [ "$sig" = INT ]; then kill -INT -- -"$pid"; else kill -TERM "$pid"; fi
+  wait "$pid"
+  expect_eq "SIG$sig during RUN: the build exits 130" "$?" 130
+  expect_eq "SIG$sig during RUN: one error line" "$(grep -c 'strata: error: .*interrupted' "$WORK/build.out")" 1
+  expect_eq "SIG$sig during RUN: the next step never began" "$(grep -c 'Step 3/3' "$WORK/build.out")" 0
+  expect_eq "SIG$sig during RUN: no mount left" "$(grep -c "$STRATA_ROOT" /proc/mounts)" 0
+  expect_eq "SIG$sig during RUN: no scratch left" "$(ls "$STRATA_ROOT/tmp" | wc -l)" 0
+  expect_eq "SIG$sig during RUN: no runtime container left" "$(runc list -q | grep -c '^strata-')" 0
+  expect_eq "SIG$sig during RUN: store unchanged" "$(store_state)" "$before"
+done
 printf 'FROM busybox:latest\nCOPY missing.txt /\n' >"$bad/Dockerfile"
 expect_error "COPY of a missing file" "Dockerfile:2: .*missing.txt" "$STRATA" build -t bad:1 "$bad"
 printf 'FROM busybox:latest\nCOPY ../escape /\n' >"$bad/Dockerfile"

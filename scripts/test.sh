@@ -22,6 +22,6 @@ cmake --build build/ci -j"$jobs"
 
 if [ "${STRATA_SKIP_SANITIZERS:-0}" != 1 ]; then
   cmake -S . -B build/asan -DSTRATA_WERROR=ON -DSTRATA_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build build/asan -j"$jobs" --target unit_tests strata_cli strata_fuse
+  cmake --build build/asan -j"$jobs" --target unit_tests strata_cli strata_fuse strata_monitor
   (cd build/asan && ctest --output-on-failure -R '^(unit|unit_root|unit_unprivileged|e2e_cli|e2e_mount|e2e_overlay|e2e_passthrough|e2e_compat|e2e_fuzz|e2e_uring|e2e_build|e2e_container|e2e_oci|e2e_system|e2e_trust|e2e_lifecycle)$')
 fi

@@ -25,15 +25,16 @@ std::string InsideName(std::string_view name) {
 
 }  // namespace
 
-Status ExtractTar(const std::string& path, const std::string& dir) {
+Status ExtractTar(const std::string& path, const std::string& dir, const ExtractOptions& options) {
   archive* in = archive_read_new();
   archive_read_support_filter_all(in);
   archive_read_support_format_tar(in);
   archive_read_support_format_gnutar(in);
   archive* out = archive_write_disk_new();
-  archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                                          ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS);
+  const int keep =
+      options.files_only ? 0 : ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_XATTR;
+  archive_write_disk_set_options(
+      out, keep | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS);
   Status st;
   if (archive_read_open_filename(in, path.c_str(), 64 * 1024) != ARCHIVE_OK) {
     st = Status::InvalidArgument(path + ": " + archive_error_string(in));
@@ -47,6 +48,23 @@ Status ExtractTar(const std::string& path, const std::string& dir) {
       break;
     }
     std::string name = archive_entry_pathname(entry);
+    if (options.files_only) {
+      const auto type = archive_entry_filetype(entry);
+      if (type == AE_IFLNK && !archive_entry_hardlink(entry)) {
+        std::string rel = InsideName(name);
+        while (rel.rfind("./", 0) == 0) rel.erase(0, 2);
+        if (options.symlinks) options.symlinks->insert(rel);
+        continue;
+      }
+      if (archive_entry_hardlink(entry) || (type != AE_IFREG && type != AE_IFDIR)) {
+        st = Status::InvalidArgument(
+            name + " is " +
+            (archive_entry_hardlink(entry) ? std::string("a hardlink") : std::string("not a regular file")) +
+            ": such an archive is refused");
+        break;
+      }
+      archive_entry_set_perm(entry, archive_entry_perm(entry) & 0755);
+    }
     archive_entry_set_pathname(entry, (dir + "/" + InsideName(name)).c_str());
     if (const char* hl = archive_entry_hardlink(entry)) {
       archive_entry_set_hardlink(entry, (dir + "/" + InsideName(hl)).c_str());

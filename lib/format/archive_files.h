@@ -3,15 +3,27 @@
 // OCI layout.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "strata/status.h"
 
 namespace strata {
 
+struct ExtractOptions {
+  // Regular files and directories only, what `load` reads: never a link
+  // that could point it elsewhere. A symlink is not made but named in
+  // `symlinks` (docker-archives carry unused legacy ones; a reader refuses
+  // the archive when it needs one); a hardlink or a device refuses the
+  // archive. Modes keep no setuid, setgid or sticky bit, owners are not
+  // restored.
+  bool files_only = false;
+  std::set<std::string>* symlinks = nullptr;  // with files_only: their names, as the archive has them
+};
+
 // Unpacks a (possibly compressed) tar into `dir` (a path without symlinks):
 // absolute names land inside it; ".." and paths through symlinks are refused.
-Status ExtractTar(const std::string& path, const std::string& dir);
+Status ExtractTar(const std::string& path, const std::string& dir, const ExtractOptions& options = {});
 
 // Packs `dir`'s tree into a plain pax tar at `out_path` (names relative to
 // `dir`, sorted; owner 0, mtime 0: the same tree gives the same bytes), atomically.

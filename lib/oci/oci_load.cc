@@ -3,6 +3,7 @@
 // uncompressed bytes against its DiffID); only then do layers land.
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -37,12 +38,22 @@ Result<json> ReadJson(const std::string& path, const std::string& what) {
   return j;
 }
 
-// A path inside the unpacked archive named by the archive itself.
-Result<std::string> Inside(const std::string& root, const std::string& rel) {
-  if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos)
-    return Status::InvalidArgument("the archive names a path outside itself: " + rel);
-  return root + "/" + rel;
-}
+// The unpacked archive: its regular files and directories under `root`, and
+// the names of the symlinks it held (never made, never followed).
+struct Unpacked {
+  std::string root;
+  std::set<std::string> symlinks;
+
+  // A path inside it named by the archive itself.
+  Result<std::string> Path(std::string rel) const {
+    while (rel.rfind("./", 0) == 0) rel.erase(0, 2);
+    if (rel.empty() || rel[0] == '/' || rel.find("..") != std::string::npos)
+      return Status::InvalidArgument("the archive names a path outside itself: " + rel);
+    if (symlinks.count(rel))
+      return Status::InvalidArgument(rel + " is a symlink: such an archive is refused");
+    return root + "/" + rel;
+  }
+};
 
 Status VerifyBlob(const std::string& path, const std::string& digest) {
   if (!IsSha256Digest(digest)) return Status::InvalidArgument("unsupported digest " + digest);
@@ -66,25 +77,37 @@ Status VerifyDiffIds(PendingImage& image) {
   return Status::OK();
 }
 
-Result<std::vector<PendingImage>> ReadOciLayout(const std::string& root) {
-  ASSIGN_OR_RETURN(json index, ReadJson(root + "/index.json", "index.json"));
+Result<std::vector<PendingImage>> ReadOciLayout(const Unpacked& archive) {
+  ASSIGN_OR_RETURN(std::string index_path, archive.Path("index.json"));
+  ASSIGN_OR_RETURN(json index, ReadJson(index_path, "index.json"));
   std::vector<PendingImage> out;
-  auto blob = [&](const std::string& digest) -> Result<std::string> {
+  // A blob named by a descriptor: its size as the descriptor says, then its digest.
+  auto blob = [&](const json& descriptor) -> Result<std::string> {
+    const std::string digest = descriptor.at("digest").get<std::string>();
     if (!IsSha256Digest(digest)) return Status::InvalidArgument("unsupported digest " + digest);
-    std::string path = root + "/blobs/sha256/" + digest.substr(7);
+    ASSIGN_OR_RETURN(std::string path, archive.Path("blobs/sha256/" + digest.substr(7)));
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      return Status::InvalidArgument("blob " + digest + " is missing from the archive");
+    if (descriptor.contains("size") && descriptor["size"].is_number_unsigned() &&
+        descriptor["size"].get<uint64_t>() != static_cast<uint64_t>(st.st_size)) {
+      return Status::InvalidArgument("blob " + digest + " is " + std::to_string(st.st_size) +
+                                     " bytes where its descriptor says " +
+                                     std::to_string(descriptor["size"].get<uint64_t>()));
+    }
     RETURN_IF_ERROR(VerifyBlob(path, digest));
     return path;
   };
   try {
     for (const json& d : index.at("manifests")) {
-      ASSIGN_OR_RETURN(std::string manifest_path, blob(d.at("digest").get<std::string>()));
+      ASSIGN_OR_RETURN(std::string manifest_path, blob(d));
       ASSIGN_OR_RETURN(json manifest, ReadJson(manifest_path, "manifest"));
       if (manifest.contains("manifests"))
         return Status::Unsupported("nested image indexes are not supported");
       PendingImage image;
       if (d.contains("annotations") && d["annotations"].contains("org.opencontainers.image.ref.name"))
         image.names.push_back(d["annotations"]["org.opencontainers.image.ref.name"].get<std::string>());
-      ASSIGN_OR_RETURN(std::string config_path, blob(manifest.at("config").at("digest").get<std::string>()));
+      ASSIGN_OR_RETURN(std::string config_path, blob(manifest.at("config")));
       ASSIGN_OR_RETURN(std::string config_text, ReadFile(config_path));
       ASSIGN_OR_RETURN(image.config, ParseOciConfig(config_text));
       for (const json& l : manifest.at("layers")) {
@@ -92,7 +115,7 @@ Result<std::vector<PendingImage>> ReadOciLayout(const std::string& root) {
         if (type.find("nondistributable") != std::string::npos || type.find("foreign") != std::string::npos)
           return Status::Unsupported("layer type " + type + " is not supported");
         std::string digest = l.at("digest").get<std::string>();
-        ASSIGN_OR_RETURN(std::string layer_path, blob(digest));
+        ASSIGN_OR_RETURN(std::string layer_path, blob(l));
         image.layer_files.push_back(layer_path);
         image.sources.push_back({"", digest, "", type});
       }
@@ -104,14 +127,15 @@ Result<std::vector<PendingImage>> ReadOciLayout(const std::string& root) {
   return out;
 }
 
-Result<std::vector<PendingImage>> ReadDockerArchive(const std::string& root) {
-  ASSIGN_OR_RETURN(json manifest, ReadJson(root + "/manifest.json", "manifest.json"));
+Result<std::vector<PendingImage>> ReadDockerArchive(const Unpacked& archive) {
+  ASSIGN_OR_RETURN(std::string manifest_path, archive.Path("manifest.json"));
+  ASSIGN_OR_RETURN(json manifest, ReadJson(manifest_path, "manifest.json"));
   std::vector<PendingImage> out;
   try {
     for (const json& m : manifest) {
       PendingImage image;
       std::string config_rel = m.at("Config").get<std::string>();
-      ASSIGN_OR_RETURN(std::string config_path, Inside(root, config_rel));
+      ASSIGN_OR_RETURN(std::string config_path, archive.Path(config_rel));
       // The config's name is its digest ("<hex>.json", or blobs/sha256/<hex>).
       std::string base = config_rel.substr(config_rel.rfind('/') + 1);
       if (base.size() > 5 && base.compare(base.size() - 5, 5, ".json") == 0) base.resize(base.size() - 5);
@@ -121,7 +145,7 @@ Result<std::vector<PendingImage>> ReadDockerArchive(const std::string& root) {
       if (m.contains("RepoTags") && m["RepoTags"].is_array())
         image.names = m["RepoTags"].get<std::vector<std::string>>();
       for (const json& l : m.at("Layers")) {
-        ASSIGN_OR_RETURN(std::string path, Inside(root, l.get<std::string>()));
+        ASSIGN_OR_RETURN(std::string path, archive.Path(l.get<std::string>()));
         if (!PathExists(path))
           return Status::InvalidArgument("layer " + l.get<std::string>() + " is missing");
         ASSIGN_OR_RETURN(std::string hex, Sha256File(path));
@@ -147,15 +171,17 @@ Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
   ASSIGN_OR_RETURN(Scratch scratch, Scratch::Make(store.root()));
   char real[PATH_MAX];
   if (!::realpath(scratch.upper().c_str(), real)) return ErrnoStatus("realpath", scratch.upper());
-  const std::string root = real;
+  Unpacked archive{real, {}};
   say("unpacking " + path);
-  RETURN_IF_ERROR(ExtractTar(path, root).WithContext(path));
+  RETURN_IF_ERROR(
+      ExtractTar(path, archive.root, {.files_only = true, .symlinks = &archive.symlinks}).WithContext(path));
 
   std::vector<PendingImage> pending;
+  const std::string& root = archive.root;
   if (PathExists(root + "/oci-layout")) {
-    ASSIGN_OR_RETURN(pending, ReadOciLayout(root));
-  } else if (PathExists(root + "/manifest.json")) {
-    ASSIGN_OR_RETURN(pending, ReadDockerArchive(root));
+    ASSIGN_OR_RETURN(pending, ReadOciLayout(archive));
+  } else if (PathExists(root + "/manifest.json") || archive.symlinks.count("manifest.json")) {
+    ASSIGN_OR_RETURN(pending, ReadDockerArchive(archive));
   } else {
     return Status::InvalidArgument(path + ": neither an OCI image layout nor a docker save archive");
   }

@@ -103,6 +103,26 @@ expect_error "garbage" "garbage.tar" S load -i "$WORK/garbage.tar"
 mkdir -p "$WORK/empty" && echo '{}' >"$WORK/empty/x.json" && tar -C "$WORK/empty" -cf "$WORK/empty.tar" .
 expect_error "an archive of neither kind" "neither an OCI image layout nor a docker save archive" S load -i "$WORK/empty.tar"
 expect_error "a missing file" "no such file" S load -i "$WORK/nope.tar"
+# Hostile layouts: a symlink where index.json is (it would read a host file),
+# a blob longer than its descriptor says.
+rm -rf "$WORK/evil" && cp -a "$WORK/layout" "$WORK/evil" && rm "$WORK/evil/index.json"
+ln -s /etc/shadow "$WORK/evil/index.json"
+tar -C "$WORK/evil" -cf "$WORK/evil.tar" .
+expect_error "a symlink in the archive" "index.json is a symlink: such an archive is refused" S load -i "$WORK/evil.tar"
+rm -rf "$WORK/long" && cp -a "$WORK/layout" "$WORK/long"
+config=$(python3 -c "import json,sys; m=json.load(open('$WORK/long/index.json'))['manifests'][0]['digest'][7:]; print(json.load(open('$WORK/long/blobs/sha256/'+m))['config']['digest'][7:])")
+printf ' ' >>"$WORK/long/blobs/sha256/$config"
+tar -C "$WORK/long" -cf "$WORK/long.tar" .
+expect_error "a blob longer than its descriptor" "bytes where its descriptor says" S load -i "$WORK/long.tar"
+rm -rf "$WORK/badname" && cp -a "$WORK/layout" "$WORK/badname"
+python3 - "$WORK/badname/index.json" <<'PY'
+import json, sys
+p = sys.argv[1]; i = json.load(open(p))
+for m in i["manifests"]: m.setdefault("annotations", {})["org.opencontainers.image.ref.name"] = "../Bad Name:1"
+json.dump(i, open(p, "w"))
+PY
+tar -C "$WORK/badname" -cf "$WORK/badname.tar" .
+expect_error "a bad reference name in the archive" "invalid image reference" S load -i "$WORK/badname.tar"
 expect_eq "bad loads left the store unchanged" "$(store_state)" "$before"
 expect_error "save of a missing image" "no such image" S save nope -o "$WORK/nope.tar"
 expect_eq "no partial output" "$(ls "$WORK" | grep -c '^nope.tar')" 0

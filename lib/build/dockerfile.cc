@@ -152,8 +152,51 @@ Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& nam
   return df;
 }
 
-Result<std::string> ExpandVariables(std::string_view w, const std::map<std::string, std::string>& vars,
-                                    char escape) {
+namespace {
+
+// The '}' that closes the "${" whose inside starts at `from`, nested "${...}" skipped.
+size_t ClosingBrace(std::string_view w, size_t from, char escape) {
+  int depth = 1;
+  for (size_t i = from; i < w.size(); ++i) {
+    if (w[i] == escape && i + 1 < w.size()) {
+      ++i;
+    } else if (w[i] == '$' && i + 1 < w.size() && w[i + 1] == '{') {
+      ++depth;
+      ++i;
+    } else if (w[i] == '}' && --depth == 0) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+Result<std::string> Expand(std::string_view w, const std::map<std::string, std::string>& vars, char escape,
+                           int depth);
+
+// ${NAME}, ${NAME:-word}, ${NAME-word}, ${NAME:+word}, ${NAME+word}, as
+// docker's shell lexer reads them; `word` is expanded in its turn.
+Result<std::string> ExpandBraced(const std::string& inner, const std::map<std::string, std::string>& vars,
+                                 char escape, int depth) {
+  size_t op = inner.find_first_of(":-+");
+  std::string key = inner.substr(0, op);
+  auto it = vars.find(key);
+  const std::string* value = it == vars.end() ? nullptr : &it->second;
+  if (op == std::string::npos) return value ? *value : std::string();
+  const bool colon = inner[op] == ':';
+  const size_t kind_at = colon ? op + 1 : op;
+  if (kind_at >= inner.size() || (inner[kind_at] != '-' && inner[kind_at] != '+')) {
+    return Status::InvalidArgument("unsupported modifier in ${" + inner + "}");
+  }
+  // With ':' an empty value counts as unset, as in the shell.
+  const bool set = value && (!colon || !value->empty());
+  const std::string word = inner.substr(kind_at + 1);
+  if (inner[kind_at] == '-') return set ? *value : Expand(word, vars, escape, depth + 1);
+  return set ? Expand(word, vars, escape, depth + 1) : Result<std::string>(std::string());
+}
+
+Result<std::string> Expand(std::string_view w, const std::map<std::string, std::string>& vars, char escape,
+                           int depth) {
+  if (depth > 32) return Status::InvalidArgument("variables nested too deep in '" + std::string(w) + "'");
   std::string out;
   auto lookup = [&](const std::string& k) -> const std::string* {
     auto it = vars.find(k);
@@ -171,23 +214,13 @@ Result<std::string> ExpandVariables(std::string_view w, const std::map<std::stri
       continue;
     }
     if (w[i + 1] == '{') {
-      size_t close = w.find('}', i + 2);
+      size_t close = ClosingBrace(w, i + 2, escape);
       if (close == std::string_view::npos)
         return Status::InvalidArgument("missing } in '" + std::string(w) + "'");
       std::string inner(w.substr(i + 2, close - i - 2));
       i = close;
-      auto colon = inner.find(':');
-      std::string key = inner.substr(0, colon);
-      const std::string* value = lookup(key);
-      if (colon == std::string::npos) {
-        if (value) out += *value;
-      } else if (colon + 1 < inner.size() && inner[colon + 1] == '-') {
-        out += value && !value->empty() ? *value : inner.substr(colon + 2);
-      } else if (colon + 1 < inner.size() && inner[colon + 1] == '+') {
-        if (value && !value->empty()) out += inner.substr(colon + 2);
-      } else {
-        return Status::InvalidArgument("unsupported modifier in ${" + inner + "}");
-      }
+      ASSIGN_OR_RETURN(std::string expanded, ExpandBraced(inner, vars, escape, depth));
+      out += expanded;
       continue;
     }
     size_t j = i + 1;
@@ -200,6 +233,13 @@ Result<std::string> ExpandVariables(std::string_view w, const std::map<std::stri
     i = j - 1;
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::string> ExpandVariables(std::string_view w, const std::map<std::string, std::string>& vars,
+                                    char escape) {
+  return Expand(w, vars, escape, 0);
 }
 
 // Words with quotes: '...' literal, "..." with escapes, escape outside quotes.

@@ -1,5 +1,7 @@
 #include "format/layer_builder.h"
 
+#include "format/upper_dir.h"
+
 #include <vector>
 
 #include "strata/text.h"
@@ -132,6 +134,15 @@ Result<Entry*> LayerBuilder::Put(Entry e, std::string_view tar_name) {
 Result<Entry*> LayerBuilder::Add(Entry e) {
   const std::string tar_name = e.path;
   ASSIGN_OR_RETURN(e.path, NormalizeTarPath(tar_name));
+  // An overlay's own attributes (opaque, redirect, metacopy, origin...) in a
+  // layer would act on every union that shows it: refused, as an image has
+  // no business carrying them.
+  for (const Xattr& x : e.xattrs) {
+    if (upper::IsPrivateXattr(x.name)) {
+      return Status::InvalidArgument("tar entry " + Quote(tar_name) + " carries the overlay attribute " +
+                                     x.name + ", which an image may not set");
+    }
+  }
   const std::string base = BaseOf(e.path);
   const std::string parent = ParentOf(e.path);
 

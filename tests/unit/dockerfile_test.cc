@@ -91,6 +91,25 @@ TEST_CASE("variables expand as Docker expands them") {
   REQUIRE_FALSE(ExpandVariables("${A:?err}", vars).ok());
 }
 
+TEST_CASE("nested defaults and alternatives expand as docker's lexer expands them") {
+  std::map<std::string, std::string> vars = {{"A", "alpha"}, {"B", "beta"}, {"EMPTY", ""}};
+  CHECK(*ExpandVariables("${MISSING:-${B:-x}}", vars) == "beta");
+  CHECK(*ExpandVariables("${MISSING:-${NONE:-x}}", vars) == "x");
+  CHECK(*ExpandVariables("${A:-${B:-x}}", vars) == "alpha");
+  CHECK(*ExpandVariables("${A:+${B}}", vars) == "beta");
+  CHECK(*ExpandVariables("${MISSING:+${B}}", vars) == "");
+  CHECK(*ExpandVariables("${A:+[${B:+${A}}]}", vars) == "[alpha]");
+  // Without ':' only an unset variable counts: an empty one is set.
+  CHECK(*ExpandVariables("${EMPTY-unset}|${EMPTY:-empty}|${MISSING-unset}", vars) == "|empty|unset");
+  CHECK(*ExpandVariables("${EMPTY+set}|${EMPTY:+set}", vars) == "set|");
+  CHECK_FALSE(ExpandVariables("${A:-${B}", vars).ok());
+  std::string deep;
+  for (int i = 0; i < 100; ++i) deep += "${X:-";
+  deep += "x" + std::string(100, '}');
+  CHECK(ExpandVariables(deep, vars).status().code() ==
+        Code::kInvalidArgument);  // refused, not a stack overflow
+}
+
 TEST_CASE("ENV and LABEL pairs, quotes and the legacy form") {
   auto kv = ParseKeyValues("A=1 B=\"two words\" C='lit $x' D=esc\\ aped", false);
   REQUIRE(kv.ok());

@@ -193,6 +193,14 @@ TEST_CASE("hostile tars are refused and the store is left exactly as it was") {
     WriteTar(bad, {File("fine", "data"), Symlink("escape", "/etc"), File("escape/cron.d/evil", "x")});
     expect = "symlink";
   }
+  SECTION("an overlay attribute that would act on the union (opaque, redirect)") {
+    TarSpec dir = Dir("etc");
+    dir.xattrs = {{"trusted.overlay.opaque", "y"}};
+    TarSpec moved = Dir("moved");
+    moved.xattrs = {{"user.overlay.redirect", "/etc"}};
+    WriteTar(bad, {File("fine", "data"), dir, moved});
+    expect = "trusted.overlay.opaque";
+  }
   SECTION("a hardlink to outside the layer") {
     WriteTar(bad, {File("fine", "data"), Hardlink("shadow", "/etc/shadow")});
     expect = "hardlink";

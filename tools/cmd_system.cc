@@ -27,6 +27,7 @@ void AddDiskUsageCommand(CLI::App* system, Context& ctx) {
                             {"containers", RowJson(du.containers)},
                             {"volumes", RowJson(du.volumes)},
                             {"build_cache", RowJson(du.build_cache)},
+                            {"unused_layers", RowJson(du.unused_layers)},
                             {"logical_image_bytes", du.logical_image_bytes},
                             {"stored_bytes", du.stored_bytes},
                             {"saved_by_sharing", saved}};
@@ -43,6 +44,7 @@ void AddDiskUsageCommand(CLI::App* system, Context& ctx) {
     row("Containers", du.containers);
     row("Local Volumes", du.volumes);
     row("Build Cache", du.build_cache);
+    if (du.unused_layers.count) row("Unused Layers", du.unused_layers);
     std::printf(
         "\nSharing: the images' layers hold %s of files; %s is stored (%s saved by shared layers "
         "and deduplicated content)\n",

@@ -19,6 +19,7 @@ struct DiskUsage {
     uint64_t reclaimable = 0;  // bytes a prune could free
   };
   Row images, containers, volumes, build_cache;
+  Row unused_layers;                 // layers nothing uses: an interrupted load's (system prune removes them)
   uint64_t logical_image_bytes = 0;  // every image's layers, as if each image had its own copy
   uint64_t stored_bytes = 0;         // file content actually stored (blobs, deduplicated)
 };

@@ -115,6 +115,11 @@ class Store {
   Result<std::vector<std::string>> ListBuildCache();
   // Empties the build cache and removes the layers only it kept; returns them.
   Result<std::vector<std::string>> PruneBuildCache();
+  // Layers no image, child layer or build cache entry uses: what a load or a
+  // build killed midway left (their blobs are counted as stored).
+  Result<std::vector<LayerInfo>> UnusedLayers();
+  // Removes them (and the blobs only they used); returns their ids.
+  Result<std::vector<std::string>> PruneUnusedLayers();
 
   Result<std::vector<Image>> ListImages();
   // `ref` is "name[:tag]", an image id, or a unique prefix of one.

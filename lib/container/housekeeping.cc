@@ -75,6 +75,17 @@ Result<DiskUsage> ComputeDiskUsage(Containers& containers_of_store) {
   du.build_cache.count = cached.size();
   for (const auto& l : cache_only) du.build_cache.size += layer_size[l];
   du.build_cache.reclaimable = du.build_cache.size;
+  ASSIGN_OR_RETURN(auto unused, store.UnusedLayers());
+  for (const auto& l : unused) {
+    // The unused layer and those below it that nothing else keeps.
+    auto chain = store.LayerChain(l.id);
+    if (!chain.ok()) continue;
+    ++du.unused_layers.count;
+    for (const auto& id : *chain) {
+      if (!image_layers.count(id) && !cache_only.count(id)) du.unused_layers.size += layer_size[id];
+    }
+  }
+  du.unused_layers.reclaimable = du.unused_layers.size;
   ASSIGN_OR_RETURN(auto volumes, containers_of_store.volumes().List());
   for (const auto& v : volumes) {
     ++du.volumes.count;
@@ -112,6 +123,8 @@ Result<PruneReport> SystemPrune(Containers& containers_of_store, const PruneOpti
   }
   ASSIGN_OR_RETURN(auto cache_layers, store.PruneBuildCache());
   report.layers.insert(report.layers.end(), cache_layers.begin(), cache_layers.end());
+  ASSIGN_OR_RETURN(auto unused_layers, store.PruneUnusedLayers());  // left by an interrupted load
+  report.layers.insert(report.layers.end(), unused_layers.begin(), unused_layers.end());
   if (options.volumes) {
     ASSIGN_OR_RETURN(report.volumes, containers_of_store.volumes().Prune({.all = true}));
   }

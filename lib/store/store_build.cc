@@ -59,6 +59,29 @@ Result<std::vector<std::string>> Store::PruneBuildCache() {
   return garbage.layers;
 }
 
+Result<std::vector<LayerInfo>> Store::UnusedLayers() {
+  ASSIGN_OR_RETURN(auto layers, impl_->catalog->Layers());
+  std::vector<LayerInfo> out;
+  for (auto& l : layers) {
+    ASSIGN_OR_RETURN(Catalog::LayerUser user, impl_->catalog->FindLayerUser(l.id));
+    if (user.none()) out.push_back(std::move(l));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Store::PruneUnusedLayers() {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  ASSIGN_OR_RETURN(auto unused, UnusedLayers());
+  std::vector<std::string> ids;
+  for (const auto& l : unused) ids.push_back(l.id);
+  Catalog::Transaction txn(*impl_->catalog);
+  RETURN_IF_ERROR(txn.status());
+  ASSIGN_OR_RETURN(Impl::Garbage garbage, impl_->CollectLayers(std::move(ids)));
+  RETURN_IF_ERROR(txn.Commit());
+  impl_->RemoveGarbage(garbage);
+  return garbage.layers;
+}
+
 Result<Store::Impl::Garbage> Store::Impl::CollectLayers(std::vector<std::string> candidates) {
   Garbage garbage;
   while (!candidates.empty()) {

@@ -27,7 +27,8 @@ std::vector<std::string> Names(const std::string& dir) {
 // What a check found, for the repair to act on.
 struct FsckFindings {
   std::set<std::string> bad_layers, bad_images;
-  std::vector<std::string> garbage;  // paths under the root that nothing names
+  std::vector<std::string> unused_layers;  // nothing uses them
+  std::vector<std::string> garbage;        // paths under the root that nothing names
 };
 
 // Blobs, each against its digest; the layers that use a bad one are bad.
@@ -119,6 +120,12 @@ Status Store::Impl::FsckCheck(Store& store, FsckReport& report, FsckFindings& fo
     if (!known_images.count(name)) found.garbage.push_back("images/" + name);
   }
   for (const auto& g : found.garbage) report.problems.push_back(g + ": not in the catalog");
+  ASSIGN_OR_RETURN(auto unused, store.UnusedLayers());
+  for (const auto& l : unused) {
+    report.problems.push_back("layer " + l.id +
+                              ": no image, layer or build cache uses it (left by an interrupted load?)");
+    found.unused_layers.push_back(l.id);
+  }
   return Status::OK();
 }
 
@@ -151,6 +158,10 @@ Status Store::Impl::FsckRepair(const FsckFindings& found, FsckReport& report) {
       progress = true;
     }
   }
+  ASSIGN_OR_RETURN(Garbage unused, CollectLayers(found.unused_layers));
+  for (const auto& id : unused.layers) report.repaired.push_back("removed unused layer " + id);
+  dropped.layers.insert(dropped.layers.end(), unused.layers.begin(), unused.layers.end());
+  dropped.blobs.insert(dropped.blobs.end(), unused.blobs.begin(), unused.blobs.end());
   RETURN_IF_ERROR(txn.Commit());
   for (const auto& id : removed_images) (void)RemoveAll(ImageDir(id));
   RemoveGarbage(dropped);

@@ -8,6 +8,7 @@
 
 #include "container/container_json.h"
 #include "strata/container.h"
+#include "strata/housekeeping.h"
 #include "strata/store.h"
 #include "strata/text.h"
 #include "test_util.h"
@@ -189,4 +190,34 @@ TEST_CASE("what a crashed create or remove leaves is found and repaired") {
   CHECK(after->problems.empty());
   CHECK(volumes->Get("data")->users.empty());
   CHECK(store->RemoveImage("base").ok());
+}
+
+TEST_CASE("layers an interrupted load left are shown by fsck and df and removed by prune") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  auto volumes = OpenTestVolumes(*store);
+  auto containers = OpenTestContainers(*store, *volumes);
+  const Image kept = ImportShellImage(*store, tmp);
+  // What a load killed before it made its image leaves: a layer, no image.
+  WriteTar(tmp / "orphan.tar", {File("data", std::string(5000, 'o'))});
+  auto orphan = store->ImportLayerTar(kept.layers.back(), tmp / "orphan.tar");
+  REQUIRE(orphan.ok());
+  auto unused = store->UnusedLayers();
+  REQUIRE(unused.ok());
+  REQUIRE(unused->size() == 1);
+  CHECK(unused->front().id == orphan->id);
+  auto fsck = store->Fsck({});
+  REQUIRE(fsck.ok());
+  REQUIRE(fsck->problems.size() == 1);
+  CHECK_THAT(fsck->problems[0], Catch::Contains(orphan->id) && Catch::Contains("no image"));
+  auto du = ComputeDiskUsage(*containers);
+  REQUIRE(du.ok());
+  CHECK(du->unused_layers.count == 1);
+  CHECK(du->unused_layers.size == orphan->size);
+  auto pruned = SystemPrune(*containers, {});
+  REQUIRE(pruned.ok());
+  CHECK(pruned->layers == std::vector<std::string>{orphan->id});
+  CHECK(store->GetLayer(orphan->id).status().code() == Code::kNotFound);
+  CHECK(store->GetImage(kept.id).ok());  // what an image uses stays
+  CHECK(store->Fsck({})->problems.empty());
 }

@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
       if (!image.ok()) return Fail(image.status().message());
       chain = image->layers;
     }
-    auto view = strata::UnionView::OpenLayers(*d.store, chain);
+    auto view = strata::UnionView::OpenLayers(*d.store, chain, {.verify_content = o.verify});
     if (!view.ok()) return Fail(view.status().message());
     lower = std::move(view).value();
   } else {

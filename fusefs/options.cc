@@ -115,6 +115,8 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
       o.show_version = true;
     } else if (a == "-f" || a == "-d" || a == "--foreground") {
       o.foreground = true;
+    } else if (a == "--verify") {
+      o.verify = true;
     } else if (a == "--allow-other") {
       o.fuse_options.push_back("allow_other");
     } else if (a == "--root" || a == "--image" || a == "--layer" || a == "--upper" || a == "--work" ||

@@ -52,6 +52,7 @@ struct DaemonOptions {
   bool io_uring = false;                  // -o io_uring: see fusefs/uring_channel.h
   std::vector<std::string> fuse_options;  // passed to the kernel mount
   bool show_version = false;
+  bool verify = false;  // --verify: each blob checked against its digest at its first open (EIO if not)
 };
 
 // Parses argv; on a usage error returns a message (one line) instead.

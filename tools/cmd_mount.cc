@@ -18,6 +18,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     bool allow_other = false;
     bool passthrough = false;
     bool io_uring = false;
+    bool verify = false;
   };
   auto args = std::make_shared<MountArgs>();
   auto* mount = app.add_subcommand(
@@ -27,6 +28,9 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
   mount->add_flag("--allow-other", args->allow_other, "let other users see the mount");
   mount->add_flag("--passthrough", args->passthrough,
                   "let the kernel read and write open files directly (Linux 6.9+; for big files)");
+  mount->add_flag(
+      "--verify", args->verify,
+      "check each file's stored content against its digest when first opened (EIO if it does not match)");
   mount->add_flag("--io-uring", args->io_uring,
                   "take requests on per-CPU io_uring rings (Linux 6.14+ with fuse's enable_uring set)");
   mount->callback([&ctx, args] {
@@ -40,7 +44,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     }
     if (container) {
       Check(MountContainer(ctx.OpenContainers(), args->target, args->dir,
-                           {args->allow_other, args->passthrough, args->io_uring}));
+                           {args->allow_other, args->passthrough, args->io_uring, args->verify}));
       return;
     }
     UnionMountSpec spec;
@@ -50,6 +54,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     spec.allow_other = args->allow_other;
     spec.passthrough = args->passthrough;
     spec.io_uring = args->io_uring;
+    spec.verify = args->verify;
     Check(MountUnion(spec));
   });
 

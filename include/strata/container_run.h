@@ -70,6 +70,7 @@ struct ContainerMountOptions {
   bool allow_other = false;        // as UnionMountSpec's
   bool passthrough = false;        // as UnionMountSpec's
   bool io_uring = false;           // as UnionMountSpec's
+  bool verify = false;             // as UnionMountSpec's
   std::string mount_program = "";  // "": DefaultMountProgram()
 };
 

@@ -26,6 +26,7 @@ struct UnionMountSpec {
   // 6.14+, where the fuse module allows it): shorter round trips. See
   // strata-fuse's -o io_uring in the README.
   bool io_uring = false;
+  bool verify = false;  // each blob checked against its digest at its first open; EIO if it does not match
   std::string lock_file{};  // when set, the daemon holds an exclusive flock on it while
                             // mounted, and the mount fails if another holds it
 };

@@ -41,6 +41,12 @@ struct DirEntry {
   NodeId node = 0;
 };
 
+struct UnionViewOptions {
+  // Each blob is read whole and checked against its digest the first time
+  // ContentPath names it; a mismatch answers EIO (strata mount --verify).
+  bool verify_content = false;
+};
+
 // Thread safety: immutable once opened; every const method may be called
 // from any number of threads at once.
 class UnionView {
@@ -49,7 +55,8 @@ class UnionView {
   static Result<std::unique_ptr<UnionView>> OpenImage(Store& store, const std::string& ref);
   // Merges store layers given bottom first (none: an empty root directory).
   static Result<std::unique_ptr<UnionView>> OpenLayers(Store& store,
-                                                       const std::vector<std::string>& layer_ids);
+                                                       const std::vector<std::string>& layer_ids,
+                                                       const UnionViewOptions& options = {});
   // Merges a stack of layer indexes, bottom first; `blob_path` maps content to files.
   static Result<std::unique_ptr<UnionView>> FromLayers(std::vector<LayerIndex> layers,
                                                        std::function<std::string(const Digest&)> blob_path);

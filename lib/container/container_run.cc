@@ -183,6 +183,7 @@ Status MountContainer(Containers& containers, const std::string& name_or_id, con
   spec.allow_other = options.allow_other;
   spec.passthrough = options.passthrough;
   spec.io_uring = options.io_uring;
+  spec.verify = options.verify;
   RETURN_IF_ERROR(
       MountUnion(spec, options.mount_program.empty() ? DefaultMountProgram() : options.mount_program));
   // Remembered so that `rm -f` can unmount it.

@@ -29,6 +29,7 @@ Status MountUnion(const UnionMountSpec& spec, const std::string& program) {
   if (!spec.fsync) args.insert(args.end(), {"-o", "fsync=0"});
   if (spec.passthrough) args.insert(args.end(), {"-o", "passthrough"});
   if (spec.io_uring) args.insert(args.end(), {"-o", "io_uring"});
+  if (spec.verify) args.push_back("--verify");
   if (!spec.lock_file.empty()) args.insert(args.end(), {"--lock", spec.lock_file});
   args.push_back(spec.mountpoint);
   // The daemon's complaint becomes part of our one-line error, not a second line.

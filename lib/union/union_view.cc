@@ -7,8 +7,10 @@
 #include <map>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "format/dir_layer.h"
+#include "util/mutex.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -96,6 +98,10 @@ void ApplyLayer(Tree& tree, size_t layer, const LayerIndex& index) {
 struct UnionView::Impl {
   std::vector<LayerIndex> layers;
   std::function<std::string(const Digest&)> blob_path;
+  // With Options::verify_content: checks a blob, once.
+  std::function<Status(const Digest&)> verify;
+  mutable Mutex verified_mu;
+  mutable std::unordered_set<Digest> verified GUARDED_BY(verified_mu);
   std::vector<Node> nodes;  // index = NodeId - 1
 
   Result<const Node*> Get(NodeId id) const {
@@ -182,13 +188,17 @@ Result<std::unique_ptr<UnionView>> UnionView::OpenImage(Store& store, const std:
 }
 
 Result<std::unique_ptr<UnionView>> UnionView::OpenLayers(Store& store,
-                                                         const std::vector<std::string>& layer_ids) {
+                                                         const std::vector<std::string>& layer_ids,
+                                                         const UnionViewOptions& options) {
   std::vector<LayerIndex> layers;
   for (const auto& id : layer_ids) {
     ASSIGN_OR_RETURN(LayerIndex index, store.ReadLayerIndex(id));
     layers.push_back(std::move(index));
   }
-  return FromLayers(std::move(layers), [&store](const Digest& d) { return store.BlobPath(d); });
+  ASSIGN_OR_RETURN(auto view,
+                   FromLayers(std::move(layers), [&store](const Digest& d) { return store.BlobPath(d); }));
+  if (options.verify_content) view->impl_->verify = [&store](const Digest& d) { return store.VerifyBlob(d); };
+  return view;
 }
 
 Result<std::unique_ptr<UnionView>> UnionView::FromDirectories(const std::vector<std::string>& lower_dirs) {
@@ -249,7 +259,21 @@ Result<std::string> UnionView::ContentPath(NodeId id) const {
   const Entry& e = *node->entry;
   if (e.type == EntryType::kDirectory) return Status::Posix(EISDIR, "is a directory");
   if (e.type != EntryType::kRegular) return Status::Posix(EINVAL, "not a regular file");
-  return e.size == 0 ? std::string() : impl_->blob_path(e.content);
+  if (e.size == 0) return std::string();
+  if (impl_->verify) {
+    bool known;
+    {
+      MutexLock lock(impl_->verified_mu);
+      known = impl_->verified.count(e.content) > 0;
+    }
+    if (!known) {
+      Status st = impl_->verify(e.content);
+      if (!st.ok()) return Status::Posix(EIO, st.message());
+      MutexLock lock(impl_->verified_mu);
+      impl_->verified.insert(e.content);
+    }
+  }
+  return impl_->blob_path(e.content);
 }
 
 Result<const std::vector<Xattr>*> UnionView::Xattrs(NodeId id) const {

@@ -7,12 +7,10 @@ command -v runc >/dev/null || { echo "runc is missing"; exit 1; }
 
 # --- a busybox base image -----------------------------------------------------
 rootfs=$WORK/rootfs
-mkdir -p "$rootfs"/{bin,etc,tmp,root,home/app}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in $("$rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$rootfs/bin/$a"; done
+busybox_rootfs "$rootfs"
+mkdir -p "$rootfs/home/app"
 printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\napp:x:1000:\nstaff:x:50:\n' >"$rootfs/etc/group"
-chmod 1777 "$rootfs/tmp"
 chown 1000:1000 "$rootfs/home/app"
 tar --numeric-owner -C "$rootfs" -cf "$WORK/busybox.tar" .
 expect_ok "import busybox" "$STRATA" import "$WORK/busybox.tar" busybox:latest

@@ -6,12 +6,9 @@ source "$(dirname "$0")/lib.sh"
 command -v runc >/dev/null || { echo "runc is missing"; exit 1; }
 
 rootfs=$WORK/rootfs
-mkdir -p "$rootfs"/{bin,etc,tmp,root}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in $("$rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$rootfs/bin/$a"; done
+busybox_rootfs "$rootfs"
 printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/tmp:/bin/sh\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\napp:x:1000:\n' >"$rootfs/etc/group"
-chmod 1777 "$rootfs/tmp"
 tar --numeric-owner -C "$rootfs" -cf "$WORK/busybox.tar" .
 expect_ok "import busybox" "$STRATA" import "$WORK/busybox.tar" busybox:latest
 S() { "$STRATA" "$@"; }

@@ -12,6 +12,15 @@ failed=0
 # whole suites over io_uring that way).
 strata_fuse() { "$(dirname "$STRATA")/strata-fuse" ${STRATA_FUSE_EXTRA:-} "$@"; }
 
+# busybox_rootfs DIR: a root file system of busybox and all its applets, with
+# bin/, etc/, root/ and a sticky tmp/ (each test writes its own etc/passwd).
+busybox_rootfs() {
+  mkdir -p "$1"/{bin,etc,tmp,root}
+  cp /bin/busybox "$1/bin/busybox"
+  for a in $("$1/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$1/bin/$a"; done
+  chmod 1777 "$1/tmp"
+}
+
 ok() { passed=$((passed + 1)); }
 fail() {
   failed=$((failed + 1))

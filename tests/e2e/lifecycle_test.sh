@@ -26,9 +26,7 @@ state_of() { S ps -a --json | python3 -c "import json,sys; print([c['State'] for
 state_is() { [ "$(state_of "$1")" = "$2" ]; }
 
 rootfs=$WORK/rootfs
-mkdir -p "$rootfs"/{bin,etc,tmp,root}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in $("$rootfs/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$rootfs/bin/$a"; done
+busybox_rootfs "$rootfs"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\n' >"$rootfs/etc/group"
 printf 'not a program\n' >"$rootfs/etc/motd"

@@ -62,6 +62,15 @@ expect_eq "the save is a tar" "$(tar -tf "$WORK/image.tar" | grep -c '^index.jso
 # --- fsck --repair says when problems remain ---------------------------------------------
 chmod u+w "$blob"
 printf 'X' | dd of="$blob" bs=1 seek=0 conv=notrunc status=none
+# mount --verify checks each blob at its first open.
+mkdir -p "$WORK/mnt"
+expect_ok "mount --verify" S mount --verify base:1 "$WORK/mnt"
+expect_eq "a damaged file fails to open: EIO" "$(cat "$WORK/mnt/bin/tool" 2>&1 >/dev/null)" \
+  "cat: $WORK/mnt/bin/tool: Input/output error"
+expect_ok "umount" S umount "$WORK/mnt"
+expect_ok "mount without --verify" S mount base:1 "$WORK/mnt"
+expect_eq "reads what is stored" "$(cat "$WORK/mnt/bin/tool")" "Xecret bytes"
+expect_ok "umount" S umount "$WORK/mnt"
 expect_eq "fsck finds the flipped byte" "$(S fsck >/dev/null 2>&1; echo $?)" 1
 expect_ok "a container holds the broken image" S create --name holder base:1 /bin/tool
 expect_eq "fsck --repair cannot remove a held image: exit 1" "$(S fsck --repair >"$WORK/fsck.out" 2>&1; echo $?)" 1

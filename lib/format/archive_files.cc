@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -77,14 +78,20 @@ Status ExtractTar(const std::string& path, const std::string& dir, const Extract
     size_t len;
     int64_t offset;
     while ((r = archive_read_data_block(in, &buf, &len, &offset)) == ARCHIVE_OK) {
-      if (archive_write_data_block(out, buf, len, offset) < ARCHIVE_WARN) {
-        st = Status::IOError(path + ": " + archive_error_string(out));
+      // Any short write is a failure (libarchive may only warn), named by its
+      // errno: "no space left on device" must not come back as a parse error.
+      if (archive_write_data_block(out, buf, len, offset) != ARCHIVE_OK) {
+        int error_number = archive_errno(out);
+        st = Status::IOError(name + ": " +
+                             (error_number > 0 ? std::strerror(error_number) : archive_error_string(out)));
         break;
       }
     }
     if (st.ok() && r != ARCHIVE_EOF) st = Status::InvalidArgument(path + ": " + archive_error_string(in));
-    if (st.ok() && archive_write_finish_entry(out) < ARCHIVE_WARN) {
-      st = Status::IOError(path + ": " + archive_error_string(out));
+    if (st.ok() && archive_write_finish_entry(out) != ARCHIVE_OK) {
+      int error_number = archive_errno(out);
+      st = Status::IOError(name + ": " +
+                           (error_number > 0 ? std::strerror(error_number) : archive_error_string(out)));
     }
   }
   archive_write_close(out);

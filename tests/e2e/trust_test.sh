@@ -6,6 +6,7 @@ source "$(dirname "$0")/lib.sh"
 S() { "$STRATA" "$@"; }
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 chmod 755 "$WORK"  # the test's own directory is open: only the store must be closed
+trap 'grep -o "$WORK[^ ]*" /proc/mounts | xargs -r -n1 umount -l 2>/dev/null; rm -rf "$WORK"' EXIT
 
 mkdir -p "$WORK/l1/bin"
 printf 'secret bytes\n' >"$WORK/l1/bin/tool"
@@ -58,6 +59,20 @@ expect_eq "its target got the tar" "$(tar -tf "$WORK/target.tar" | grep -c 'bin/
 expect_ok "save" S save base:1 -o "$WORK/image.tar"
 expect_eq "a dead save's temporary is gone" "$(ls "$WORK" | grep -c 'image.tar.tmp-')" 0
 expect_eq "the save is a tar" "$(tar -tf "$WORK/image.tar" | grep -c '^index.json$')" 1
+
+# --- out of space during load: said so, the store as it was ---------------------------------
+mkdir -p "$WORK/small"
+mount -t tmpfs -o size=2m tmpfs "$WORK/small"
+head -c 3000000 /dev/urandom >"$WORK/l1/bin/big"
+tar --numeric-owner -C "$WORK/l1" -cf "$WORK/big.tar" .
+expect_ok "import a 3 MB image" S import "$WORK/big.tar" big:1
+expect_ok "save it" S save big:1 -o "$WORK/big-oci.tar"
+STRATA_ROOT=$WORK/small/store S images >/dev/null
+small_before=$(STRATA_ROOT=$WORK/small/store store_state)
+expect_error "load into a full store" "No space left on device" env STRATA_ROOT="$WORK/small/store" "$STRATA" load -i "$WORK/big-oci.tar"
+expect_eq "the full store is as it was" "$(STRATA_ROOT=$WORK/small/store store_state)" "$small_before"
+umount "$WORK/small"
+rm "$WORK/l1/bin/big"
 
 # --- fsck --repair says when problems remain ---------------------------------------------
 chmod u+w "$blob"

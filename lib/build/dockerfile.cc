@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
 #include <set>
 
 #include "util/status_macros.h"
@@ -122,6 +123,54 @@ Result<Instruction> ParseInstruction(const std::string& joined, int start, const
   return ins;
 }
 
+// The here-documents a RUN line opens (BuildKit's Dockerfile syntax):
+// <<WORD, <<-WORD (leading tabs stripped), <<"WORD" or <<'WORD'; their
+// terminating words, in order.
+struct Heredoc {
+  std::string word;
+  bool strip_tabs = false;
+};
+std::vector<Heredoc> HeredocsIn(const std::string& line) {
+  static const std::regex kHeredoc(R"(<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2)");
+  std::vector<Heredoc> out;
+  for (auto it = std::sregex_iterator(line.begin(), line.end(), kHeredoc); it != std::sregex_iterator();
+       ++it) {
+    out.push_back({(*it)[3].str(), (*it)[1].length() > 0});
+  }
+  return out;
+}
+
+// Reads the bodies of `docs` from lines[n...]; the RUN's text becomes a
+// shell script: the command line with its here-documents, as sh reads them,
+// or, for a bare "RUN <<EOF", the body alone (BuildKit runs it with the shell).
+Result<std::string> TakeHeredocs(const std::vector<std::string>& lines, size_t& n, const std::string& command,
+                                 const std::vector<Heredoc>& docs, const std::string& name, int start) {
+  std::string script = command, bodies;
+  for (const Heredoc& doc : docs) {
+    bool closed = false;
+    std::string body;
+    while (n < lines.size()) {
+      std::string line = lines[n++];
+      if (doc.strip_tabs) line.erase(0, line.find_first_not_of('\t'));
+      if (line == doc.word) {
+        closed = true;
+        break;
+      }
+      body += line + "\n";
+    }
+    if (!closed)
+      return Error(name, start, "here-document <<" + doc.word + " has no closing " + doc.word + " line");
+    bodies += body;
+    script += "\n" + body + doc.word;
+  }
+  const std::string bare = Trim(command);
+  if (docs.size() == 1 && bare.rfind("<<", 0) == 0 && HeredocsIn(bare).size() == 1 &&
+      bare.find(' ') == std::string::npos) {
+    return bodies;
+  }
+  return script;
+}
+
 }  // namespace
 
 Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& name) {
@@ -142,6 +191,12 @@ Result<Dockerfile> ParseDockerfile(std::string_view text, const std::string& nam
       joined += next;  // Docker joins continued lines with nothing in between
     }
     ASSIGN_OR_RETURN(Instruction ins, ParseInstruction(joined, start, name));
+    if (ins.keyword == "RUN" && !ins.json_form) {
+      if (auto docs = HeredocsIn(ins.rest); !docs.empty()) {
+        ASSIGN_OR_RETURN(ins.rest, TakeHeredocs(lines, n, ins.rest, docs, name, start));
+        ins.original = "RUN " + ins.rest;
+      }
+    }
     df.instructions.push_back(std::move(ins));
   }
   if (df.instructions.empty()) return Status::InvalidArgument(name + ": no instructions");

@@ -207,6 +207,15 @@ expect_eq "ADD keeps the tar's owners" "$(in_image add:1 'stat -c %u:%g opt/payl
 printf 'FROM busybox:latest\nADD https://example.com/x.tar /x\n' >"$add/Dockerfile"
 expect_error "ADD of a URL" "builds are offline" "$STRATA" build -t add:2 "$add"
 
+# --- RUN here-documents --------------------------------------------------------------
+heredoc=$WORK/heredoc
+mkdir -p "$heredoc"
+printf 'FROM busybox:latest\nRUN <<EOF\necho first >/out\necho second >>/out\nEOF\nRUN cat >/greeting <<-END\n\thello from a heredoc\n\tEND\n' >"$heredoc/Dockerfile"
+expect_ok "build with here-documents" "$STRATA" build -q -t heredoc:1 "$heredoc"
+expect_eq "a bare <<EOF runs its body" "$(in_image heredoc:1 'cat out')" "first
+second"
+expect_eq "cmd <<-END feeds its body, tabs stripped" "$(in_image heredoc:1 'cat greeting')" "hello from a heredoc"
+
 # --- failures leave the store as it was --------------------------------------------
 bad=$WORK/bad
 mkdir -p "$bad"

@@ -127,3 +127,24 @@ TEST_CASE("ENV and LABEL pairs, quotes and the legacy form") {
   REQUIRE(*words == std::vector<std::string>{"a", "b c", "d\"e", "f g"});
   REQUIRE_FALSE(SplitWords("'open").ok());
 }
+
+TEST_CASE("RUN here-documents, as BuildKit's Dockerfile syntax has them") {
+  auto df = ParseDockerfile(
+      "FROM x\n"
+      "RUN <<EOF\n"
+      "echo one\n"
+      "echo two\n"
+      "EOF\n"
+      "RUN cat >/greeting <<-'END' && wc -l </greeting\n"
+      "\thello\n"
+      "\tEND\n"
+      "CMD [\"sh\"]\n");
+  REQUIRE(df.ok());
+  REQUIRE(df->instructions.size() == 4);
+  CHECK(df->instructions[1].rest == "echo one\necho two\n");  // a bare <<EOF: the body is the script
+  CHECK(df->instructions[2].rest == "cat >/greeting <<-'END' && wc -l </greeting\nhello\nEND");
+  CHECK(df->instructions[3].keyword == "CMD");
+  auto open = ParseDockerfile("FROM x\nRUN <<EOF\necho never closed\n");
+  REQUIRE_FALSE(open.ok());
+  CHECK_THAT(open.status().message(), Catch::Contains("Dockerfile:2") && Catch::Contains("no closing EOF"));
+}

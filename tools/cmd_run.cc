@@ -14,7 +14,7 @@ namespace {
 struct CreateArgs {
   std::string name, workdir, user, entrypoint, runtime = "runc";
   std::vector<std::string> volumes, mounts, env, security_opts;
-  bool remove = false, detach = false, interactive = false, tty = false, privileged = false;
+  bool remove = false, detach = false, interactive = false, tty = false, privileged = false, verify = false;
 };
 
 void AddCreateFlags(CLI::App* cmd, CreateArgs& a) {
@@ -33,6 +33,8 @@ void AddCreateFlags(CLI::App* cmd, CreateArgs& a) {
   cmd->add_option("--entrypoint", a.entrypoint, "overrides the image's ENTRYPOINT");
   repeatable("--security-opt", a.security_opts, "seccomp=unconfined or no-new-privileges");
   cmd->add_flag("--privileged", a.privileged, "every capability, no seccomp, no masked paths");
+  cmd->add_flag("--verify", a.verify,
+                "check each file's stored content against its digest at its first open");
   // IMAGE [CMD...]: everything from the image on belongs to the container.
   cmd->prefix_command();
 }
@@ -52,6 +54,7 @@ ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::s
   config.working_dir = a.workdir;
   config.user = a.user;
   config.privileged = a.privileged;
+  config.verify = a.verify;
   for (const auto& opt : a.security_opts) {
     if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined") {
       config.seccomp = false;

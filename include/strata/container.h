@@ -41,6 +41,7 @@ struct ContainerConfig {
   bool seccomp = true;             // false: --security-opt seccomp=unconfined
   bool no_new_privileges = false;  // --security-opt no-new-privileges
   bool privileged = false;         // --privileged
+  bool verify = false;             // --verify: its mount checks each blob at its first open (EIO if not)
 };
 
 enum class ContainerState { kCreated, kRunning, kExited };
@@ -60,6 +61,7 @@ struct ContainerInfo {
   bool seccomp = true;
   bool no_new_privileges = false;
   bool privileged = false;
+  bool verify = false;
   int64_t created = 0;
   ContainerState state = ContainerState::kCreated;
   int exit_code = 0;

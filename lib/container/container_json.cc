@@ -32,6 +32,7 @@ json InfoToJson(const ContainerInfo& c) {
           {"Seccomp", c.seccomp},
           {"NoNewPrivileges", c.no_new_privileges},
           {"Privileged", c.privileged},
+          {"Verify", c.verify},
           {"Created", c.created},
           {"State", ContainerStateName(c.state)},
           {"ExitCode", c.exit_code},
@@ -99,6 +100,7 @@ Result<ContainerInfo> DecodeContainer(const std::string& text) {
     c.seccomp = j.value("Seccomp", true);
     c.no_new_privileges = j.value("NoNewPrivileges", false);
     c.privileged = j.value("Privileged", false);
+    c.verify = j.value("Verify", false);
     return c;
   } catch (const json::exception& e) {
     return Status::Corruption(std::string("a container record is malformed: ") + e.what());

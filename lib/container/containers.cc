@@ -200,6 +200,7 @@ Result<ContainerInfo> Containers::Create(const ContainerConfig& config) {
   c.seccomp = config.seccomp;
   c.no_new_privileges = config.no_new_privileges;
   c.privileged = config.privileged;
+  c.verify = config.verify;
 
   ASSIGN_OR_RETURN(FileLock lock, impl_->Lock());
   if (impl_->Find(c.name).ok())

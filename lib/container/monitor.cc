@@ -85,6 +85,7 @@ UnionRun DescribeRun(Containers& containers, const ContainerInfo& c, const std::
   run.spec.seccomp = c.seccomp;
   run.spec.no_new_privileges = c.no_new_privileges;
   run.spec.privileged = c.privileged;
+  run.verify = c.verify;
   return run;
 }
 

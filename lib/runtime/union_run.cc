@@ -27,6 +27,7 @@ Result<MountedRun> MountForRun(Store& store, const UnionRun& run) {
   // only the container's own processes have it as their root.
   mount.allow_other = true;
   mount.fsync = run.fsync;
+  mount.verify = run.verify;
   mount.lock_file = run.lock_file;
   RETURN_IF_ERROR(MountUnion(mount, run.mount_program.empty() ? DefaultMountProgram() : run.mount_program));
 

@@ -18,6 +18,7 @@ struct UnionRun {
   std::vector<std::string> layers;  // the lower tree, bottom first
   std::string upper_dir, work_dir, mountpoint;
   bool fsync = true;
+  bool verify = false;    // the mount checks each blob at its first open
   std::string lock_file;  // held by the mount's daemon: one writer per upper directory
   std::string user;       // USER / -u, resolved with the tree's /etc/passwd and /etc/group
   RunSpec spec;           // rootfs, uid and gid are filled in here; PATH when env has none

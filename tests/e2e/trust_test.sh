@@ -74,6 +74,22 @@ expect_eq "the full store is as it was" "$(STRATA_ROOT=$WORK/small/store store_s
 umount "$WORK/small"
 rm "$WORK/l1/bin/big"
 
+# --- run --verify: a damaged file fails to open inside the container ----------------------
+busybox_rootfs "$WORK/vb"
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$WORK/vb/etc/passwd"
+printf 'verify me, a file of its own\n' >"$WORK/vb/data"
+tar --numeric-owner -C "$WORK/vb" -cf "$WORK/vb.tar" .
+expect_ok "import busybox with a data file" S import "$WORK/vb.tar" vb:1
+expect_eq "runs as imported" "$(S run --rm --verify vb:1 cat /data)" "verify me, a file of its own"
+data_blob=$(grep -rl 'verify me, a file of its own' "$STRATA_ROOT/blobs")
+chmod u+w "$data_blob"
+printf 'V' | dd of="$data_blob" bs=1 seek=0 conv=notrunc status=none
+expect_eq "run --verify: the damaged file fails with EIO" \
+  "$(S run --rm --verify vb:1 cat /data 2>&1)" "cat: read error: Input/output error"
+expect_eq "run without --verify reads what is stored" "$(S run --rm vb:1 cat /data)" "Verify me, a file of its own"
+printf 'v' | dd of="$data_blob" bs=1 seek=0 conv=notrunc status=none
+expect_ok "rmi vb:1" S rmi vb:1
+
 # --- fsck --repair says when problems remain ---------------------------------------------
 chmod u+w "$blob"
 printf 'X' | dd of="$blob" bs=1 seek=0 conv=notrunc status=none

@@ -27,9 +27,10 @@ struct Context {
 [[noreturn]] void Fail(const Status& status);
 [[noreturn]] void Fail(const std::string& message, int exit_code = 1);
 
+// The value, or an error line and `exit_code` (run's refusals are 125, as docker's).
 template <typename T>
-T Check(Result<T> result) {
-  if (!result.ok()) Fail(result.status());
+T Check(Result<T> result, int exit_code = 1) {
+  if (!result.ok()) Fail(result.status().message(), exit_code);
   return std::move(result).value();
 }
 inline void Check(const Status& status) {

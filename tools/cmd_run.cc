@@ -67,13 +67,9 @@ ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::s
       Fail("--security-opt " + opt + ": strata knows seccomp=unconfined and no-new-privileges", failure);
     }
   }
-  auto check = [failure](auto result) {
-    if (!result.ok()) Fail(result.status().message(), failure);
-    return std::move(result).value();
-  };
-  for (const auto& v : a.volumes) config.mounts.push_back(check(ParseVolumeFlag(v)));
-  for (const auto& m : a.mounts) config.mounts.push_back(check(ParseMountFlag(m)));
-  return check(ctx.OpenContainers().Create(config));
+  for (const auto& v : a.volumes) config.mounts.push_back(Check(ParseVolumeFlag(v), failure));
+  for (const auto& m : a.mounts) config.mounts.push_back(Check(ParseMountFlag(m), failure));
+  return Check(ctx.OpenContainers().Create(config), failure);
 }
 
 // Docker's exit statuses for a run that did not begin: 127 the command is not

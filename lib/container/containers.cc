@@ -109,8 +109,26 @@ struct Containers::Impl {
     return out;
   }
 
-  // By id, name or unique id prefix, with a dead run noticed.
+  // A run whose process and monitor are both gone, and that nobody recorded
+  // (the monitor was killed), is over: killed, as far as anyone can tell.
+  static ContainerInfo WithDeadRunNoticed(ContainerInfo c) {
+    if (c.state == ContainerState::kRunning && !ContainerIsRunning(c)) {
+      c.state = ContainerState::kExited;
+      c.exit_code = c.exit_code ? c.exit_code : 137;
+      if (c.finished == 0) c.finished = std::time(nullptr);
+    }
+    return c;
+  }
+
+  // By id, name or unique id prefix, with a dead run noticed. A full id reads
+  // its own record only (stop and wait ask again and again).
   Result<ContainerInfo> Find(const std::string& ref) const {
+    if (ref.size() == 32 && LooksLikeId(ref)) {
+      if (auto text = ReadFile(dir + "/" + ref + "/config.json"); text.ok()) {
+        ASSIGN_OR_RETURN(ContainerInfo c, DecodeContainer(*text));
+        return WithDeadRunNoticed(std::move(c));
+      }
+    }
     ASSIGN_OR_RETURN(auto records, Records());
     const ContainerInfo* found = nullptr;
     for (const auto& c : records)
@@ -123,15 +141,7 @@ struct Containers::Impl {
       }
     }
     if (!found) return Status::NotFound("no such container: " + ref);
-    ContainerInfo c = *found;
-    // A run whose process and monitor are both gone, and that nobody recorded
-    // (the monitor was killed), is over: killed, as far as anyone can tell.
-    if (c.state == ContainerState::kRunning && !ContainerIsRunning(c)) {
-      c.state = ContainerState::kExited;
-      c.exit_code = c.exit_code ? c.exit_code : 137;
-      if (c.finished == 0) c.finished = std::time(nullptr);
-    }
-    return c;
+    return WithDeadRunNoticed(*found);
   }
 
   Status Put(const ContainerInfo& c, const std::string& record_path) const {
@@ -240,10 +250,7 @@ Result<ContainerInfo> Containers::Create(const ContainerConfig& config) {
 Result<std::vector<ContainerInfo>> Containers::List() {
   ASSIGN_OR_RETURN(auto records, impl_->Records());
   std::vector<ContainerInfo> out;
-  for (const auto& r : records) {
-    ASSIGN_OR_RETURN(ContainerInfo c, impl_->Find(r.id));  // with a dead run noticed
-    out.push_back(std::move(c));
-  }
+  for (auto& r : records) out.push_back(Impl::WithDeadRunNoticed(std::move(r)));
   return out;
 }
 

@@ -54,10 +54,13 @@ Result<size_t> GzipSource::Read(char* out, size_t cap) {
     if (mode_ == Mode::kGzip) RETURN_IF_ERROR(StartMember());
   }
   if (mode_ == Mode::kPlain) {
-    if (in_pos_ == in_len_) {
-      in_pos_ = in_len_ = 0;
-      ASSIGN_OR_RETURN(size_t n, Fill());
-      if (n == 0) return size_t{0};
+    if (in_pos_ == in_len_) {  // the bytes peeked at are handed on: read straight into `out`
+      for (;;) {
+        ssize_t n = ::read(fd_, out, cap);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Status::IOError(std::string("read: ") + std::strerror(errno));
+        return static_cast<size_t>(n);
+      }
     }
     size_t n = std::min(cap, in_len_ - in_pos_);
     std::memcpy(out, in_.get() + in_pos_, n);

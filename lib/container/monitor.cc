@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -45,14 +46,25 @@ class ReadyPipe {
   UniqueFd fd_;
 };
 
+// The container's process once it runs; a SIGTERM to the monitor before then.
+std::atomic<int> g_container_pid{0};
+std::atomic<bool> g_terminated{false};
+
 // Ctrl-C and a closed terminal are the launcher's to forward: the monitor
-// stays. (A handler, not SIG_IGN: the runtime and the container, which this
-// process starts, must get the default dispositions back at exec.)
-void KeepRunningOnTerminalSignals() {
+// stays. SIGTERM to the monitor ends the run it owns: the container is
+// killed, and the monitor records that, unmounts and goes as after any end.
+// (Handlers, not SIG_IGN: the runtime and the container, which this process
+// starts, must get the default dispositions back at exec.)
+void HandleSignals() {
   struct sigaction sa {};
   sa.sa_handler = [](int) {};
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGINT, SIGHUP, SIGPIPE}) ::sigaction(sig, &sa, nullptr);
+  sa.sa_handler = [](int) {
+    g_terminated = true;
+    if (int pid = g_container_pid.load(); pid > 0) ::kill(pid, SIGKILL);
+  };
+  ::sigaction(SIGTERM, &sa, nullptr);
 }
 
 // Reaps children until `pid` ends; its exit status (128 + signal when killed).
@@ -118,7 +130,7 @@ void RecordEnd(Containers& containers, const std::string& id, int exit_code, boo
 
 int RunMonitor(Containers& containers, const std::string& id, const MonitorOptions& options) {
   ReadyPipe ready(options.ready_fd);
-  KeepRunningOnTerminalSignals();
+  HandleSignals();
   // The runtime's process is reparented to us when the runtime exits.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   auto c = containers.Get(id);
@@ -169,6 +181,8 @@ int RunMonitor(Containers& containers, const std::string& id, const MonitorOptio
     return finish(125, false);
   }
   ready.Ok();
+  g_container_pid = c->pid;
+  if (g_terminated) ::kill(c->pid, SIGKILL);  // asked to end before the process ran
   const int code = ReapUntil(c->pid, c->pid_start);
   DeleteFromRuntime(runtime, c->id);
   return finish(code, true);

@@ -95,6 +95,15 @@ expect_eq "ps never says Exited while it runs" "$(state_of orphan)" running
 expect_eq "wait gives its status" "$(S wait orphan)" 6
 expect_eq "ps -a says how it ended" "$(S ps -a | grep -c 'Exited (6).*orphan$')" 1
 
+# The monitor ended (SIGTERM): it ends the run it owns, records it, unmounts.
+id=$(S run -d --name owned busybox sleep 600)
+monitor=$(pgrep -f "strata-monitor --root $STRATA_ROOT .*$id")
+kill -TERM "$monitor"
+wait_for "the monitor goes" bash -c "! kill -0 $monitor 2>/dev/null"
+expect_eq "SIGTERM to the monitor: the container ended, recorded" "$(S ps -a | grep -c 'Exited (137).*owned$')" 1
+expect_eq "and its mount is gone" "$(grep -c "$STRATA_ROOT/containers/$id" /proc/mounts)" 0
+expect_ok "rm" S rm owned
+
 # --- run -d, logs, stop, kill -------------------------------------------------------------
 id=$(S run -d --name bg busybox sh -c "echo started; $loop")
 expect_eq "run -d prints the id" "${#id}" 32

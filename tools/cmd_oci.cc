@@ -43,11 +43,20 @@ void AddOciCommands(CLI::App& app, Context& ctx) {
     Check(st);
   });
 
-  auto input = std::make_shared<std::string>();
+  struct LoadArgs {
+    std::string input, platform;
+  };
+  auto load_args = std::make_shared<LoadArgs>();
   auto* load = app.add_subcommand("load", "read images from an OCI image layout tar or a docker save tar");
-  load->add_option("-i,--input", *input, "the tar to read")->required();
-  load->callback([&ctx, input] {
-    auto images = LoadImages(ctx.OpenStore(), *input, TerminalProgress());
+  load->add_option("-i,--input", load_args->input, "the tar to read")->required();
+  load->add_option(
+      "--platform", load_args->platform,
+      "from a multi-platform archive, load this one (os/arch[/variant]; default: this machine's)");
+  load->callback([&ctx, load_args] {
+    LoadOptions options;
+    if (!load_args->platform.empty()) options.platform = Check(ParsePlatform(load_args->platform));
+    options.progress = TerminalProgress();
+    auto images = LoadImages(ctx.OpenStore(), load_args->input, options);
     EndProgress();
     for (const auto& image : Check(std::move(images))) {
       if (image.names.empty()) std::printf("Loaded image ID: %s\n", image.id.c_str());

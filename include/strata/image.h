@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "strata/status.h"
+
 namespace strata {
 
 struct LayerInfo {
@@ -37,6 +39,30 @@ struct ImageConfig {
   std::vector<std::string> shell;
 };
 
+// What an image's binaries run on, spelled as OCI image configs and index
+// descriptors spell it (GOOS/GOARCH names: "linux", "amd64", "arm64", "arm").
+struct Platform {
+  std::string os;
+  std::string architecture;
+  std::string variant;  // "v7" for arm, "" when the architecture has none
+
+  bool empty() const { return architecture.empty(); }
+};
+
+// The platform of this machine (from uname), e.g. linux/amd64 or linux/arm/v7.
+Platform HostPlatform();
+// "linux/arm64", "linux/arm/v7", or an architecture alone ("arm64": os linux).
+Result<Platform> ParsePlatform(const std::string& text);
+// "os/architecture[/variant]".
+std::string PlatformString(const Platform& platform);
+// Whether an image made for `have` runs where `want` is asked for: os and
+// architecture equal, and the variant too when both name one (arm64's "v8"
+// is its only variant, so "" and "v8" are one).
+bool PlatformMatches(const Platform& want, const Platform& have);
+// OK when this machine runs binaries made for `platform`; otherwise an error
+// naming `what` ("image busybox") and both platforms.
+Status CheckHostCanRun(const Platform& platform, const std::string& what);
+
 struct Image {
   std::string id;
   std::vector<std::string> layers;  // bottom first
@@ -44,6 +70,7 @@ struct Image {
   std::vector<HistoryEntry> history;
   std::vector<std::string> names;  // "name:tag" references that point here
   int64_t created = 0;
+  Platform platform;  // the store fills in the host's for an image that names none
 };
 
 // JSON forms used by `inspect --json` and `ls --json`.

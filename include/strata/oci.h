@@ -23,11 +23,19 @@ struct SaveOptions {
 Status SaveImages(Store& store, const std::vector<std::string>& refs, const std::string& out_path,
                   const SaveOptions& options = {});
 
+struct LoadOptions {
+  // From a multi-platform index, the image for this platform; an archive with
+  // none for it is refused. Empty: the host's, and a single-platform image of
+  // another platform still loads (as with docker load; `run` refuses it).
+  Platform platform;
+  std::function<void(const std::string&)> progress;  // "layer 2/5" lines, when set
+};
+
 // Reads an OCI image layout tar or a `docker save` tar, verifies every
 // sha256 digest (blobs, and each layer's DiffID) before anything lands, then
-// imports the images, named by their ref names or RepoTags. A bad archive
-// leaves the store as it was.
-Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
-                                      const std::function<void(const std::string&)>& progress = nullptr);
+// imports the images, named by their ref names or RepoTags. A layer whose
+// media type misstates its compression is refused. A bad archive leaves the
+// store as it was.
+Result<std::vector<Image>> LoadImages(Store& store, const std::string& path, const LoadOptions& options = {});
 
 }  // namespace strata

@@ -192,6 +192,7 @@ Status Builder::From(const Instruction& ins) {
     next.layers = s.layers;
     next.config = s.config;
     next.history = s.history;
+    next.platform = s.platform;
     next.created = s.created;
   } else {
     auto image = store_.GetImage(base);
@@ -202,6 +203,7 @@ Status Builder::From(const Instruction& ins) {
     next.layers = image->layers;
     next.config = image->config;
     next.history = image->history;
+    next.platform = image->platform;
     next.created = image->created;
   }
   stages_.push_back(std::move(next));
@@ -382,6 +384,8 @@ Status Builder::RunCommand(const Instruction& ins) {
                     JoinWords(env, std::string(1, '\0').c_str()) + "\nworkdir " + stage_->config.working_dir +
                     "\nuser " + stage_->config.user + "\n";
   return LayerStep(key, created_by, [&](Scratch& scratch) -> Status {
+    if (!stage_->platform.empty())
+      RETURN_IF_ERROR(CheckHostCanRun(stage_->platform, "the stage's base image"));
     int status = 0;
     Status st = RunInUnion(store_, *stage_, args, env, options_, scratch, &status);
     if (!st.ok() && report_) report_->failed_run_status = status;
@@ -505,6 +509,7 @@ Result<Image> Builder::Run(const Dockerfile& file, const std::string& file_name)
   image.layers = stage_->layers;
   image.config = stage_->config;
   image.history = stage_->history;
+  image.platform = stage_->platform;
   image.created = stage_->created;
   ASSIGN_OR_RETURN(image, store_.CreateImage(image, options_.tags.empty() ? "" : options_.tags[0]));
   for (size_t i = 1; i < options_.tags.size(); ++i) RETURN_IF_ERROR(store_.Tag(image.id, options_.tags[i]));

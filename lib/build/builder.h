@@ -25,6 +25,7 @@ struct StageState {
   std::vector<std::string> layers;
   ImageConfig config;
   std::vector<HistoryEntry> history;
+  Platform platform;                        // the base image's; "" from scratch (the host's)
   std::map<std::string, std::string> args;  // ARGs declared in this stage, with their values
   int64_t created = 0;                      // time of its newest layer
 

@@ -201,6 +201,7 @@ Result<ContainerInfo> Containers::Create(const ContainerConfig& config) {
   c.name = config.name.empty() ? GeneratedName() : config.name;
   RETURN_IF_ERROR(CheckObjectName("container", c.name));
   ASSIGN_OR_RETURN(Image image, impl_->store.GetImage(config.image));
+  RETURN_IF_ERROR(CheckHostCanRun(image.platform, "image " + config.image));
   c.image_id = image.id;
   c.image_ref = config.image;
   c.top_layer = image.layers.empty() ? "" : image.layers.back();

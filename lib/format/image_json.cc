@@ -33,10 +33,17 @@ json HistoryToJson(const std::vector<HistoryEntry>& history) {
 }
 
 json ImageToJson(const Image& image) {
-  return json{{"created", image.created},
-              {"layers", image.layers},
-              {"config", ConfigToJson(image.config)},
-              {"history", HistoryToJson(image.history)}};
+  json j{{"created", image.created},
+         {"layers", image.layers},
+         {"config", ConfigToJson(image.config)},
+         {"history", HistoryToJson(image.history)}};
+  // Absent in images made before platforms were recorded: their ids stay as they were.
+  if (!image.platform.empty()) {
+    j["os"] = image.platform.os;
+    j["architecture"] = image.platform.architecture;
+    if (!image.platform.variant.empty()) j["variant"] = image.platform.variant;
+  }
+  return j;
 }
 
 json LayerToJson(const LayerInfo& l) {
@@ -62,6 +69,9 @@ Result<Image> DecodeImageConfig(std::string_view text) {
     Image image;
     Get(j, "created", &image.created);
     Get(j, "layers", &image.layers);
+    Get(j, "os", &image.platform.os);
+    Get(j, "architecture", &image.platform.architecture);
+    Get(j, "variant", &image.platform.variant);
     if (auto c = j.find("config"); c != j.end()) {
       Get(*c, "Env", &image.config.env);
       Get(*c, "Cmd", &image.config.cmd);

@@ -54,7 +54,34 @@ Result<std::string> Sha256File(const std::string& path) {
   return h.HexDigest();
 }
 
-Result<std::string> Sha256Uncompressed(const std::string& path) {
+const char* BlobCompressionName(BlobCompression c) {
+  switch (c) {
+    case BlobCompression::kNone: return "uncompressed";
+    case BlobCompression::kGzip: return "gzip";
+    case BlobCompression::kZstd: return "zstd";
+    case BlobCompression::kXz: return "xz";
+    case BlobCompression::kBzip2: return "bzip2";
+    case BlobCompression::kOther: break;
+  }
+  return "compressed in another format";
+}
+
+namespace {
+
+BlobCompression FromFilterCode(int code) {
+  switch (code) {
+    case ARCHIVE_FILTER_NONE: return BlobCompression::kNone;
+    case ARCHIVE_FILTER_GZIP: return BlobCompression::kGzip;
+    case ARCHIVE_FILTER_ZSTD: return BlobCompression::kZstd;
+    case ARCHIVE_FILTER_XZ: return BlobCompression::kXz;
+    case ARCHIVE_FILTER_BZIP2: return BlobCompression::kBzip2;
+    default: return BlobCompression::kOther;
+  }
+}
+
+}  // namespace
+
+Result<UncompressedDigest> Sha256Uncompressed(const std::string& path) {
   archive* a = archive_read_new();
   archive_read_support_filter_all(a);
   archive_read_support_format_raw(a);
@@ -73,9 +100,14 @@ Result<std::string> Sha256Uncompressed(const std::string& path) {
     if (n <= 0) break;
     h.Update(buf.data(), static_cast<size_t>(n));
   }
+  // Filters count from the one nearest the reader; the last is the file itself
+  // (code none), the one before it the compression of the blob's own bytes.
+  int filters = archive_filter_count(a);
+  BlobCompression compression =
+      filters >= 2 ? FromFilterCode(archive_filter_code(a, filters - 2)) : BlobCompression::kNone;
   archive_read_free(a);
   if (!st.ok()) return st;
-  return h.HexDigest();
+  return UncompressedDigest{h.HexDigest(), compression};
 }
 
 }  // namespace strata

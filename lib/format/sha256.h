@@ -25,7 +25,16 @@ class Sha256 {
 
 std::string Sha256Hex(std::string_view data);
 Result<std::string> Sha256File(const std::string& path);
-// The uncompressed bytes of a (gzip, zstd or plain) file, hashed: a layer's DiffID.
-Result<std::string> Sha256Uncompressed(const std::string& path);
+// How a layer blob's bytes are compressed, as its content shows (not as a
+// media type claims).
+enum class BlobCompression { kNone, kGzip, kZstd, kXz, kBzip2, kOther };
+const char* BlobCompressionName(BlobCompression c);
+
+struct UncompressedDigest {
+  std::string hex;  // sha256 of the uncompressed bytes: a layer's DiffID
+  BlobCompression compression = BlobCompression::kNone;
+};
+// The uncompressed bytes of a (gzip, zstd, xz, bzip2 or plain) file, hashed.
+Result<UncompressedDigest> Sha256Uncompressed(const std::string& path);
 
 }  // namespace strata

@@ -1,5 +1,6 @@
 #include "oci/oci_config.h"
 #include "format/json.h"
+#include "util/status_macros.h"
 
 #include <time.h>
 
@@ -66,12 +67,14 @@ std::string OciConfigJson(const Image& image, const std::vector<std::string>& di
     if (h.empty_layer) e["empty_layer"] = true;
     history.push_back(e);
   }
+  const Platform platform = image.platform.empty() ? HostPlatform() : image.platform;
   json out = {{"created", Rfc3339(image.created)},
-              {"architecture", "amd64"},
-              {"os", "linux"},
+              {"architecture", platform.architecture},
+              {"os", platform.os},
               {"config", config},
               {"rootfs", {{"type", "layers"}, {"diff_ids", diff_ids}}},
               {"history", history}};
+  if (!platform.variant.empty()) out["variant"] = platform.variant;
   return DumpJson(out);
 }
 
@@ -82,6 +85,10 @@ Result<OciImageConfig> ParseOciConfig(const std::string& text) {
     OciImageConfig out;
     Image& image = out.image;
     image.created = ParseRfc3339(j.value("created", ""));
+    image.platform = {j.value("os", ""), j.value("architecture", ""), j.value("variant", "")};
+    if (image.platform.architecture.empty() != image.platform.os.empty())
+      return Status::InvalidArgument("image config names an architecture or an os, not both");
+    if (!image.platform.empty()) RETURN_IF_ERROR(ParsePlatform(PlatformString(image.platform)).status());
     json c = j.value("config", json::object());
     if (c.is_null()) c = json::object();
     auto strings = [&](const char* key) {

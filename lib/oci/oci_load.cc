@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "format/archive_files.h"
@@ -28,7 +30,37 @@ struct PendingImage {
   OciImageConfig config;
   std::vector<std::string> layer_files;
   std::vector<LayerSource> sources;  // each layer's blob, to save it again as it was
+  // The compression each layer's media type declares; none where the archive
+  // declares nothing (docker save), and the content's truth is recorded instead.
+  std::vector<std::optional<BlobCompression>> declared;
 };
+
+const char* kOciLayerTar = "application/vnd.oci.image.layer.v1.tar";
+
+// The compression a layer media type declares; an error for a type strata does not read.
+Result<BlobCompression> DeclaredCompression(const std::string& type) {
+  static const std::map<std::string, BlobCompression> kLayerTypes = {
+      {kOciLayerTar, BlobCompression::kNone},
+      {"application/vnd.oci.image.layer.v1.tar+gzip", BlobCompression::kGzip},
+      {"application/vnd.oci.image.layer.v1.tar+zstd", BlobCompression::kZstd},
+      {"application/vnd.docker.image.rootfs.diff.tar", BlobCompression::kNone},
+      {"application/vnd.docker.image.rootfs.diff.tar.gzip", BlobCompression::kGzip},
+  };
+  if (auto it = kLayerTypes.find(type); it != kLayerTypes.end()) return it->second;
+  if (type.empty()) return Status::InvalidArgument("a layer descriptor has no mediaType");
+  return Status::Unsupported("layer type " + type + " is not supported");
+}
+
+// The OCI media type for a blob compressed as its content shows; "" for
+// compressions OCI has no layer type for (xz, bzip2: docker load reads them).
+std::string MediaTypeOf(BlobCompression c) {
+  switch (c) {
+    case BlobCompression::kNone: return kOciLayerTar;
+    case BlobCompression::kGzip: return std::string(kOciLayerTar) + "+gzip";
+    case BlobCompression::kZstd: return std::string(kOciLayerTar) + "+zstd";
+    default: return "";
+  }
+}
 
 Result<json> ReadJson(const std::string& path, const std::string& what) {
   auto text = ReadFile(path);
@@ -69,15 +101,62 @@ Status VerifyDiffIds(PendingImage& image) {
     return Status::InvalidArgument("the config names " + std::to_string(image.config.diff_ids.size()) +
                                    " layers, the manifest " + std::to_string(image.layer_files.size()));
   for (size_t i = 0; i < image.layer_files.size(); ++i) {
-    ASSIGN_OR_RETURN(std::string hex, Sha256Uncompressed(image.layer_files[i]));
-    if ("sha256:" + hex != image.config.diff_ids[i])
-      return Status::InvalidArgument("layer " + std::to_string(i + 1) + " does not match its DiffID " +
-                                     image.config.diff_ids[i]);
+    const std::string layer = "layer " + std::to_string(i + 1) + " (" + image.sources[i].digest + ")";
+    ASSIGN_OR_RETURN(UncompressedDigest digest, Sha256Uncompressed(image.layer_files[i]));
+    if ("sha256:" + digest.hex != image.config.diff_ids[i])
+      return Status::InvalidArgument(layer + " does not match its DiffID " + image.config.diff_ids[i]);
+    // A media type that lies about the compression is refused, never saved again as the lie.
+    if (image.declared[i] && *image.declared[i] != digest.compression) {
+      return Status::InvalidArgument(layer + " is " + BlobCompressionName(digest.compression) +
+                                     " but its media type " + image.sources[i].media_type + " says " +
+                                     BlobCompressionName(*image.declared[i]));
+    }
+    if (!image.declared[i]) image.sources[i].media_type = MediaTypeOf(digest.compression);
   }
   return Status::OK();
 }
 
-Result<std::vector<PendingImage>> ReadOciLayout(const Unpacked& archive) {
+const char* kIndexType = "application/vnd.oci.image.index.v1+json";
+const char* kDockerListType = "application/vnd.docker.distribution.manifest.list.v2+json";
+
+Platform DescriptorPlatform(const json& descriptor) {
+  const json& p = descriptor.at("platform");
+  return {p.value("os", ""), p.value("architecture", ""), p.value("variant", "")};
+}
+
+// The descriptors of an index meant for `want`: those whose platform matches,
+// and those that name none (their config says, and is checked later).
+// Attestation manifests (platform unknown/unknown) are never images.
+Result<std::vector<json>> ForPlatform(const json& descriptors, const Platform& want) {
+  std::vector<json> chosen;
+  std::vector<std::string> others;
+  for (const json& d : descriptors) {
+    if (!d.contains("platform")) {
+      chosen.push_back(d);
+      continue;
+    }
+    Platform p = DescriptorPlatform(d);
+    if (p.os == "unknown") continue;
+    if (PlatformMatches(want, p))
+      chosen.push_back(d);
+    else
+      others.push_back(PlatformString(p));
+  }
+  if (chosen.empty() && !others.empty()) {
+    std::string list;
+    for (const auto& o : others) list += (list.empty() ? "" : ", ") + o;
+    return Status::NotFound("the archive has no image for " + PlatformString(want) + " (it has " + list +
+                            "); choose one with --platform");
+  }
+  return chosen;
+}
+
+bool IsIndex(const json& descriptor, const json& blob) {
+  std::string type = descriptor.value("mediaType", "");
+  return type == kIndexType || type == kDockerListType || blob.contains("manifests");
+}
+
+Result<std::vector<PendingImage>> ReadOciLayout(const Unpacked& archive, const Platform& want) {
   ASSIGN_OR_RETURN(std::string index_path, archive.Path("index.json"));
   ASSIGN_OR_RETURN(json index, ReadJson(index_path, "index.json"));
   std::vector<PendingImage> out;
@@ -99,25 +178,36 @@ Result<std::vector<PendingImage>> ReadOciLayout(const Unpacked& archive) {
     return path;
   };
   try {
-    for (const json& d : index.at("manifests")) {
-      ASSIGN_OR_RETURN(std::string manifest_path, blob(d));
-      ASSIGN_OR_RETURN(json manifest, ReadJson(manifest_path, "manifest"));
-      if (manifest.contains("manifests"))
-        return Status::Unsupported("nested image indexes are not supported");
+    ASSIGN_OR_RETURN(std::vector<json> top, ForPlatform(index.at("manifests"), want));
+    for (json d : top) {
       PendingImage image;
       if (d.contains("annotations") && d["annotations"].contains("org.opencontainers.image.ref.name"))
         image.names.push_back(d["annotations"]["org.opencontainers.image.ref.name"].get<std::string>());
+      ASSIGN_OR_RETURN(std::string manifest_path, blob(d));
+      ASSIGN_OR_RETURN(json manifest, ReadJson(manifest_path, "manifest"));
+      if (IsIndex(d, manifest)) {  // one image for many platforms: take the one asked for
+        ASSIGN_OR_RETURN(std::vector<json> inner, ForPlatform(manifest.at("manifests"), want));
+        if (inner.empty()) return Status::InvalidArgument("an image index in the archive names no image");
+        d = inner.front();
+        ASSIGN_OR_RETURN(manifest_path, blob(d));
+        ASSIGN_OR_RETURN(manifest, ReadJson(manifest_path, "manifest"));
+        if (IsIndex(d, manifest)) return Status::Unsupported("image indexes nested twice are not supported");
+      }
       ASSIGN_OR_RETURN(std::string config_path, blob(manifest.at("config")));
       ASSIGN_OR_RETURN(std::string config_text, ReadFile(config_path));
       ASSIGN_OR_RETURN(image.config, ParseOciConfig(config_text));
+      if (d.contains("platform") && !PlatformMatches(DescriptorPlatform(d), image.config.image.platform)) {
+        return Status::InvalidArgument("a manifest listed for " + PlatformString(DescriptorPlatform(d)) +
+                                       " has a config for " + PlatformString(image.config.image.platform));
+      }
       for (const json& l : manifest.at("layers")) {
         std::string type = l.value("mediaType", "");
-        if (type.find("nondistributable") != std::string::npos || type.find("foreign") != std::string::npos)
-          return Status::Unsupported("layer type " + type + " is not supported");
+        ASSIGN_OR_RETURN(BlobCompression declared, DeclaredCompression(type));
         std::string digest = l.at("digest").get<std::string>();
         ASSIGN_OR_RETURN(std::string layer_path, blob(l));
         image.layer_files.push_back(layer_path);
         image.sources.push_back({"", digest, "", type});
+        image.declared.push_back(declared);
       }
       out.push_back(std::move(image));
     }
@@ -150,7 +240,8 @@ Result<std::vector<PendingImage>> ReadDockerArchive(const Unpacked& archive) {
           return Status::InvalidArgument("layer " + l.get<std::string>() + " is missing");
         ASSIGN_OR_RETURN(std::string hex, Sha256File(path));
         image.layer_files.push_back(path);
-        image.sources.push_back({"", "sha256:" + hex, "", "application/vnd.oci.image.layer.v1.tar"});
+        image.sources.push_back({"", "sha256:" + hex, "", ""});
+        image.declared.push_back(std::nullopt);
       }
       out.push_back(std::move(image));
     }
@@ -162,11 +253,11 @@ Result<std::vector<PendingImage>> ReadDockerArchive(const Unpacked& archive) {
 
 }  // namespace
 
-Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
-                                      const std::function<void(const std::string&)>& progress) {
+Result<std::vector<Image>> LoadImages(Store& store, const std::string& path, const LoadOptions& options) {
   auto say = [&](const std::string& line) {
-    if (progress) progress(line);
+    if (options.progress) options.progress(line);
   };
+  const Platform want = options.platform.empty() ? HostPlatform() : options.platform;
   if (!PathExists(path)) return Status::NotFound("no such file: " + path);
   ASSIGN_OR_RETURN(Scratch scratch, Scratch::Make(store.root()));
   char real[PATH_MAX];
@@ -179,7 +270,7 @@ Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
   std::vector<PendingImage> pending;
   const std::string& root = archive.root;
   if (PathExists(root + "/oci-layout")) {
-    ASSIGN_OR_RETURN(pending, ReadOciLayout(archive));
+    ASSIGN_OR_RETURN(pending, ReadOciLayout(archive, want));
   } else if (PathExists(root + "/manifest.json") || archive.symlinks.count("manifest.json")) {
     ASSIGN_OR_RETURN(pending, ReadDockerArchive(archive));
   } else {
@@ -187,6 +278,12 @@ Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
   }
   if (pending.empty()) return Status::InvalidArgument(path + ": the archive holds no image");
   for (auto& image : pending) {
+    // Without --platform an image of another platform loads (as docker's does) and is refused at run.
+    const Platform& have = image.config.image.platform;
+    if (!options.platform.empty() && !PlatformMatches(want, have)) {
+      return Status::NotFound(path + ": the image in it is for " + PlatformString(have) + ", not " +
+                              PlatformString(want));
+    }
     say("verifying " + std::to_string(image.layer_files.size()) + " layers");
     RETURN_IF_ERROR(VerifyDiffIds(image).WithContext(path));
   }
@@ -214,7 +311,7 @@ Result<std::vector<Image>> LoadImages(Store& store, const std::string& path,
         return layer.status().WithContext(path);
       }
       if (old_layers.insert(layer->id).second) new_layers.push_back(layer->id);
-      if (i < p.sources.size()) {
+      if (!p.sources[i].media_type.empty()) {
         LayerSource source = p.sources[i];
         source.diff_id = p.config.diff_ids[i];
         if (Status st = store.AttachLayerSource(layer->id, p.layer_files[i], source); !st.ok()) {

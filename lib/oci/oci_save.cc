@@ -122,15 +122,19 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
     json manifest = {
         {"schemaVersion", 2}, {"mediaType", kManifestType}, {"config", config.ToJson()}, {"layers", layers}};
     ASSIGN_OR_RETURN(Descriptor m, layout.AddBytes(DumpJson(manifest), kManifestType));
+    json platform = {{"os", image.platform.os}, {"architecture", image.platform.architecture}};
+    if (!image.platform.variant.empty()) platform["variant"] = image.platform.variant;
     // One index entry per name the user asked for (or the image's names, when named by id).
     std::vector<std::string> names;
     for (const auto& n : image.names) {
       if (n == refs[i] || n == refs[i] + ":latest") names = {n};
     }
     if (names.empty()) names = image.names;
-    if (names.empty()) manifests.push_back(m.ToJson());
+    json descriptor = m.ToJson();
+    descriptor["platform"] = platform;
+    if (names.empty()) manifests.push_back(descriptor);
     for (const auto& n : names) {
-      json d = m.ToJson();
+      json d = descriptor;
       d["annotations"] = {{"org.opencontainers.image.ref.name", n}};
       manifests.push_back(d);
     }

@@ -108,6 +108,8 @@ Result<Image> Store::Impl::LoadImage(const std::string& id) {
   }
   ASSIGN_OR_RETURN(Image image, DecodeImageConfig(text));
   image.id = id;
+  if (image.platform.empty()) image.platform = HostPlatform();  // recorded before platforms were
+
   ASSIGN_OR_RETURN(auto tags, catalog->TagsByImage());
   auto [first, last] = tags.equal_range(id);
   for (auto it = first; it != last; ++it) image.names.push_back(it->second);
@@ -126,6 +128,7 @@ Result<LayerIndex> Store::Impl::LoadIndex(const LayerInfo& layer) {
 
 Result<Image> Store::Impl::WriteImageConfig(Image image, bool* created) {
   image.names.clear();
+  if (image.platform.empty()) image.platform = HostPlatform();  // made here, from nothing
   std::string text = EncodeImageConfig(image);
   image.id = HashBytes(secret, text.data(), text.size()).Hex();
   std::string dir = ImageDir(image.id);

@@ -239,6 +239,7 @@ Result<Image> Store::Impl::ImportLayer(const ImportOptions& options, const std::
   Image image;
   image.config = base.config;
   image.history = base.history;
+  image.platform = base.platform;
   image.layers = base.layers;
   image.layers.push_back(staged.info.id);
   image.created = std::time(nullptr);

@@ -88,6 +88,105 @@ expect_eq "named by RepoTags" "$(S image ls --json | python3 -c 'import json,sys
 S mount docker.io/library/app:2 "$WORK/mnt" && tree "$WORK/mnt" >"$WORK/docker.tree"; S umount "$WORK/mnt"
 expect_eq "the docker-archive's tree" "$(cat "$WORK/docker.tree")" "$(cat "$WORK/app.tree")"
 
+# --- platforms: save writes the image's own, load picks one from a multi-platform index ---
+host_arch=$(case "$(uname -m)" in x86_64) echo amd64 ;; aarch64) echo arm64 ;; *) uname -m ;; esac)
+other_arch=$([ "$host_arch" = arm64 ] && echo amd64 || echo arm64)
+config_of() { # the config of the first image in a layout directory, as "os/arch"
+  python3 - "$1" <<'PY'
+import json, sys
+d = sys.argv[1]; i = json.load(open(d + "/index.json"))
+m = json.load(open(d + "/blobs/sha256/" + i["manifests"][0]["digest"][7:]))
+c = json.load(open(d + "/blobs/sha256/" + m["config"]["digest"][7:]))
+print(c["os"] + "/" + c["architecture"], i["manifests"][0]["platform"]["architecture"])
+PY
+}
+expect_eq "save writes the host's platform, in the config and the index" "$(config_of "$WORK/layout")" "linux/$host_arch $host_arch"
+# One name, two platforms: a nested index over the host's image and an
+# $other_arch twin (the same layers, its config saying so).
+rm -rf "$WORK/multi" && cp -a "$WORK/layout" "$WORK/multi"
+python3 - "$WORK/multi" "$other_arch" <<'PY'
+import hashlib, json, sys
+d, other = sys.argv[1], sys.argv[2]
+def put(obj):
+    b = json.dumps(obj).encode(); h = hashlib.sha256(b).hexdigest()
+    open(d + "/blobs/sha256/" + h, "wb").write(b); return "sha256:" + h, len(b)
+i = json.load(open(d + "/index.json")); host = i["manifests"][0]
+m = json.load(open(d + "/blobs/sha256/" + host["digest"][7:]))
+c = json.load(open(d + "/blobs/sha256/" + m["config"]["digest"][7:]))
+c["architecture"] = other; c["config"]["Labels"] = {"arch": other}
+m["config"]["digest"], m["config"]["size"] = put(c)
+md, ms = put(m)
+twin = {"mediaType": m["mediaType"], "digest": md, "size": ms, "platform": {"os": "linux", "architecture": other}}
+attestation = dict(twin, platform={"os": "unknown", "architecture": "unknown"})
+hostd = {k: host[k] for k in ("mediaType", "digest", "size", "platform")}
+nd, ns = put({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+              "manifests": [twin, attestation, hostd]})
+i["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": nd, "size": ns,
+                   "annotations": host["annotations"]}]
+json.dump(i, open(d + "/index.json", "w"))
+PY
+tar -C "$WORK/multi" -cf "$WORK/multi.tar" .
+arch_of() { S image inspect --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["architecture"])'; }
+export STRATA_ROOT=$WORK/store5
+expect_ok "load a multi-platform index" S load -i "$WORK/multi.tar"
+expect_eq "it loads the host's platform" "$(arch_of app:1)" "$host_arch"
+export STRATA_ROOT=$WORK/store6
+expect_ok "load --platform linux/$other_arch" S load --platform "linux/$other_arch" -i "$WORK/multi.tar"
+expect_eq "it loads the one asked for" "$(arch_of app:1)" "$other_arch"
+expect_error "run refuses an image of another architecture" "image app:1 is made for linux/$other_arch and this machine is linux/$host_arch" S run app:1 /bin/true
+expect_ok "save the $other_arch image" S save app:1 -o "$WORK/other.tar"
+mkdir -p "$WORK/layout-other" && tar -C "$WORK/layout-other" -xf "$WORK/other.tar"
+expect_eq "save writes its own platform back" "$(config_of "$WORK/layout-other")" "linux/$other_arch $other_arch"
+export STRATA_ROOT=$WORK/store7
+expect_error "a platform the archive lacks" "has no image for linux/s390x (it has linux/$other_arch, linux/$host_arch)" S load --platform linux/s390x -i "$WORK/multi.tar"
+expect_error "--platform and a layout of another" "has no image for linux/$other_arch (it has linux/$host_arch)" S load --platform "linux/$other_arch" -i "$WORK/app.tar"
+expect_error "--platform and a docker archive of another" "is for linux/$host_arch, not linux/$other_arch" S load --platform "linux/$other_arch" -i "$WORK/docker.tar"
+expect_error "a bad --platform" "bad platform" S load --platform "linux/../x" -i "$WORK/app.tar"
+expect_eq "refused loads wrote no image" "$(S image ls -q | wc -l)" 0
+
+# --- media types: a type that lies about the compression is refused; the truth is kept ---
+export STRATA_ROOT=$WORK/store8
+S image ls -q >/dev/null && before=$(store_state)
+rm -rf "$WORK/lie" && cp -a "$WORK/layout" "$WORK/lie"
+python3 - "$WORK/lie" <<'PY'
+import hashlib, json, sys
+d = sys.argv[1]
+i = json.load(open(d + "/index.json")); desc = i["manifests"][0]
+m = json.load(open(d + "/blobs/sha256/" + desc["digest"][7:]))
+m["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar"  # the blob is gzip
+b = json.dumps(m).encode(); h = hashlib.sha256(b).hexdigest()
+open(d + "/blobs/sha256/" + h, "wb").write(b)
+desc["digest"], desc["size"] = "sha256:" + h, len(b)
+json.dump(i, open(d + "/index.json", "w"))
+PY
+tar -C "$WORK/lie" -cf "$WORK/lie.tar" .
+expect_error "a gzip layer typed as plain tar" "is gzip but its media type application/vnd.oci.image.layer.v1.tar says uncompressed" S load -i "$WORK/lie.tar"
+expect_eq "nothing of it stored" "$(store_state)" "$before"
+# docker save archives name no compression: a gzip layer in one is recorded as gzip.
+rm -rf "$WORK/dgz" && mkdir -p "$WORK/dgz" && tar -C "$WORK/dgz" -xf "$WORK/docker.tar"
+python3 - "$WORK/dgz" <<'PY'
+import gzip, json, os, sys
+d = sys.argv[1]; m = json.load(open(d + "/manifest.json"))
+first = m[0]["Layers"][0]
+open(d + "/" + first + ".gz", "wb").write(gzip.compress(open(d + "/" + first, "rb").read()))
+os.unlink(d + "/" + first)
+m[0]["Layers"][0] = first + ".gz"
+json.dump(m, open(d + "/manifest.json", "w"))
+PY
+tar -C "$WORK/dgz" -cf "$WORK/dgz.tar" .
+expect_ok "load a docker archive with a gzip layer" S load -i "$WORK/dgz.tar"
+expect_ok "save it" S save app:2 -o "$WORK/dgz-saved.tar" --compression none
+mkdir -p "$WORK/dgz-layout" && tar -C "$WORK/dgz-layout" -xf "$WORK/dgz-saved.tar"
+expect_eq "its first layer is saved as the gzip it is" "$(python3 - "$WORK/dgz-layout" <<'PY'
+import json, sys
+d = sys.argv[1]; i = json.load(open(d + "/index.json"))
+m = json.load(open(d + "/blobs/sha256/" + i["manifests"][0]["digest"][7:]))
+l = m["layers"][0]
+print(l["mediaType"], open(d + "/blobs/sha256/" + l["digest"][7:], "rb").read(2).hex())
+PY
+)" "application/vnd.oci.image.layer.v1.tar+gzip 1f8b"
+export STRATA_ROOT=$WORK/store4
+
 # --- bad archives: one line, store unchanged ---------------------------------------------
 before=$(store_state)
 cp -a "$WORK/layout" "$WORK/bad"

@@ -12,6 +12,7 @@
 #include "build/dockerignore.h"
 #include "runtime/passwd.h"
 #include "store/scratch.h"
+#include "strata/build.h"
 #include "strata/overlay_fs.h"
 #include "strata/store.h"
 #include "test_util.h"
@@ -263,4 +264,28 @@ TEST_CASE("a crashed build's scratch goes when the store opens; a live one stays
   std::string dir = live->dir();
   { Scratch gone = std::move(live).value(); }
   CHECK_FALSE(fs::exists(dir));
+}
+
+TEST_CASE("a build keeps its base image's platform, and does not RUN one of another") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  Image foreign;
+  foreign.layers = {BaseImage(*store, tmp)};
+  foreign.platform = {"linux", HostPlatform().architecture == "s390x" ? "amd64" : "s390x", ""};
+  REQUIRE(store->CreateImage(foreign, "foreign:1").ok());
+  fs::create_directories(tmp / "ctx");
+  BuildOptions options;
+  options.context_dir = tmp / "ctx";
+  options.log = [](const std::string&) {};
+  WriteBytes(tmp / "ctx/Dockerfile", "FROM foreign:1\nENV A=1\n");
+  auto built = Build(*store, options);
+  REQUIRE(built.ok());
+  CHECK(PlatformString(built->platform) == PlatformString(foreign.platform));
+  WriteBytes(tmp / "ctx/Dockerfile", "FROM foreign:1\nRUN true\n");
+  auto refused = Build(*store, options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("is made for " + PlatformString(foreign.platform)) !=
+        std::string::npos);
+  WriteBytes(tmp / "ctx/Dockerfile", "FROM scratch\nENV A=1\n");
+  CHECK(Build(*store, options)->platform.architecture == HostPlatform().architecture);
 }

@@ -100,3 +100,24 @@ TEST_CASE("containers: create pins the image and uses volumes; rm keeps the volu
   CHECK(volumes->Remove("data").ok());
   CHECK(store->RemoveImage("base").ok());
 }
+
+TEST_CASE("containers: an image for another architecture is refused at create") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  auto volumes = OpenTestVolumes(*store);
+  auto containers = OpenTestContainers(*store, *volumes);
+  ImportShellImage(*store, tmp);
+  Image foreign = *store->GetImage("base");
+  CHECK(foreign.platform.architecture == HostPlatform().architecture);  // made here
+  foreign.platform = {"linux", HostPlatform().architecture == "s390x" ? "amd64" : "s390x", ""};
+  REQUIRE(store->CreateImage(foreign, "foreign:1").ok());
+  CHECK(PlatformString(store->GetImage("foreign:1")->platform) == PlatformString(foreign.platform));
+  ContainerConfig config;
+  config.image = "foreign:1";
+  config.cmd = {"/bin/sh"};
+  auto refused = containers->Create(config);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("image foreign:1 is made for " + PlatformString(foreign.platform)) ==
+        0);
+  CHECK(containers->List()->empty());
+}

@@ -16,7 +16,9 @@ TEST_CASE("sha256 matches the known vectors") {
   CHECK(*Sha256File(tmp / "f") == Sha256Hex("abc"));
   WriteTar(tmp / "t.tar.gz", {File("a", "x")}, TarCompression::kGzip);
   WriteTar(tmp / "t.tar", {File("a", "x")});
-  CHECK(*Sha256Uncompressed(tmp / "t.tar.gz") == *Sha256File(tmp / "t.tar"));  // a DiffID
+  CHECK(Sha256Uncompressed(tmp / "t.tar.gz")->hex == *Sha256File(tmp / "t.tar"));  // a DiffID
+  CHECK(Sha256Uncompressed(tmp / "t.tar.gz")->compression == BlobCompression::kGzip);
+  CHECK(Sha256Uncompressed(tmp / "t.tar")->compression == BlobCompression::kNone);
 }
 
 TEST_CASE("digests are sha256 and hex only (archive paths are made of them)") {
@@ -56,6 +58,37 @@ TEST_CASE("an image config goes to OCI and back") {
   REQUIRE(back->image.history.size() == 2);
   CHECK(back->image.history[1].empty_layer);
   CHECK(back->image.history[1].created == 1700000001);
+  CHECK(back->image.platform.os == "linux");
+  CHECK(back->image.platform.architecture == HostPlatform().architecture);  // none given: the host's
+  image.platform = {"linux", "arm", "v7"};
+  auto arm = ParseOciConfig(OciConfigJson(image, {diff}));
+  REQUIRE(arm.ok());
+  CHECK(PlatformString(arm->image.platform) == "linux/arm/v7");
+  CHECK_FALSE(ParseOciConfig(R"({"architecture":"amd64","rootfs":{"type":"layers","diff_ids":[]}})").ok());
   CHECK_FALSE(ParseOciConfig("{}").ok());
   CHECK_FALSE(ParseOciConfig(R"({"rootfs":{"type":"layers","diff_ids":["md5:x"]}})").ok());
+}
+
+TEST_CASE("platforms parse, print and match as containerd's do") {
+  CHECK(PlatformString(*ParsePlatform("linux/arm64")) == "linux/arm64");
+  CHECK(PlatformString(*ParsePlatform("arm/v7")) == "linux/arm/v7");  // "arm/v7": os defaults to linux
+  CHECK(PlatformString(*ParsePlatform("x86_64")) == "linux/amd64");
+  CHECK_FALSE(ParsePlatform("").ok());
+  CHECK_FALSE(ParsePlatform("linux/../x").ok());
+  CHECK_FALSE(ParsePlatform("linux/amd64/v2/extra").ok());
+  CHECK_FALSE(ParsePlatform("Linux/AMD64").ok());
+  Platform arm64{"linux", "arm64", ""}, arm64v8{"linux", "arm64", "v8"};
+  CHECK(PlatformMatches(arm64, arm64v8));  // v8 is arm64's only variant
+  CHECK(PlatformMatches({"linux", "arm", "v7"}, {"linux", "arm", ""}));
+  CHECK_FALSE(PlatformMatches({"linux", "arm", "v7"}, {"linux", "arm", "v6"}));
+  CHECK_FALSE(PlatformMatches({"linux", "amd64", ""}, arm64));
+  CHECK_FALSE(PlatformMatches({"windows", "amd64", ""}, {"linux", "amd64", ""}));
+  Platform host = HostPlatform();
+  CHECK(host.os == "linux");
+  CHECK_FALSE(host.architecture.empty());
+  CHECK(CheckHostCanRun(host, "x").ok());
+  Platform other{"linux", host.architecture == "s390x" ? "amd64" : "s390x", ""};
+  Status refused = CheckHostCanRun(other, "image foo");
+  CHECK(refused.message() == "image foo is made for " + PlatformString(other) + " and this machine is " +
+                                 PlatformString(host) + ": it cannot run here");
 }

@@ -1,9 +1,11 @@
 // strata create / run / start / stop / kill / wait: a container's runs.
 #include <signal.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli.h"
 
@@ -33,6 +35,7 @@ void AddCreateFlags(CLI::App* cmd, CreateArgs& a) {
   cmd->add_option("--entrypoint", a.entrypoint, "overrides the image's ENTRYPOINT");
   repeatable("--security-opt", a.security_opts, "seccomp=unconfined or no-new-privileges");
   cmd->add_flag("--privileged", a.privileged, "every capability, no seccomp, no masked paths");
+  cmd->add_flag("-t,--tty", a.tty, "a terminal for the container's process");
   cmd->add_flag("--verify", a.verify,
                 "check each file's stored content against its digest at its first open");
   // IMAGE [CMD...]: everything from the image on belongs to the container.
@@ -55,6 +58,7 @@ ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::s
   config.user = a.user;
   config.privileged = a.privileged;
   config.verify = a.verify;
+  config.tty = a.tty;
   for (const auto& opt : a.security_opts) {
     if (opt == "seccomp=unconfined" || opt == "seccomp:unconfined") {
       config.seccomp = false;
@@ -79,16 +83,45 @@ ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::s
   Fail(status.message(), code);
 }
 
+// The caller's terminal in raw mode while a container's terminal is attached
+// to it: every key, Ctrl-C too, goes to the container, as with docker -it.
+// Put back at the end, however the end comes (exit() included).
+class RawTerminal {
+ public:
+  explicit RawTerminal(bool wanted) {
+    if (!wanted || !::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
+    struct termios raw = saved_;
+    ::cfmakeraw(&raw);
+    if (::tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) != 0) return;
+    active_ = true;
+    static bool registered = false;
+    if (!registered) std::atexit([] { Restore(); });
+    registered = true;
+  }
+  ~RawTerminal() { Restore(); }
+
+ private:
+  static void Restore() {
+    if (active_) ::tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_);
+    active_ = false;
+  }
+  static inline struct termios saved_ {};
+  static inline bool active_ = false;
+};
+
 // An attached run: the monitor runs it; this process waits, and forwards
-// SIGINT, SIGTERM and SIGHUP to the container's process. A second Ctrl-C
-// stops the container (SIGTERM, then SIGKILL after 10 s). Returns the
+// SIGINT, SIGTERM and SIGHUP to the container's process, and a terminal's
+// size changes (SIGWINCH) to the monitor, which relays its terminal. A second
+// Ctrl-C stops the container (SIGTERM, then SIGKILL after 10 s). Returns the
 // container's exit status.
 int RunAttached(Context& ctx, const std::string& id, const StartOptions& options) {
   sigset_t signals, old;
   sigemptyset(&signals);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&signals, sig);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGWINCH}) sigaddset(&signals, sig);
   ::sigprocmask(SIG_BLOCK, &signals, &old);
   std::fflush(stdout);
+  const bool tty = Check(ctx.OpenContainers().Get(id)).tty;
+  RawTerminal raw(tty && options.stdin_fd == STDIN_FILENO);
   auto monitor = LaunchContainer(ctx.OpenContainers(), id, options);
   if (!monitor.ok()) FailToStart(monitor.status());
   int interrupts = 0;
@@ -101,6 +134,10 @@ int RunAttached(Context& ctx, const std::string& id, const StartOptions& options
     siginfo_t info;
     int sig = ::sigwaitinfo(&signals, &info);
     if (sig < 0 || sig == SIGCHLD) continue;
+    if (sig == SIGWINCH) {
+      ::kill(*monitor, SIGWINCH);
+      continue;
+    }
     if (sig == SIGINT && ++interrupts >= 2) {
       std::fprintf(stderr, "strata: stopping container %s\n", id.substr(0, 12).c_str());
       (void)StopContainer(ctx.OpenContainers(), id, 10);
@@ -143,10 +180,10 @@ void AddCreateAndRun(CLI::App& app, Context& ctx) {
   run->add_flag("--rm", run_args->remove, "remove the container (and its anonymous volumes) when it ends");
   run->add_flag("-d,--detach", run_args->detach, "run in the background and print the container id");
   run->add_flag("-i,--interactive", run_args->interactive, "keep standard input attached");
-  run->add_flag("-t,--tty", run_args->tty, "a terminal for the container (not supported yet)");
   run->add_option("--runtime", run_args->runtime, "OCI runtime (default runc)");
   run->callback([&ctx, run_args, run] {
-    if (run_args->tty) Fail("-t: a terminal for the container is not supported yet", 125);
+    if (run_args->tty && run_args->interactive && !run_args->detach && !::isatty(STDIN_FILENO))
+      Fail("the input device is not a TTY", 125);  // -it wants one to attach, as docker says
     ContainerInfo c = Create(ctx, *run_args, run->remaining(), 125);
     StartOptions options;
     options.runtime = run_args->runtime;

@@ -42,6 +42,7 @@ struct ContainerConfig {
   bool no_new_privileges = false;  // --security-opt no-new-privileges
   bool privileged = false;         // --privileged
   bool verify = false;             // --verify: its mount checks each blob at its first open (EIO if not)
+  bool tty = false;                // -t: its process gets a terminal (and TERM=xterm unless set)
 };
 
 enum class ContainerState { kCreated, kRunning, kExited };
@@ -62,6 +63,7 @@ struct ContainerInfo {
   bool no_new_privileges = false;
   bool privileged = false;
   bool verify = false;
+  bool tty = false;
   int64_t created = 0;
   ContainerState state = ContainerState::kCreated;
   int exit_code = 0;

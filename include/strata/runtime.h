@@ -33,6 +33,7 @@ struct RunSpec {
   bool seccomp = true;
   bool no_new_privileges = false;
   bool privileged = false;
+  bool terminal = false;  // a pty for the process; needs RuntimeOptions::console_socket
 };
 
 // The OCI runtime-spec config.json for `spec`: proc, a tmpfs /dev with pts,
@@ -48,6 +49,9 @@ struct RuntimeOptions {
   int stdin_fd = -1;             // -1: /dev/null
   int stdout_fd = 1;
   int stderr_fd = 2;
+  // For a RunSpec with a terminal: the unix socket the runtime sends the pty's
+  // master to (runc --console-socket; see ConsoleSocket in runtime/console.h).
+  std::string console_socket;
 };
 
 // Runs the process to its end and returns its exit status (128 + signal

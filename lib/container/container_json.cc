@@ -33,6 +33,7 @@ json InfoToJson(const ContainerInfo& c) {
           {"NoNewPrivileges", c.no_new_privileges},
           {"Privileged", c.privileged},
           {"Verify", c.verify},
+          {"Tty", c.tty},
           {"Created", c.created},
           {"State", ContainerStateName(c.state)},
           {"ExitCode", c.exit_code},
@@ -101,6 +102,7 @@ Result<ContainerInfo> DecodeContainer(const std::string& text) {
     c.no_new_privileges = j.value("NoNewPrivileges", false);
     c.privileged = j.value("Privileged", false);
     c.verify = j.value("Verify", false);
+    c.tty = j.value("Tty", false);
     return c;
   } catch (const json::exception& e) {
     return Status::Corruption(std::string("a container record is malformed: ") + e.what());

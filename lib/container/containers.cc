@@ -212,6 +212,11 @@ Result<ContainerInfo> Containers::Create(const ContainerConfig& config) {
   c.no_new_privileges = config.no_new_privileges;
   c.privileged = config.privileged;
   c.verify = config.verify;
+  c.tty = config.tty;
+  // As docker: a terminal says what it is.
+  if (c.tty &&
+      std::none_of(c.env.begin(), c.env.end(), [](const std::string& e) { return e.rfind("TERM=", 0) == 0; }))
+    c.env.push_back("TERM=xterm");
 
   ASSIGN_OR_RETURN(FileLock lock, impl_->Lock());
   if (impl_->Find(c.name).ok())

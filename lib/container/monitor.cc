@@ -11,9 +11,13 @@
 #include <cerrno>
 #include <chrono>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "container/run_state.h"
+#include "container/terminal_relay.h"
+#include "runtime/console.h"
 #include "runtime/union_run.h"
 #include "strata/container_run.h"
 #include "util/file_util.h"
@@ -65,6 +69,9 @@ void HandleSignals() {
     if (int pid = g_container_pid.load(); pid > 0) ::kill(pid, SIGKILL);
   };
   ::sigaction(SIGTERM, &sa, nullptr);
+  // The launcher forwards its terminal's size changes; the relay applies them.
+  sa.sa_handler = [](int) { TerminalRelay::ResizeFromSignal(); };
+  ::sigaction(SIGWINCH, &sa, nullptr);
 }
 
 // Reaps children until `pid` ends; its exit status (128 + signal when killed).
@@ -97,6 +104,7 @@ UnionRun DescribeRun(Containers& containers, const ContainerInfo& c, const std::
   run.spec.seccomp = c.seccomp;
   run.spec.no_new_privileges = c.no_new_privileges;
   run.spec.privileged = c.privileged;
+  run.spec.terminal = c.tty;
   run.verify = c.verify;
   return run;
 }
@@ -162,10 +170,28 @@ int RunMonitor(Containers& containers, const std::string& id, const MonitorOptio
   c->runtime = options.runtime;
   RuntimeOptions runtime = ContainerRuntime(containers, *c);
   runtime.stdin_fd = 0;
+  std::optional<ConsoleSocket> console;
+  if (c->tty) {
+    auto listening = ConsoleSocket::Listen();
+    if (!listening.ok()) return ready.Fail(listening.status()), finish(125, false);
+    console = std::move(*listening);
+    runtime.console_socket = console->path();
+  }
   auto pid = StartInRuntime(mounted->spec, runtime, c->id);
   if (!pid.ok()) {
     ready.Fail(pid.status());
     return finish(125, false);
+  }
+  std::unique_ptr<TerminalRelay> relay;
+  if (console) {
+    auto master = console->ReceiveMaster();
+    if (!master.ok()) {
+      DeleteFromRuntime(runtime, c->id);
+      ready.Fail(master.status());
+      return finish(125, false);
+    }
+    relay = std::make_unique<TerminalRelay>(std::move(*master), 0, 1);
+    console.reset();
   }
   c->state = ContainerState::kRunning;
   c->pid = *pid;
@@ -184,6 +210,7 @@ int RunMonitor(Containers& containers, const std::string& id, const MonitorOptio
   g_container_pid = c->pid;
   if (g_terminated) ::kill(c->pid, SIGKILL);  // asked to end before the process ran
   const int code = ReapUntil(c->pid, c->pid_start);
+  if (relay) relay->Finish();
   DeleteFromRuntime(runtime, c->id);
   return finish(code, true);
 }

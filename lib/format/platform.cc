@@ -14,9 +14,12 @@ namespace {
 
 Platform FromMachine(const std::string& machine) {
   Platform p{"linux", machine, ""};
-  if (machine == "x86_64") p.architecture = "amd64";
-  else if (machine == "aarch64" || machine == "arm64") p.architecture = "arm64";
-  else if (machine == "i386" || machine == "i486" || machine == "i586" || machine == "i686") p.architecture = "386";
+  if (machine == "x86_64")
+    p.architecture = "amd64";
+  else if (machine == "aarch64" || machine == "arm64")
+    p.architecture = "arm64";
+  else if (machine == "i386" || machine == "i486" || machine == "i586" || machine == "i686")
+    p.architecture = "386";
   else if (machine.rfind("armv", 0) == 0 && machine.size() >= 5) {
     p.architecture = "arm";
     p.variant = "v" + machine.substr(4, 1);  // armv7l -> v7, armv6l -> v6
@@ -45,7 +48,8 @@ Platform HostPlatform() {
 Result<Platform> ParsePlatform(const std::string& text) {
   std::vector<std::string> parts = Split(text, '/');
   auto bad = [&] {
-    return Status::InvalidArgument("bad platform " + text + " (want os/architecture[/variant], e.g. linux/arm64)");
+    return Status::InvalidArgument("bad platform " + text +
+                                   " (want os/architecture[/variant], e.g. linux/arm64)");
   };
   if (parts.empty() || parts.size() > 3) return bad();
   for (const auto& part : parts) {
@@ -53,7 +57,8 @@ Result<Platform> ParsePlatform(const std::string& text) {
   }
   // As containerd reads it: one part is an architecture, two are os/arch
   // when the first is an os ("linux/arm64") and arch/variant otherwise ("arm/v7").
-  static const char* const kOses[] = {"linux", "windows", "darwin", "freebsd", "netbsd", "openbsd", "solaris"};
+  static const char* const kOses[] = {"linux",  "windows", "darwin", "freebsd",
+                                      "netbsd", "openbsd", "solaris"};
   bool first_is_os = std::find(std::begin(kOses), std::end(kOses), parts[0]) != std::end(kOses);
   if (parts.size() == 1 || (parts.size() == 2 && !first_is_os)) parts.insert(parts.begin(), "linux");
   Platform p{parts[0], parts[1], parts.size() == 3 ? parts[2] : ""};
@@ -78,7 +83,7 @@ Status CheckHostCanRun(const Platform& platform, const std::string& what) {
   Platform host = HostPlatform();
   if (PlatformMatches(host, platform)) return Status::OK();
   return Status::Unsupported(what + " is made for " + PlatformString(platform) + " and this machine is " +
-                                    PlatformString(host) + ": it cannot run here");
+                             PlatformString(host) + ": it cannot run here");
 }
 
 }  // namespace strata

@@ -121,7 +121,7 @@ Result<std::string> OciConfigJson(const RunSpec& spec) {
   json config = {
       {"ociVersion", "1.0.2"},
       {"process",
-       {{"terminal", false},
+       {{"terminal", spec.terminal},
         {"user", {{"uid", spec.uid}, {"gid", spec.gid}}},
         {"args", spec.args},
         {"env", spec.env},
@@ -179,6 +179,7 @@ std::string RuntimeError(const std::string& log_path) {
 Result<int> RunInRuntime(const RunSpec& spec, const RuntimeOptions& options) {
   if (spec.args.empty()) return Status::InvalidArgument("nothing to run");
   if (spec.rootfs.empty() || spec.rootfs[0] != '/') return Status::InvalidArgument("rootfs must be absolute");
+  if (spec.terminal) return Status::InvalidArgument("a terminal is for detached runs (StartInRuntime)");
   std::string base = options.state_dir.empty() ? "/tmp" : options.state_dir;
   std::string id = "strata-" + RandomHex(8);
   std::string bundle = base + "/" + id;
@@ -206,10 +207,15 @@ Result<int> StartInRuntime(const RunSpec& spec, const RuntimeOptions& options, c
   RETURN_IF_ERROR(WriteFileAtomic(bundle + "/config.json", config));
   if (!options.root.empty()) RETURN_IF_ERROR(MakePrivateDir(options.root));
   const std::string pid_file = bundle + "/pid", log = bundle + "/runtime.log";
-  ASSIGN_OR_RETURN(int status,
-                   Spawn(RuntimeCommand(options, {"--log", log, "--log-format", "json", "run", "-d",
-                                                  "--pid-file", pid_file, "--bundle", bundle, id}),
-                         options.stdout_fd, options.stderr_fd, options.stdin_fd));
+  std::vector<std::string> run = {"--log", log, "--log-format", "json", "run", "-d", "--pid-file", pid_file};
+  if (spec.terminal) {
+    if (options.console_socket.empty())
+      return Status::InvalidArgument("a run with a terminal needs a console socket");
+    run.insert(run.end(), {"--console-socket", options.console_socket});
+  }
+  run.insert(run.end(), {"--bundle", bundle, id});
+  ASSIGN_OR_RETURN(int status, Spawn(RuntimeCommand(options, run), options.stdout_fd, options.stderr_fd,
+                                     options.stdin_fd));
   if (status == 127) return Status::NotFound("cannot run the OCI runtime " + options.runtime);
   if (status != 0) {
     std::string why = RuntimeError(log);

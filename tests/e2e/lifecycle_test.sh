@@ -104,6 +104,27 @@ expect_eq "SIGTERM to the monitor: the container ended, recorded" "$(S ps -a | g
 expect_eq "and its mount is gone" "$(grep -c "$STRATA_ROOT/containers/$id" /proc/mounts)" 0
 expect_ok "rm" S rm owned
 
+# --- -t: a terminal, its size, its keys --------------------------------------------------
+pty_run() { timeout 60 python3 "$(dirname "$0")/pty_run.py" "$@"; }
+pty_run 30 100 'expect:# |send:stty size\n|expect:30 100|resize:40:120|send:stty size\n|expect:40 120|send:sleep 60\n|ctrl:c|send:echo $TERM; tty; exit 7\n' \
+  -- "$STRATA" run --rm -it busybox sh >"$WORK/tty.out" 2>&1
+expect_eq "-it: the container's status" "$?" 7
+expect_eq "its terminal has the caller's size" "$(grep -c '^30 100' "$WORK/tty.out")" 1
+expect_eq "and follows a resize" "$(grep -c '^40 120' "$WORK/tty.out")" 1
+expect_eq "Ctrl-C went to the container's sleep, not to strata" "$(grep -c '^/dev/pts/0' "$WORK/tty.out")" 1
+expect_eq "TERM=xterm, as docker sets it" "$(grep -c '^xterm' "$WORK/tty.out")" 1
+expect_eq "-t without -i: a terminal still" "$(S run --rm -t busybox tty | tr -d '\r')" /dev/pts/0
+expect_eq "-t: output through the terminal's line discipline" "$(S run --rm -t busybox echo hi | od -An -c | tr -s ' ')" " h i \r \n"
+echo x | S run --rm -it busybox true 2>"$WORK/err"
+expect_eq "-it without a terminal: 125" "$?" 125
+expect_eq "said as docker says it" "$(cat "$WORK/err")" "strata: error: the input device is not a TTY"
+id=$(S run -dt --name bgtty busybox sh -c 'tty; sleep 60')
+wait_for "a detached terminal's output reaches the log" grep -q /dev/pts/0 "$STRATA_ROOT/containers/$id/output.log"
+expect_ok "stop -t 1 it" S stop -t 1 bgtty
+expect_eq "ended" "$(state_of bgtty)" exited
+expect_ok "rm" S rm bgtty
+expect_eq "no console socket left behind" "$(ls -d /tmp/strata-console-* 2>/dev/null | wc -l)" 0
+
 # --- run -d, logs, stop, kill -------------------------------------------------------------
 id=$(S run -d --name bg busybox sh -c "echo started; $loop")
 expect_eq "run -d prints the id" "${#id}" 32

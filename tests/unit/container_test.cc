@@ -57,6 +57,7 @@ TEST_CASE("a container record round-trips through JSON") {
   c.mounts = {{MountRequest::Type::kBind, "/h", "/c", true}, {MountRequest::Type::kVolume, "v", "/d", false}};
   c.state = ContainerState::kExited;
   c.exit_code = 3;
+  c.tty = true;
   auto back = DecodeContainer(EncodeContainer(c));
   REQUIRE(back.ok());
   CHECK(back->name == "web");
@@ -66,6 +67,7 @@ TEST_CASE("a container record round-trips through JSON") {
   CHECK(back->mounts[1].type == MountRequest::Type::kVolume);
   CHECK(back->state == ContainerState::kExited);
   CHECK(back->exit_code == 3);
+  CHECK(back->tty);
   CHECK_FALSE(DecodeContainer("not json").ok());
 }
 

@@ -28,6 +28,7 @@ void AddDiskUsageCommand(CLI::App* system, Context& ctx) {
                             {"volumes", RowJson(du.volumes)},
                             {"build_cache", RowJson(du.build_cache)},
                             {"unused_layers", RowJson(du.unused_layers)},
+                            {"leftovers", RowJson(du.leftovers)},
                             {"logical_image_bytes", du.logical_image_bytes},
                             {"stored_bytes", du.stored_bytes},
                             {"saved_by_sharing", saved}};
@@ -45,6 +46,7 @@ void AddDiskUsageCommand(CLI::App* system, Context& ctx) {
     row("Local Volumes", du.volumes);
     row("Build Cache", du.build_cache);
     if (du.unused_layers.count) row("Unused Layers", du.unused_layers);
+    if (du.leftovers.count) row("Crash Leftovers", du.leftovers);
     std::printf(
         "\nSharing: the images' layers hold %s of files; %s is stored (%s saved by shared layers "
         "and deduplicated content)\n",
@@ -67,6 +69,7 @@ void AddPruneCommand(CLI::App* system, Context& ctx) {
     for (const auto& i : r.images) std::printf("Deleted image: %s\n", i.c_str());
     for (const auto& l : r.layers) std::printf("Deleted layer: %s\n", l.c_str());
     for (const auto& v : r.volumes) std::printf("Deleted volume: %s\n", v.c_str());
+    for (const auto& f : r.leftovers) std::printf("Deleted leftover: %s\n", f.c_str());
     std::printf("Removed %zu containers, %zu images, %zu layers, %zu volumes\n", r.containers.size(),
                 r.images.size(), r.layers.size(), r.volumes.size());
   });

@@ -120,6 +120,16 @@ class Store {
   Result<std::vector<LayerInfo>> UnusedLayers();
   // Removes them (and the blobs only they used); returns their ids.
   Result<std::vector<std::string>> PruneUnusedLayers();
+  // Files under blobs/, layers/ and images/ the catalog does not name: what a
+  // process killed between writing them and recording them left (a load or an
+  // import killed inside a layer). Never a live writer's: writers hold the
+  // store lock from their first file to their catalog commit, and so does this.
+  struct Leftovers {
+    std::vector<std::string> paths;  // relative to the root
+    uint64_t bytes = 0;
+  };
+  Result<Leftovers> FindLeftovers();
+  Result<Leftovers> RemoveLeftovers();  // what it removed
 
   Result<std::vector<Image>> ListImages();
   // `ref` is "name[:tag]", an image id, or a unique prefix of one.

@@ -10,23 +10,6 @@
 
 namespace strata {
 
-namespace {
-
-// Bytes of regular files below `path` (not following symlinks).
-uint64_t TreeBytes(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return 0;
-  if (S_ISREG(st.st_mode)) return static_cast<uint64_t>(st.st_size);
-  if (!S_ISDIR(st.st_mode)) return 0;
-  uint64_t total = 0;
-  auto names = ListDir(path);
-  if (!names.ok()) return 0;
-  for (const auto& name : *names) total += TreeBytes(path + "/" + name);
-  return total;
-}
-
-}  // namespace
-
 Result<DiskUsage> ComputeDiskUsage(Containers& containers_of_store) {
   Store& store = containers_of_store.store();
   DiskUsage du;
@@ -86,6 +69,9 @@ Result<DiskUsage> ComputeDiskUsage(Containers& containers_of_store) {
     }
   }
   du.unused_layers.reclaimable = du.unused_layers.size;
+  ASSIGN_OR_RETURN(Store::Leftovers leftovers, store.FindLeftovers());
+  du.leftovers.count = leftovers.paths.size();
+  du.leftovers.size = du.leftovers.reclaimable = leftovers.bytes;
   ASSIGN_OR_RETURN(auto volumes, containers_of_store.volumes().List());
   for (const auto& v : volumes) {
     ++du.volumes.count;
@@ -125,6 +111,8 @@ Result<PruneReport> SystemPrune(Containers& containers_of_store, const PruneOpti
   report.layers.insert(report.layers.end(), cache_layers.begin(), cache_layers.end());
   ASSIGN_OR_RETURN(auto unused_layers, store.PruneUnusedLayers());  // left by an interrupted load
   report.layers.insert(report.layers.end(), unused_layers.begin(), unused_layers.end());
+  ASSIGN_OR_RETURN(Store::Leftovers leftovers, store.RemoveLeftovers());
+  report.leftovers = std::move(leftovers.paths);
   if (options.volumes) {
     ASSIGN_OR_RETURN(report.volumes, containers_of_store.volumes().Prune({.all = true}));
   }

@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <ctime>
 
 #include "util/status_macros.h"
 
@@ -40,6 +43,9 @@ void RemoveStaleScratch(const std::string& store_root) {
     std::string dir = tmp + "/" + name;
     UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CLOEXEC));
     if (lock.valid() && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) continue;  // its owner is alive
+    // No lock file: its owner died before making it, or is making it now.
+    struct stat st;
+    if (!lock.valid() && ::stat(dir.c_str(), &st) == 0 && std::time(nullptr) - st.st_mtime < 60) continue;
     ::umount2((dir + "/rootfs").c_str(), MNT_DETACH);
     (void)RemoveAll(dir);
   }

@@ -103,23 +103,13 @@ Status Store::Impl::FsckImages(const std::set<std::string>& known_layers, FsckRe
 }
 
 Status Store::Impl::FsckCheck(Store& store, FsckReport& report, FsckFindings& found) {
-  std::set<std::string> known_blobs, known_layers, known_images;
+  std::set<std::string> known_blobs, known_layers, known_images;  // verified along the way
   RETURN_IF_ERROR(FsckBlobs(report, found, known_blobs));
   RETURN_IF_ERROR(FsckLayers(store, report, found, known_layers));
   RETURN_IF_ERROR(FsckImages(known_layers, report, found, known_images));
-  // Files nothing names: crash leftovers.
-  for (const auto& sub : Names(root + "/blobs")) {
-    for (const auto& name : Names(root + "/blobs/" + sub)) {
-      if (!known_blobs.count(name)) found.garbage.push_back("blobs/" + sub + "/" + name);
-    }
-  }
-  for (const auto& name : Names(root + "/layers")) {
-    if (!known_layers.count(name)) found.garbage.push_back("layers/" + name);
-  }
-  for (const auto& name : Names(root + "/images")) {
-    if (!known_images.count(name)) found.garbage.push_back("images/" + name);
-  }
-  for (const auto& g : found.garbage) report.problems.push_back(g + ": not in the catalog");
+  ASSIGN_OR_RETURN(Store::Leftovers leftovers, FindLeftovers());
+  found.garbage = std::move(leftovers.paths);
+  for (const auto& g : found.garbage) report.problems.push_back(g + ": not in the catalog (left by a crash)");
   ASSIGN_OR_RETURN(auto unused, store.UnusedLayers());
   for (const auto& l : unused) {
     report.problems.push_back("layer " + l.id +
@@ -170,6 +160,50 @@ Status Store::Impl::FsckRepair(const FsckFindings& found, FsckReport& report) {
     report.repaired.push_back("removed " + g);
   }
   return Status::OK();
+}
+
+// Crash leftovers: files nothing in the catalog names.
+Result<Store::Leftovers> Store::Impl::FindLeftovers() {
+  std::set<std::string> blob_names, layer_ids, image_ids;
+  ASSIGN_OR_RETURN(auto blob_users, catalog->BlobUsers());
+  for (const auto& [hex, user] : blob_users) blob_names.insert(hex);
+  ASSIGN_OR_RETURN(auto layers, catalog->Layers());
+  for (const auto& l : layers) layer_ids.insert(l.id);
+  ASSIGN_OR_RETURN(auto images, catalog->Images());
+  for (const auto& i : images) image_ids.insert(i.id);
+  Store::Leftovers out;
+  auto add = [&](const std::string& rel) {
+    out.paths.push_back(rel);
+    out.bytes += TreeBytes(root + "/" + rel);
+  };
+  for (const auto& sub : Names(root + "/blobs")) {
+    if (sub.size() != 2) {  // a fan-out directory is two hex digits; anything else is a temporary
+      add("blobs/" + sub);
+      continue;
+    }
+    for (const auto& name : Names(root + "/blobs/" + sub)) {
+      if (!blob_names.count(name)) add("blobs/" + sub + "/" + name);
+    }
+  }
+  for (const auto& name : Names(root + "/layers")) {
+    if (!layer_ids.count(name)) add("layers/" + name);
+  }
+  for (const auto& name : Names(root + "/images")) {
+    if (!image_ids.count(name)) add("images/" + name);
+  }
+  return out;
+}
+
+Result<Store::Leftovers> Store::FindLeftovers() {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  return impl_->FindLeftovers();
+}
+
+Result<Store::Leftovers> Store::RemoveLeftovers() {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  ASSIGN_OR_RETURN(Leftovers found, impl_->FindLeftovers());
+  for (const auto& path : found.paths) RETURN_IF_ERROR(RemoveAll(impl_->root + "/" + path));
+  return found;
 }
 
 Result<FsckReport> Store::Fsck(const FsckOptions& options) {

@@ -83,6 +83,7 @@ struct Store::Impl {
   void RemoveGarbage(const Garbage& garbage);  // after the commit
   // fsck (store_fsck.cc): the check, then (with --repair) acting on what it found.
   Status FsckCheck(Store& store, FsckReport& report, FsckFindings& found);
+  Result<Store::Leftovers> FindLeftovers();  // with the store lock held
   Status FsckRepair(const FsckFindings& found, FsckReport& report);
   Status FsckBlobs(FsckReport& report, FsckFindings& found, std::set<std::string>& known);
   Status FsckLayers(Store& store, FsckReport& report, FsckFindings& found, std::set<std::string>& known);

@@ -267,4 +267,16 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
+uint64_t TreeBytes(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return 0;
+  if (S_ISREG(st.st_mode)) return static_cast<uint64_t>(st.st_size);
+  if (!S_ISDIR(st.st_mode)) return 0;
+  uint64_t total = 0;
+  auto names = ListDir(path);
+  if (!names.ok()) return 0;
+  for (const auto& name : *names) total += TreeBytes(path + "/" + name);
+  return total;
+}
+
 }  // namespace strata

@@ -71,6 +71,8 @@ Status MakePrivateDir(const std::string& path, mode_t mode = 0700);
 Status TightenMode(const std::string& path, mode_t mode);
 // The names in a directory, "." and ".." left out, sorted.
 Result<std::vector<std::string>> ListDir(const std::string& dir);
+// Bytes of regular files at or below `path` (symlinks not followed); 0 when unreadable.
+uint64_t TreeBytes(const std::string& path);
 // The same for a directory open as `dir_fd`, which stays open.
 Result<std::vector<std::string>> ListDir(int dir_fd);
 // Removes a file or a whole tree; a missing path is not an error.

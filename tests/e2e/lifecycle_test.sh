@@ -106,9 +106,11 @@ expect_ok "rm" S rm owned
 
 # --- -t: a terminal, its size, its keys --------------------------------------------------
 pty_run() { timeout 60 python3 "$(dirname "$0")/pty_run.py" "$@"; }
-pty_run 30 100 'expect:# |send:stty size\n|expect:30 100|resize:40:120|send:stty size\n|expect:40 120|send:sleep 60\n|ctrl:c|send:echo $TERM; tty; exit 7\n' \
+pty_run 30 100 'expect:# |send:stty size\n|expect:30 100|resize:40:120|send:stty size\n|expect:40 120|send:echo sleep""ing; sleep 60\n|expect:sleeping|wait:0.5|ctrl:c|send:echo after""wards\n|expect:afterwards|send:echo $TERM; tty; exit 7\n' \
   -- "$STRATA" run --rm -it busybox sh >"$WORK/tty.out" 2>&1
-expect_eq "-it: the container's status" "$?" 7
+status=$?
+expect_eq "-it: the container's status" "$status" 7
+[ "$status" = 7 ] || sed 's/^/  tty: /' "$WORK/tty.out"
 expect_eq "its terminal has the caller's size" "$(grep -c '^30 100' "$WORK/tty.out")" 1
 expect_eq "and follows a resize" "$(grep -c '^40 120' "$WORK/tty.out")" 1
 expect_eq "Ctrl-C went to the container's sleep, not to strata" "$(grep -c '^/dev/pts/0' "$WORK/tty.out")" 1

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # Runs a command on a fresh pty of a given size, like a user at a terminal:
 # pty_run.py ROWS COLS SCRIPT -- COMMAND...
-# SCRIPT is steps split by "|": "send:TEXT" (\n for Enter), "ctrl:c" (Ctrl-C), "expect:TEXT" (wait for it
-# in the output, 20 s at most), "resize:ROWS:COLS". Prints the whole output,
-# exits with the command's status (or 99 when an expect timed out).
+# SCRIPT is steps split by "|": "send:TEXT" (\n for Enter), "ctrl:c" (Ctrl-C),
+# "wait:SECONDS", "expect:TEXT" (wait for it in the output, 20 s at most),
+# "resize:ROWS:COLS". Prints the whole output, exits with the command's status
+# (99 when an expect timed out, 98 when terminated).
 import fcntl, os, pty, select, signal, struct, sys, termios, time
 
 rows, cols, script = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
@@ -17,6 +18,12 @@ if pid == 0:
     os.execvp(command[0], command)
 set_size(master, rows, cols)
 out = b""
+
+def dump_and_exit(signum, frame):  # killed by timeout(1): say what was seen so far
+    sys.stdout.write(out.decode(errors="replace"))
+    print("\n[pty_run: terminated]")
+    sys.exit(98)
+signal.signal(signal.SIGTERM, dump_and_exit)
 
 def pump(timeout):
     global out
@@ -37,6 +44,10 @@ for step in script.split("|") if script else []:
     kind, _, arg = step.partition(":")
     if kind == "send":
         os.write(master, arg.replace("\\n", "\r").encode())
+    elif kind == "wait":
+        end = time.time() + float(arg)
+        while time.time() < end:
+            pump(0.05)
     elif kind == "ctrl":
         os.write(master, bytes([ord(arg) & 0x1F]))
     elif kind == "expect":

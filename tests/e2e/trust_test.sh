@@ -60,6 +60,66 @@ expect_ok "save" S save base:1 -o "$WORK/image.tar"
 expect_eq "a dead save's temporary is gone" "$(ls "$WORK" | grep -c 'image.tar.tmp-')" 0
 expect_eq "the save is a tar" "$(tar -tf "$WORK/image.tar" | grep -c '^index.json$')" 1
 
+# --- kill -9 of save and load at several points, then the next command ---------------------
+# Three layers, the middle one 48 MB of noise: long enough at each step to be caught there.
+for i in 1 2 3; do mkdir -p "$WORK/k$i"; done
+echo one >"$WORK/k1/one" && head -c 48M /dev/urandom >"$WORK/k2/big" && echo three >"$WORK/k3/three"
+for i in 1 2 3; do tar --numeric-owner -C "$WORK/k$i" -cf "$WORK/k$i.tar" .; done
+expect_ok "import kill:1" S import "$WORK/k1.tar" kill:1
+expect_ok "import kill:2" S import "$WORK/k2.tar" kill:2 --from kill:1
+expect_ok "import kill:3" S import "$WORK/k3.tar" kill:3 --from kill:2
+# kill_when WHAT CONDITION CMD...: runs CMD (a program, not a shell function: the pid
+# killed must be strata's), and SIGKILLs it once CONDITION holds (polled).
+kill_when() {
+  local what=$1 cond=$2
+  shift 2
+  "$@" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 3000); do
+    if eval "$cond"; then
+      kill -9 "$pid" && wait "$pid" 2>/dev/null
+      ok
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.005
+  done
+  wait "$pid"
+  fail "$what: ended before it could be killed there"
+}
+scratch_in() { [ -n "$(ls "$1/tmp" 2>/dev/null)" ]; }
+kill_when "save killed while it exports layers" 'scratch_in "$STRATA_ROOT"' "$STRATA" save kill:3 -o "$WORK/killed.tar" --compression none
+expect_eq "no output from it" "$(ls "$WORK" | grep -c '^killed.tar')" 0
+expect_ok "the next command" S images
+expect_eq "its scratch went when the store opened" "$(ls "$STRATA_ROOT/tmp" | wc -l)" 0
+kill_when "save killed while it writes the output" 'ls "$WORK" | grep -q "^killed.tar.tmp-"' "$STRATA" save kill:3 -o "$WORK/killed.tar" --compression none
+expect_eq "its temporary is left beside the output" "$(ls "$WORK" | grep -c '^killed.tar.tmp-')" 1
+expect_ok "save again" S save kill:3 -o "$WORK/killed.tar" --compression none
+expect_eq "the dead save's temporary is gone" "$(ls "$WORK" | grep -c '^killed.tar.tmp-')" 0
+expect_eq "the output is whole" "$(tar -tf "$WORK/killed.tar" | grep -c '^index.json$')" 1
+K=$WORK/kstore
+STRATA_ROOT=$K S images >/dev/null
+k_before=$(STRATA_ROOT=$K store_state)
+kill_when "load killed while it unpacks" 'scratch_in "$K"' env STRATA_ROOT="$K" "$STRATA" load -i "$WORK/killed.tar"
+expect_ok "the next command" env STRATA_ROOT="$K" "$STRATA" images
+expect_eq "the store is as it was" "$(STRATA_ROOT=$K store_state)" "$k_before"
+kill_when "load killed inside its first layer" '[ -n "$(ls "$K/layers")" ]' env STRATA_ROOT="$K" "$STRATA" load -i "$WORK/killed.tar"
+expect_eq "fsck finds what it left" "$(STRATA_ROOT=$K S fsck >/dev/null 2>&1; echo $?)" 1
+expect_ok "system prune" env STRATA_ROOT="$K" "$STRATA" system prune
+expect_eq "and reclaims it: the store is as it was" "$(STRATA_ROOT=$K store_state)" "$k_before"
+# Layer 1 recorded, layer 2 (48 MB) written and not yet recorded: both kinds of leftovers.
+kill_when "load killed inside its second layer" '[ "$(ls "$K/layers" | wc -l)" -ge 2 ]' env STRATA_ROOT="$K" "$STRATA" load -i "$WORK/killed.tar"
+STRATA_ROOT=$K S fsck >"$WORK/fsck.out" 2>&1
+expect_eq "fsck names the layer no image uses" "$(grep -c 'no image, layer or build cache uses it' "$WORK/fsck.out")" 1
+expect_eq "and the unrecorded files" "$(grep -c 'not in the catalog (left by a crash)' "$WORK/fsck.out")" "$(($(grep -c . "$WORK/fsck.out") - 2))"
+expect_eq "system df shows both" "$(STRATA_ROOT=$K S system df | grep -cE '^(Unused Layers|Crash Leftovers) ')" 2
+expect_ok "system prune" env STRATA_ROOT="$K" "$STRATA" system prune
+expect_eq "and reclaims them: the store is as it was" "$(STRATA_ROOT=$K store_state)" "$k_before"
+expect_ok "fsck is clean" env STRATA_ROOT="$K" "$STRATA" fsck
+expect_ok "the load, once more, whole" env STRATA_ROOT="$K" "$STRATA" load -i "$WORK/killed.tar"
+expect_eq "its image" "$(STRATA_ROOT=$K S image ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["names"])')" "['kill:3']"
+expect_ok "fsck is clean after" env STRATA_ROOT="$K" "$STRATA" fsck
+
 # --- out of space during load: said so, the store as it was ---------------------------------
 mkdir -p "$WORK/small"
 mount -t tmpfs -o size=2m tmpfs "$WORK/small"

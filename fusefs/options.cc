@@ -64,6 +64,13 @@ std::optional<std::string> ApplyMountOption(const std::string& opt, DaemonOption
     for (auto& d : Split(val, ':')) {
       if (!d.empty()) o.lower_dirs.push_back(d);
     }
+  } else if (key == "image" || key == "root" || key == "layer" || key == "lock") {
+    // strata's own flags as mount options, for mount(8) and fstab (which pass only -o).
+    if (val.empty()) return key + "= needs a value";
+    if (key == "image") o.image = val;
+    if (key == "root") o.root = val;
+    if (key == "layer") o.layer = val;
+    if (key == "lock") o.lock_file = val;
   } else if (key == "upperdir") {
     o.overlay.upper_dir = val;
   } else if (key == "workdir") {
@@ -88,9 +95,14 @@ std::optional<std::string> ApplyMountOption(const std::string& opt, DaemonOption
     (key == "uidmapping" ? o.ids.uids : o.ids.gids) = *map;
   } else if (key == "allow_other" || key == "allow_root" || key == "default_permissions" || key == "debug") {
     if (key != "default_permissions") o.fuse_options.push_back(key);  // always on
-  } else if (key == "private" || key == "ro" || key == "rw" || key == "suid" || key == "dev" ||
-             key == "noatime" || key == "relatime") {
-    // Mount flags the mounting program handles, or that mean nothing here.
+  } else if (key == "ro" || key == "rw" || key == "suid" || key == "nosuid" || key == "dev" ||
+             key == "nodev" || key == "exec" || key == "noexec" || key == "sync" || key == "async" ||
+             key == "dirsync" || key == "atime" || key == "noatime") {
+    o.fuse_options.push_back(key);  // the kernel's mount flags, as libfuse passes them on
+  } else if (key == "private" || key == "relatime" || key == "defaults" || key == "auto" || key == "noauto" ||
+             key == "nofail" || key == "_netdev" || key == "user" || key == "users" ||
+             key.rfind("x-", 0) == 0) {
+    // fstab's and mount(8)'s own, or meaning nothing here.
   } else {
     std::fprintf(stderr, "strata-fuse: warning: ignoring unknown option '%s'\n", opt.c_str());
   }
@@ -140,7 +152,14 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
     }
   }
   if (o.show_version) return o;
-  if (positional.size() != 1) return "want exactly one mount point";
+  // mount(8) runs "strata-fuse SOURCE DIR -o OPTS" (type fuse3.strata-fuse): SOURCE
+  // names the image unless the options name the lower tree already.
+  if (positional.size() == 2) {
+    if (o.image.empty() && !o.layer && o.lower_dirs.empty()) o.image = positional[0];
+    positional.erase(positional.begin());
+  }
+  if (positional.size() != 1)
+    return "want a mount point (or SOURCE and a mount point, as mount(8) passes them)";
   o.mountpoint = positional[0];
   if (int(!o.image.empty()) + int(o.layer.has_value()) + int(!o.lower_dirs.empty()) != 1)
     return "name one of --image IMAGE, --layer LAYER or -o lowerdir=DIR[:DIR...]";

@@ -271,8 +271,16 @@ class OverlayImpl final : public OverlayFs {
   // whiteout hides.
   Status PlaceNewLocked(const std::string& rel, const std::function<Status(const Place&)>& make)
       REQUIRES_SHARED(mu_);
-  Result<NodeEntry> MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
+  // A new entry of `type` (S_IFREG, S_IFDIR, ...) made by `make`, owned by
+  // the caller, with `mode` exactly (never this process's umask; setuid and
+  // setgid kept through the chown), group and setgid from a setgid parent as
+  // the kernel's inode_init_owner does. Symlinks have no mode to set.
+  Result<NodeEntry> MakeNew(uint64_t parent, std::string_view name, const Caller& caller, uint32_t type,
+                            uint32_t mode,
                             const std::function<Status(OverlayNode* dir, const Place& at)>& make);
+  // Owner, group and exact mode of a new upper entry `at` (see MakeNew).
+  Status SetNewOwnerAndMode(const Place& at, const std::string& rel, const Caller& caller, uint32_t type,
+                            uint32_t mode);
   Status ClearWhiteoutsLocked(const std::string& dir_rel) REQUIRES(mu_);
   // Rename's parts: what it refuses, and a move (not an exchange) on disk and in the table.
   Status CheckRenameLocked(OverlayNode* dir, OverlayNode* src, OverlayNode* ndir, OverlayNode* dst,
@@ -302,7 +310,8 @@ class OverlayImpl final : public OverlayFs {
   std::map<std::pair<dev_t, ino_t>, OverlayNode*> linked_ GUARDED_BY(mu_);
   uint64_t next_ino_ GUARDED_BY(mu_);
   std::atomic<uint64_t> copy_counter_ = 0;
-  FdCache fd_cache_{256};  // lock order: mu_ before the cache's own
+  const mode_t process_umask_;  // what mkdirat/openat take off: put back with fchmod when it matters
+  FdCache fd_cache_{256};       // lock order: mu_ before the cache's own
 
   friend class LowerOpenFile;
 };

@@ -298,7 +298,29 @@ Status OverlayImpl::PlaceNewLocked(const std::string& rel, const std::function<S
   return made;
 }
 
+Status OverlayImpl::SetNewOwnerAndMode(const Place& at, const std::string& rel, const Caller& caller,
+                                       uint32_t type, uint32_t mode) {
+  uint32_t gid = caller.gid;
+  mode &= 07777;
+  const size_t slash = rel.rfind('/');
+  struct stat parent;
+  if (::fstatat(upper_fd_.get(), slash == std::string::npos ? "." : rel.substr(0, slash).c_str(), &parent,
+                0) == 0 &&
+      (parent.st_mode & S_ISGID)) {
+    gid = parent.st_gid;
+    if (type == S_IFDIR) mode |= S_ISGID;
+  }
+  if (::fchownat(at.dirfd, at.rel.c_str(), caller.uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return Errno("chown");
+  // chown cleared setuid and setgid; the umask of this process took bits the caller's did not.
+  if (type != S_IFLNK && ((mode & (S_ISUID | S_ISGID)) || (mode & process_umask_)) &&
+      ::fchmodat(at.dirfd, at.rel.c_str(), mode, 0) != 0) {
+    return Errno("chmod");
+  }
+  return Status::OK();
+}
+
 Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
+                                       uint32_t type, uint32_t mode,
                                        const std::function<Status(OverlayNode*, const Place&)>& make) {
   DirGuard guard(dir_stripes_, parent);
   struct stat st;
@@ -308,10 +330,7 @@ Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, c
     ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
     RETURN_IF_ERROR(PlaceNewLocked(rel, [&](const Place& at) {
       RETURN_IF_ERROR(make(dir, at));
-      if (::fchownat(at.dirfd, at.rel.c_str(), caller.uid, caller.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-        return Errno("chown");
-      }
-      return Status::OK();
+      return SetNewOwnerAndMode(at, rel, caller, type, mode);
     }));
     if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
   }
@@ -336,7 +355,7 @@ Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, c
 
 Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
                                      const Caller& caller) {
-  return MakeNew(parent, name, caller, [&](OverlayNode*, const Place& at) {
+  return MakeNew(parent, name, caller, mode & S_IFMT, mode, [&](OverlayNode*, const Place& at) {
     return ::mknodat(at.dirfd, at.rel.c_str(), mode, rdev) == 0 ? Status::OK() : Errno("mknod");
   });
 }
@@ -344,16 +363,18 @@ Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uin
 Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                                      const Caller& caller) {
   // Called by MakeNew under the shared lock.
-  return MakeNew(parent, name, caller, [&](OverlayNode* dir, const Place& at) REQUIRES_SHARED(mu_) {
-    if (::mkdirat(at.dirfd, at.rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
-    // A directory made where a lower entry was deleted must not show that entry's old contents.
-    return LowerHasLocked(dir, name) ? upper::SetOpaque(at.abs) : Status::OK();
-  });
+  return MakeNew(parent, name, caller, S_IFDIR, mode,
+                 [&](OverlayNode* dir, const Place& at) REQUIRES_SHARED(mu_) {
+                   if (::mkdirat(at.dirfd, at.rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
+                   // A directory made where a lower entry was deleted must not show that entry's old
+                   // contents.
+                   return LowerHasLocked(dir, name) ? upper::SetOpaque(at.abs) : Status::OK();
+                 });
 }
 
 Result<NodeEntry> OverlayImpl::Symlink(uint64_t parent, std::string_view name, std::string_view target,
                                        const Caller& caller) {
-  return MakeNew(parent, name, caller, [&](OverlayNode*, const Place& at) {
+  return MakeNew(parent, name, caller, S_IFLNK, 0777, [&](OverlayNode*, const Place& at) {
     return ::symlinkat(std::string(target).c_str(), at.dirfd, at.rel.c_str()) == 0 ? Status::OK()
                                                                                    : Errno("symlink");
   });
@@ -364,11 +385,12 @@ Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint
                                                                             uint32_t mode, int flags,
                                                                             const Caller& caller) {
   UniqueFd fd;
-  ASSIGN_OR_RETURN(NodeEntry entry, MakeNew(parent, name, caller, [&](OverlayNode*, const Place& at) {
-                     fd = UniqueFd(::openat(at.dirfd, at.rel.c_str(),
-                                            (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-                     return fd.valid() ? Status::OK() : Errno("create");
-                   }));
+  ASSIGN_OR_RETURN(
+      NodeEntry entry, MakeNew(parent, name, caller, S_IFREG, mode, [&](OverlayNode*, const Place& at) {
+        fd = UniqueFd(
+            ::openat(at.dirfd, at.rel.c_str(), (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+        return fd.valid() ? Status::OK() : Errno("create");
+      }));
   return std::make_pair(entry, std::unique_ptr<OpenFile>(new UpperOpenFile(fd.Release())));
 }
 
@@ -381,7 +403,10 @@ Result<NodeEntry> OverlayImpl::CreateUnnamed(uint64_t parent, uint32_t mode, con
   UniqueFd fd(::openat(work_fd_.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777));
   if (!fd.valid()) return Errno("create");
   struct stat st;
-  if (::fchown(fd.get(), caller.uid, caller.gid) != 0 || ::fstat(fd.get(), &st) != 0) {
+  if (::fchown(fd.get(), caller.uid, caller.gid) != 0 ||
+      (((mode & (S_ISUID | S_ISGID)) || (mode & 07777 & process_umask_)) &&
+       ::fchmod(fd.get(), mode & 07777) != 0) ||
+      ::fstat(fd.get(), &st) != 0) {
     Status err = Errno("create");
     ::unlinkat(work_fd_.get(), name.c_str(), 0);
     return err;

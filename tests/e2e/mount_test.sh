@@ -76,4 +76,47 @@ expect_eq "passthrough: contents match kernel overlayfs" "$(cd "$mnt" && find . 
 "$STRATA" umount "$mnt"
 expect_eq "stack:1 still shows etc/passwd as gone" "$(ls "$WORK/k1/etc" | grep -c passwd)" 1
 umount "$ref"
+
+# --- mount(8)'s helper form and an fstab line; creation modes whatever the daemon's umask ---
+# mount.fuse3 finds the program on the system's PATH, as it finds fuse-overlayfs.
+helper=/usr/local/sbin/strata-fuse
+[ -e "$helper" ] || { ln -s "$(dirname "$STRATA")/strata-fuse" "$helper" && made_helper=1; }
+trap 'cleanup_mounts; umount "$WORK/kw" 2>/dev/null; [ -n "${made_helper:-}" ] && rm -f "$helper"; rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/up" "$WORK/wk" "$WORK/kup" "$WORK/kwk" "$WORK/kw"
+(umask 077 && mount -t fuse.strata-fuse stack:2 "$mnt" -o "root=$STRATA_ROOT,upperdir=$WORK/up,workdir=$WORK/wk,nosuid")
+expect_eq "mount -t fuse.strata-fuse" "$(findmnt -n -o FSTYPE,OPTIONS "$mnt" | grep -c '^fuse.strata .*nosuid')" 1
+mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0,upperdir=$WORK/kup,workdir=$WORK/kwk" "$WORK/kw"
+# The same creations as plain syscalls under umask 0 and 022, in both; modes, owners compared.
+creations() {
+  python3 - "$1" <<'PY'
+import os, sys
+d = sys.argv[1]
+for umask in (0, 0o22):
+    os.umask(umask)
+    p = os.path.join(d, "u%o" % umask)
+    os.mkdir(p, 0o777)
+    os.close(os.open(p + "/f0620", os.O_CREAT | os.O_WRONLY, 0o620))
+    os.close(os.open(p + "/suid", os.O_CREAT | os.O_WRONLY, 0o4777))
+    os.mkdir(p + "/sticky", 0o1777)
+    os.mkdir(p + "/sgid", 0o2775)
+    os.chown(p + "/sgid", 0, 1234)
+    os.mkdir(p + "/sgid/sub", 0o755)
+    os.close(os.open(p + "/sgid/file", os.O_CREAT | os.O_WRONLY, 0o666))
+    os.mkfifo(p + "/fifo", 0o666)
+for top in ("u0", "u22"):
+    for root, dirs, files in sorted(os.walk(os.path.join(d, top))):
+        for path in [root] + [os.path.join(root, n) for n in sorted(dirs + files)]:
+            st = os.lstat(path)
+            print(path[len(d):], oct(st.st_mode), st.st_uid, st.st_gid)
+PY
+}
+expect_eq "creation modes as kernel overlayfs makes them" "$(creations "$mnt")" "$(creations "$WORK/kw")"
+expect_eq "with setuid kept" "$(stat -c %a "$mnt/u22/suid")" 4755
+umount "$WORK/kw"
+umount "$mnt"
+printf 'stack:2 %s fuse.strata-fuse root=%s,upperdir=%s,workdir=%s,noauto 0 0\n' \
+  "$mnt" "$STRATA_ROOT" "$WORK/up" "$WORK/wk" >"$WORK/fstab"
+expect_ok "mount by an fstab line" mount --fstab "$WORK/fstab" "$mnt"
+expect_eq "the upper layer is there again" "$(stat -c %a "$mnt/u0/f0620")" 620
+umount "$mnt"
 finish

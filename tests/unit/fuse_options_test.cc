@@ -42,7 +42,8 @@ TEST_CASE("fuse-overlayfs's command line, as podman passes it") {
   CHECK(o.overlay.upper_dir == "/u");
   CHECK(o.overlay.work_dir == "/w");
   CHECK_FALSE(o.overlay.fsync);
-  CHECK(o.fuse_options == std::vector<std::string>{"allow_other"});  // default_permissions is always on
+  // default_permissions is always on; noatime is the kernel's mount flag.
+  CHECK(o.fuse_options == std::vector<std::string>{"allow_other", "noatime"});
   CHECK(o.mountpoint == "/mnt/merged");
   CHECK(o.image.empty());
   CHECK_FALSE(o.layer.has_value());
@@ -61,6 +62,26 @@ TEST_CASE("strata's own options name a store image or layer") {
   REQUIRE(layer.layer.has_value());
   CHECK(layer.layer->empty());
   CHECK(Ok({"--version"}).show_version);
+}
+
+TEST_CASE("mount(8)'s helper form: SOURCE DIR -o OPTS") {
+  // mount -t fuse3.strata-fuse busybox:1 /m -o root=/s,upperdir=/u,workdir=/w,rw,nosuid,nodev,noauto
+  DaemonOptions o =
+      Ok({"busybox:1", "/m", "-o", "root=/s,upperdir=/u,workdir=/w,rw,nosuid,nodev,noauto,x-systemd.a"});
+  CHECK(o.image == "busybox:1");  // SOURCE names the image
+  CHECK(o.root == "/s");
+  CHECK(o.mountpoint == "/m");
+  CHECK(o.overlay.upper_dir == "/u");
+  CHECK(o.fuse_options == std::vector<std::string>{"rw", "nosuid", "nodev"});
+  // SOURCE is a placeholder when the options name the lower tree, as with fuse-overlayfs.
+  DaemonOptions lower = Ok({"overlay", "/m", "-o", "lowerdir=/l,upperdir=/u,workdir=/w,ro"});
+  CHECK(lower.image.empty());
+  CHECK(lower.lower_dirs == std::vector<std::string>{"/l"});
+  CHECK(lower.fuse_options == std::vector<std::string>{"ro"});
+  CHECK(Ok({"ignored", "/m", "-o", "image=app:2"}).image == "app:2");
+  CHECK(Refused({"x", "/m", "-o", "image=app:2,layer=abc"}).find("name one of") == 0);
+  CHECK(Refused({"a", "b", "/m", "-o", "image=x"}).find("want a mount point") == 0);
+  CHECK(Refused({"/m", "-o", "image="}) == "image= needs a value");
 }
 
 TEST_CASE("id squashing and maps") {

@@ -496,3 +496,39 @@ TEST_CASE("an unnamed file (O_TMPFILE) lives in the work directory until Link na
   Fixture ro(/*writable=*/false);
   REQUIRE(ro.fs->CreateUnnamed(kRootNode, 0600, {}).status().ToErrno() == EROFS);
 }
+
+TEST_CASE("new entries get the mode asked for: not this process's umask, setuid kept", "[root]") {
+  struct UmaskFor {  // the daemon's umask must not matter
+    mode_t saved = ::umask(077);
+    ~UmaskFor() { ::umask(saved); }
+  } umask_077;
+  Fixture f;  // opened under it
+  auto mode_of = [&](const char* rel) {
+    struct stat st;
+    REQUIRE(::lstat((f.tmp / "upper" + "/" + rel).c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  REQUIRE(f.fs->Mkdir(kRootNode, "open", 0777, {}).ok());
+  CHECK(mode_of("open") == 0777);
+  REQUIRE(f.fs->Create(kRootNode, "f", 0620, O_RDWR, {}).ok());
+  CHECK(mode_of("f") == 0620);
+  REQUIRE(f.fs->Create(kRootNode, "suid", 04777, O_RDWR, {1000, 100}).ok());
+  CHECK(mode_of("suid") == 04777);  // the chown to the caller did not take it
+  REQUIRE(f.fs->Mkdir(kRootNode, "sticky", 01777, {}).ok());
+  CHECK(mode_of("sticky") == 01777);
+  REQUIRE(f.fs->Mknod(kRootNode, "fifo", S_IFIFO | 0666, 0, {}).ok());
+  CHECK(mode_of("fifo") == 0666);
+  // A setgid directory hands on its group, and its setgid bit to new directories.
+  auto shared = f.fs->Mkdir(kRootNode, "shared", 02775, {0, 1234});
+  REQUIRE(shared.ok());
+  CHECK(mode_of("shared") == 02775);
+  REQUIRE(f.fs->Mkdir(shared->node, "sub", 0755, {1000, 100}).ok());
+  REQUIRE(f.fs->Create(shared->node, "file", 0644, O_RDWR, {1000, 100}).ok());
+  struct stat sub, file;
+  REQUIRE(::lstat((f.tmp / "upper/shared/sub").c_str(), &sub) == 0);
+  REQUIRE(::lstat((f.tmp / "upper/shared/file").c_str(), &file) == 0);
+  CHECK(sub.st_gid == 1234);
+  CHECK((sub.st_mode & 07777) == 02755);
+  CHECK(file.st_gid == 1234);
+  CHECK((file.st_mode & 07777) == 0644);
+}

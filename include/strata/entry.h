@@ -46,6 +46,10 @@ struct Entry {
   std::vector<Xattr> xattrs;  // sorted by name
   bool opaque = false;        // directory hides everything below it
   bool implicit = false;      // directory the tar implied but never described
+  // A directory moved in an overlayfs upper layer (redirect_dir): where its
+  // contents are in the layers below: "name" beside it there, or "/a/b" from
+  // the root. Only a directory read as a layer has one; store layers never do.
+  std::string redirect;
 
   bool operator==(const Entry&) const = default;
 };

@@ -150,6 +150,8 @@ class Store {
   Result<std::vector<std::string>> LayerChain(const std::string& top_layer);
   // Loads a layer's index, verified against its diff digest.
   Result<LayerIndex> ReadLayerIndex(const std::string& id_or_prefix);
+  // The indexes of `top_layer` and the layers below it, bottom first ("": none).
+  Result<std::vector<LayerIndex>> ReadLayerChainIndexes(const std::string& top_layer);
   // Writes the layer as a reproducible tar to `out_path` ("-" for standard output).
   Status ExportLayer(const std::string& id_or_prefix, const std::string& out_path, Compression compression);
   Status ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression);

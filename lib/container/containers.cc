@@ -14,6 +14,7 @@
 #include "container/container_json.h"
 #include "container/run_state.h"
 #include "format/dir_layer.h"
+#include "format/layer_merge.h"
 #include "format/reference.h"
 #include "strata/container.h"
 #include "strata/container_run.h"
@@ -330,9 +331,12 @@ Result<std::vector<ContainerChange>> Containers::Diff(const std::string& name_or
   ASSIGN_OR_RETURN(ContainerInfo c, impl_->Find(name_or_id));
   ASSIGN_OR_RETURN(auto chain, impl_->store.LayerChain(c.top_layer));
   ASSIGN_OR_RETURN(auto lower, UnionView::OpenLayers(impl_->store, chain));
+  ASSIGN_OR_RETURN(std::vector<LayerIndex> lower_layers, impl_->store.ReadLayerChainIndexes(c.top_layer));
   uint64_t next_id = 0;
   std::unordered_map<Digest, std::string> paths;
-  ASSIGN_OR_RETURN(LayerIndex upper, ScanDirectoryLayer(Paths(c.id).upper, &next_id, &paths));
+  ASSIGN_OR_RETURN(LayerIndex scanned, ScanDirectoryLayer(Paths(c.id).upper, &next_id, &paths));
+  // A moved directory is a new one with all it holds, and a deletion where it was.
+  const LayerIndex upper = FlattenRedirects(lower_layers, scanned);
   std::vector<ContainerChange> out;
   for (const Entry& e : upper.entries) {
     if (e.path.empty()) continue;

@@ -60,7 +60,10 @@ struct Scanner {
       e.dev_minor = minor(st.st_rdev);
     }
     if (e.type != EntryType::kWhiteout) e.xattrs = ReadXattrs(abs);
-    if (e.type == EntryType::kDirectory) e.opaque = upper::IsOpaque(abs);
+    if (e.type == EntryType::kDirectory) {
+      e.opaque = upper::IsOpaque(abs);
+      if (!e.opaque) e.redirect = upper::ReadRedirect(abs);
+    }
     return e;
   }
 

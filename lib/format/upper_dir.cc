@@ -54,6 +54,23 @@ Status SetOpaque(const std::string& path) {
   return ErrnoStatus("mark opaque", path);
 }
 
+std::string ReadRedirect(const std::string& path) {
+  char value[4096];
+  for (const char* name : {"trusted.overlay.redirect", "user.overlay.redirect"}) {
+    ssize_t n = ::lgetxattr(path.c_str(), name, value, sizeof value);
+    if (n > 0) return std::string(value, static_cast<size_t>(n));
+  }
+  return "";
+}
+
+Status SetRedirect(const std::string& path, const std::string& origin) {
+  // user.overlay.redirect is what the kernel reads with -o userxattr (no CAP_SYS_ADMIN).
+  for (const char* name : {"trusted.overlay.redirect", "user.overlay.redirect"}) {
+    if (::lsetxattr(path.c_str(), name, origin.data(), origin.size(), 0) == 0) return Status::OK();
+  }
+  return ErrnoStatus("set redirect", path);
+}
+
 bool IsPrivateXattr(std::string_view name) {
   return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.") ||
          name.starts_with("user.fuseoverlayfs.");

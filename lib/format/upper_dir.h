@@ -32,6 +32,10 @@ bool HasWhiteoutFile(int dirfd, const std::string& rel);
 // `path` is absolute (xattr calls take paths).
 bool IsOpaque(const std::string& path);
 Status SetOpaque(const std::string& path);
+// A moved directory's origin (kernel overlayfs's redirect_dir): the xattr's
+// value, "" when it has none.
+std::string ReadRedirect(const std::string& path);
+Status SetRedirect(const std::string& path, const std::string& origin);
 
 // trusted.overlay.*, user.overlay.*, user.fuseoverlayfs.*: never shown to users.
 bool IsPrivateXattr(std::string_view name);

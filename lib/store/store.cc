@@ -269,6 +269,17 @@ Result<LayerIndex> Store::ReadLayerIndex(const std::string& id_or_prefix) {
   return impl_->LoadIndex(layer);
 }
 
+Result<std::vector<LayerIndex>> Store::ReadLayerChainIndexes(const std::string& top_layer) {
+  std::vector<LayerIndex> out;
+  if (top_layer.empty()) return out;
+  ASSIGN_OR_RETURN(auto chain, LayerChain(top_layer));
+  for (const auto& id : chain) {
+    ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id));
+    out.push_back(std::move(index));
+  }
+  return out;
+}
+
 Status Store::ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression) {
   ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id_or_prefix));
   return WriteLayerTar(index, *impl_->blobs, fd, compression);

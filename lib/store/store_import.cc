@@ -16,6 +16,7 @@
 #include "format/dir_layer.h"
 #include "format/index_codec.h"
 #include "format/layer_builder.h"
+#include "format/layer_merge.h"
 #include "format/reference.h"
 #include "format/tar_reader.h"
 #include "store/blob_store.h"
@@ -70,19 +71,28 @@ Result<ParsedLayer> ReadLayer(TarReader& reader, BlobBatch& batch, uint64_t free
   return out;
 }
 
-// An overlayfs upper directory (whiteouts, opaque markers) as a layer: every
-// file's bytes go into the blob store; the root's own metadata stays the
-// lower layers' (it is implicit), as a container's changes never include it.
-Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, BlobBatch& batch, uint64_t free_bytes) {
+// An overlayfs upper directory (whiteouts, opaque markers, moved directories)
+// as a layer over `lower` (bottom first): every file's bytes go into the blob
+// store; a moved directory is written out whole (its files from the layers
+// below are blobs already); the root's own metadata stays the lower layers'
+// (it is implicit), as a container's changes never include it.
+Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, const std::vector<LayerIndex>& lower,
+                                       const BlobStore& blobs, BlobBatch& batch, uint64_t free_bytes) {
   uint64_t next_id = 0;
   std::unordered_map<Digest, std::string> paths;
   ParsedLayer out;
-  ASSIGN_OR_RETURN(out.index, ScanDirectoryLayer(dir, &next_id, &paths));
+  ASSIGN_OR_RETURN(LayerIndex upper, ScanDirectoryLayer(dir, &next_id, &paths));
+  out.index = FlattenRedirects(lower, upper);
   for (Entry& e : out.index.entries) {
     if (e.path.empty()) e.implicit = true;
     if (e.type != EntryType::kRegular || e.size == 0) continue;
+    auto upper_file = paths.find(e.content);
+    if (upper_file == paths.end()) {  // a lower layer's file, under a moved directory
+      if (!blobs.Contains(e.content)) return Status::Corruption("blob " + e.content.Hex() + " is missing");
+      continue;
+    }
     if (e.size > free_bytes) return Status::IOError("not enough space in the store for " + e.path);
-    const std::string& file = paths.at(e.content);
+    const std::string& file = upper_file->second;
     UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid()) return ErrnoStatus("open", file);
     std::vector<char> buf(256 * 1024);
@@ -140,9 +150,15 @@ Result<Image> Store::ImportTarFd(int fd, const std::string& source_name, const I
 }
 
 Result<Image> Store::ImportDirectory(const std::string& dir, const ImportOptions& options) {
+  // The layers below, for the directories the upper one moved (layers never change).
+  std::vector<LayerIndex> lower;
+  if (!options.from.empty()) {
+    ASSIGN_OR_RETURN(Image base, GetImage(options.from));
+    ASSIGN_OR_RETURN(lower, ReadLayerChainIndexes(base.layers.empty() ? "" : base.layers.back()));
+  }
   return impl_->ImportLayer(options, "strata commit " + dir,
                             [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
-                              return ReadDirectoryLayer(dir, batch, free_bytes);
+                              return ReadDirectoryLayer(dir, lower, *impl_->blobs, batch, free_bytes);
                             });
 }
 
@@ -185,8 +201,10 @@ Status Store::Impl::InsertStagedLayer(const StagedLayer& staged) {
 
 Result<LayerInfo> Store::CommitLayer(const std::string& parent_layer, const std::string& dir,
                                      const std::string& cache_key) {
+  // The layers below, for the directories a RUN step moved.
+  ASSIGN_OR_RETURN(std::vector<LayerIndex> lower, ReadLayerChainIndexes(parent_layer));
   return impl_->AddLayer(parent_layer, cache_key, [&](BlobBatch& batch, uint64_t free_bytes) {
-    return ReadDirectoryLayer(dir, batch, free_bytes);
+    return ReadDirectoryLayer(dir, lower, *impl_->blobs, batch, free_bytes);
   });
 }
 

@@ -334,9 +334,22 @@ Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) cons
   }
   if (found.in_upper) {
     const uint32_t type = found.st.st_mode & S_IFMT;
+    if (type == S_IFDIR) found.opaque = upper::IsOpaque(Abs(q.rel));
+    // A moved directory (redirect_dir) merges with its origin, not with what
+    // is below its new name.
+    if (const std::string redirect = type == S_IFDIR && !found.opaque ? upper::ReadRedirect(Abs(q.rel)) : "";
+        !redirect.empty()) {
+      auto origin = redirect[0] == '/'                  ? lower_->Resolve(redirect)
+                    : q.dir_lower != 0 && !q.dir_opaque ? lower_->Lookup(q.dir_lower, redirect)
+                                                        : Result<NodeId>(Status::Posix(ENOENT, redirect));
+      found.lower = 0;
+      if (origin.ok()) {
+        ASSIGN_OR_RETURN(NodeAttr attr, lower_->GetAttr(*origin));
+        if (S_ISDIR(attr.mode)) found.lower = *origin, found.lower_attr = attr;
+      }
+    }
     // Only a directory merges with what is below it.
     if (type != S_IFDIR || !S_ISDIR(found.lower_attr.mode)) found.lower = 0;
-    if (type == S_IFDIR) found.opaque = upper::IsOpaque(Abs(q.rel));
   }
   return found;
 }

@@ -287,6 +287,15 @@ class OverlayImpl final : public OverlayFs {
                            unsigned flags) REQUIRES(mu_);
   Status MoveLocked(OverlayNode* dir, std::string_view name, OverlayNode* src, OverlayNode* ndir,
                     std::string_view new_name, OverlayNode* dst) REQUIRES(mu_);
+  // Before directory `n`, merged with a lower one, moves from `dir` to `ndir`:
+  // copies it up and records where its lower contents are (redirect_dir), as
+  // the kernel does: its old name when it stays in its directory, else the
+  // absolute path of its origin; a redirect it has already is kept when it
+  // still holds. EXDEV when the upper file system cannot keep the xattr.
+  Status RedirectForMoveLocked(OverlayNode* n, OverlayNode* dir, OverlayNode* ndir) REQUIRES(mu_);
+  // The path of a directory's lower contents ("a/b"), following the
+  // redirects of it and its parents.
+  std::string OriginLocked(const OverlayNode* n) const REQUIRES_SHARED(mu_);
 
   std::unique_ptr<UnionView> lower_;
   OverlayOptions options_;

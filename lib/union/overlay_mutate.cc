@@ -554,6 +554,9 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   RETURN_IF_ERROR(CheckRenameLocked(dir, src, ndir, dst, flags));
   RETURN_IF_ERROR(CopyUpDirsLocked(dir));
   RETURN_IF_ERROR(CopyUpDirsLocked(ndir));
+  // A directory merged with a lower one moves with a redirect to its origin (redirect_dir).
+  if (src->type == S_IFDIR && src->lower) RETURN_IF_ERROR(RedirectForMoveLocked(src, dir, ndir));
+  if (exchange && dst->type == S_IFDIR && dst->lower) RETURN_IF_ERROR(RedirectForMoveLocked(dst, ndir, dir));
   const std::string old_rel = ChildRel(dir, name), new_rel = ChildRel(ndir, new_name);
   if (exchange) {
     if (::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(), RENAME_EXCHANGE) !=
@@ -577,11 +580,6 @@ Status OverlayImpl::CheckRenameLocked(OverlayNode* dir, OverlayNode* src, Overla
   if ((flags & RENAME_NOREPLACE) && dst) return Status::Posix(EEXIST, "target exists");
   if (exchange && !dst) return Status::Posix(ENOENT, "no target to exchange with");
   const bool src_dir = src->type == S_IFDIR, dst_dir = dst && dst->type == S_IFDIR;
-  // Without redirect_dir, overlayfs cannot move a directory that merges with a
-  // lower one: EXDEV, and mv falls back to copying.
-  if ((src_dir && src->lower) || (exchange && dst_dir && dst->lower)) {
-    return Status::Posix(EXDEV, "directory has lower contents");
-  }
   if (src_dir && IsAncestor(src, ndir)) return Status::Posix(EINVAL, "move into itself");
   if (exchange && dst_dir && IsAncestor(dst, dir)) return Status::Posix(EINVAL, "move into itself");
   if (dst && !exchange) {
@@ -605,8 +603,10 @@ Status OverlayImpl::MoveLocked(OverlayNode* dir, std::string_view name, OverlayN
   const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
   if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
   if (dst && !dst_dir && dst->aliases.empty()) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
-  // A directory landing on a lower one's name must hide it from the moment it lands.
-  if (src_dir && dst_below) RETURN_IF_ERROR(upper::SetOpaque(Abs(old_rel)));
+  // A directory landing on a lower one's name must hide it from the moment it
+  // lands; one with a redirect merges with its origin only, and needs no mark.
+  const bool needs_opaque = src_dir && dst_below && !src->lower;
+  if (needs_opaque) RETURN_IF_ERROR(upper::SetOpaque(Abs(old_rel)));
   struct stat target;
   const bool onto_whiteout = !dst &&
                              ::fstatat(upper_fd_.get(), new_rel.c_str(), &target, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -624,9 +624,31 @@ Status OverlayImpl::MoveLocked(OverlayNode* dir, std::string_view name, OverlayN
     if (!dst) upper::RemoveWhiteoutFile(upper_fd_.get(), new_rel);  // hidden by the entry anyway
     if (src_below) RETURN_IF_ERROR(WhiteoutLocked(old_rel));
   }
-  if (src_dir && dst_below) src->opaque = true;
+  if (needs_opaque) src->opaque = true;
   if (dst) RemoveNameLocked(dst, ndir, new_name);
   MoveNameLocked(src, dir, name, ndir, new_name);
+  return Status::OK();
+}
+
+std::string OverlayImpl::OriginLocked(const OverlayNode* n) const {
+  if (n->id == kRootNode || !n->parent) return "";
+  const std::string redirect = n->upper ? upper::ReadRedirect(AbsPathLocked(n)) : "";
+  if (!redirect.empty() && redirect[0] == '/') return redirect.substr(1);
+  const std::string parent = OriginLocked(n->parent);
+  const std::string& name = redirect.empty() ? n->name : redirect;
+  return parent.empty() ? name : parent + "/" + name;
+}
+
+Status OverlayImpl::RedirectForMoveLocked(OverlayNode* n, OverlayNode* dir, OverlayNode* ndir) {
+  RETURN_IF_ERROR(CopyUpDirsLocked(n));
+  const std::string abs = AbsPathLocked(n);
+  const std::string existing = upper::ReadRedirect(abs);
+  const bool same_dir = dir == ndir;
+  if (!existing.empty() && (same_dir || existing[0] == '/')) return Status::OK();
+  const std::string redirect = same_dir ? n->name : "/" + OriginLocked(n);
+  if (!upper::SetRedirect(abs, redirect).ok()) {
+    return Status::Posix(EXDEV, "cannot record where the directory's lower contents are");
+  }
   return Status::OK();
 }
 

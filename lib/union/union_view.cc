@@ -10,18 +10,13 @@
 #include <unordered_set>
 
 #include "format/dir_layer.h"
+#include "format/layer_merge.h"
 #include "util/mutex.h"
 #include "util/status_macros.h"
 
 namespace strata {
 
 namespace {
-
-// An entry of the merged tree: which layer's entry defines it.
-struct Ref {
-  size_t layer;
-  const Entry* entry;
-};
 
 struct Node {
   const Entry* entry = nullptr;  // the data entry (a hardlink's target, resolved)
@@ -44,55 +39,6 @@ uint32_t TypeBits(EntryType type) {
   return S_IFREG;
 }
 
-// Keys are views of the layers' entry paths, which outlive the tree.
-using Tree = std::map<std::string_view, Ref, std::less<>>;
-
-// Removes everything strictly below `path`.
-void EraseBelow(Tree& tree, const std::string& path) {
-  if (path.empty()) {
-    auto root = tree.find("");
-    tree.erase(root == tree.end() ? tree.begin() : std::next(root), tree.end());
-    return;
-  }
-  // Children sort in [path + "/", path + "0"): '0' is the byte after '/'.
-  tree.erase(tree.lower_bound(path + "/"), tree.lower_bound(path + "0"));
-}
-
-// Applies one layer on top of the tree, as overlayfs presents an upper layer.
-void ApplyLayer(Tree& tree, size_t layer, const LayerIndex& index) {
-  if (tree.empty()) {
-    // The bottom layer hides and merges with nothing, and its entries come
-    // sorted without duplicates (FORMAT.md): each goes in at the end.
-    for (const Entry& e : index.entries) {
-      if (e.type != EntryType::kWhiteout) tree.emplace_hint(tree.end(), e.path, Ref{layer, &e});
-    }
-    return;
-  }
-  for (const Entry& e : index.entries) {
-    auto at = tree.lower_bound(e.path);
-    const bool exists = at != tree.end() && at->first == e.path;
-    const bool had_dir = exists && at->second.entry->type == EntryType::kDirectory;
-    if (e.type == EntryType::kWhiteout) {
-      if (exists) tree.erase(at);
-      EraseBelow(tree, e.path);
-      continue;
-    }
-    if (e.type == EntryType::kDirectory && e.opaque) {
-      EraseBelow(tree, e.path);
-      at = tree.lower_bound(e.path);  // what followed `at` may be gone
-    } else if (had_dir && e.type != EntryType::kDirectory) {
-      EraseBelow(tree, e.path);  // leaves `at` valid: it is not below itself
-    }
-    // A directory the tar only implied keeps a lower directory's metadata.
-    if (e.type == EntryType::kDirectory && e.implicit && had_dir) continue;
-    if (exists) {
-      at->second = {layer, &e};
-    } else {
-      tree.emplace_hint(at, e.path, Ref{layer, &e});
-    }
-  }
-}
-
 }  // namespace
 
 struct UnionView::Impl {
@@ -112,8 +58,9 @@ struct UnionView::Impl {
 };
 
 Status UnionView::Impl::Build() {
-  Tree tree;
-  for (size_t i = 0; i < layers.size(); ++i) ApplyLayer(tree, i, layers[i]);
+  MergedTree merged;
+  for (size_t i = 0; i < layers.size(); ++i) merged.Apply(i, layers[i]);
+  MergedTree::Map& tree = merged.entries();
   if (tree.find("") == tree.end()) {
     static const Entry kRoot = [] {
       Entry root;

@@ -41,7 +41,7 @@ as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@" 2>&1; }
 expect_eq "another user reads through allow_other" "$(as_nobody cat "$mnt/etc/hostname")" "layer1"
 expect_eq "and meets the file's permissions" "$(as_nobody sh -c "echo x >>'$mnt/etc/hostname'" | grep -c 'Permission denied')" 1
 expect_eq "unknown option: one warning" "$(grep -c "ignoring unknown option 'frobnicate=1'" "$WORK/warn")" 1
-mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0,upperdir=$WORK/u2,workdir=$WORK/w2" "$ref"
+mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0,upperdir=$WORK/u2,workdir=$WORK/w2,redirect_dir=on" "$ref"
 changes "$mnt"
 changes "$ref"
 expect_eq "changes match kernel overlayfs" "$(listing "$mnt" | grep -v passwd.link)" \
@@ -111,7 +111,7 @@ expect_eq "written data kept in the upper" "$(stat -c %s "$WORK/u1/big")" 500000
 rm -rf "$WORK"/u1/* "$WORK"/w1/* "$WORK"/u2/* "$WORK"/w2/*
 for u in u1 u2; do echo old >"$WORK/$u/h1" && ln "$WORK/$u/h1" "$WORK/$u/h2"; done
 "$FUSE" -o "lowerdir=$WORK/k0,upperdir=$WORK/u1,workdir=$WORK/w1" "$mnt"
-mount -t overlay overlay -o "lowerdir=$WORK/k0,upperdir=$WORK/u2,workdir=$WORK/w2" "$ref"
+mount -t overlay overlay -o "lowerdir=$WORK/k0,upperdir=$WORK/u2,workdir=$WORK/w2,redirect_dir=on" "$ref"
 found_links() { cat "$1/h1" "$1/h2" && echo more >>"$1/h2" && cat "$1/h1" && rm "$1/h1" && stat -c %h "$1/h2"; }
 expect_eq "hardlinks found in the upper are one file, as on overlayfs" "$(found_links "$mnt")" \
   "$(found_links "$ref")"

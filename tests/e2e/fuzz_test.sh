@@ -39,7 +39,7 @@ run() {
   shift
   mkdir -p "$u" "$w" "$ku" "$kw"
   strata_fuse "$@" --upper "$u" --work "$w" "$mnt"
-  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$ku,workdir=$kw" "$ref"
+  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$ku,workdir=$kw,redirect_dir=on" "$ref"
   python3 "$FUZZ" "$mnt" "$seed" 2000 >"$WORK/strata.log"
   python3 "$FUZZ" "$ref" "$seed" 2000 >"$WORK/kernel.log"
   expect_eq "seed $seed: every operation as on overlayfs" \
@@ -55,7 +55,7 @@ run() {
   expect_eq "seed $seed: the same tree after a remount" "$(diff <(tree "$mnt") "$WORK/want" | head -5)" ""
   fusermount3 -u "$mnt"
   expect_eq "seed $seed: work directory left empty" "$(ls -A "$w/")" ""
-  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$u,workdir=$w" "$ref"
+  mount -t overlay overlay -o "lowerdir=$lower,upperdir=$u,workdir=$w,redirect_dir=on" "$ref"
   expect_eq "seed $seed: kernel overlayfs reads strata's upper" "$(diff <(tree "$ref") "$WORK/want" | head -5)" ""
   umount "$ref"
 }
@@ -78,7 +78,7 @@ fusermount3 -u "$mnt"
 strata_fuse -o "lowerdir=$lower,upperdir=$WORK/uc,workdir=$WORK/wc" "$mnt"
 expect_eq "concurrent: the same tree after a remount" "$(diff <(tree "$mnt") "$WORK/live" | head -5)" ""
 fusermount3 -u "$mnt"
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$WORK/uc,workdir=$WORK/wc" "$ref"
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$WORK/uc,workdir=$WORK/wc,redirect_dir=on" "$ref"
 expect_eq "concurrent: kernel overlayfs reads the same tree" "$(diff <(tree "$ref") "$WORK/live" | head -5)" ""
 umount "$ref"
 finish

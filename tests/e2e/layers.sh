@@ -80,7 +80,7 @@ changes() {  # the same changes, run in each mount
   rm -r data                                 # whiteouts, then of a directory
   mkdir data && echo again >data/again       # made again: opaque
   mv etc/motd etc/motd.moved                 # rename of a lower file
-  mv keep keep2                              # a merged directory: EXDEV, mv copies
+  mv keep keep2                              # a merged directory: renamed, with a redirect
   ln bin/alias bin/alias.hard                # hardlink to a lower entry
   ln -s /etc/hostname sym                    # symlink
   mkfifo fifo2                               # mknod

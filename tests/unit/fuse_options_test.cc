@@ -125,8 +125,9 @@ TEST_CASE("IdMap refuses what is not CONTAINER:HOST:COUNT triples") {
 
 TEST_CASE("usage errors are one line naming what is wrong") {
   CHECK(Refused({"/m"}) == "name one of --image IMAGE, --layer LAYER or -o lowerdir=DIR[:DIR...]");
-  CHECK(Refused({"--image", "x"}) == "want exactly one mount point");
-  CHECK(Refused({"--image", "x", "/a", "/b"}) == "want exactly one mount point");
+  const std::string want = "want a mount point (or SOURCE and a mount point, as mount(8) passes them)";
+  CHECK(Refused({"--image", "x"}) == want);
+  CHECK(Refused({"--image", "x", "/a", "/b", "/c"}) == want);
   CHECK(Refused({"--image"}) == "option --image needs a value");
   CHECK(Refused({"--bogus", "/m"}) == "unknown argument --bogus");
   CHECK(Refused({"--image", "x", "--layer", "y", "/m"}).starts_with("name one of"));

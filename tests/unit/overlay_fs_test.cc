@@ -13,6 +13,8 @@
 #include <set>
 #include <thread>
 
+#include "format/layer_merge.h"
+#include "format/upper_dir.h"
 #include "overlay_fixture.h"
 #include "strata/overlay_fs.h"
 #include "test_util.h"
@@ -154,14 +156,19 @@ TEST_CASE("rename: NOREPLACE, EXCHANGE and the overlayfs refusals", "[root]") {
   SECTION("exchange needs both") {
     REQUIRE(f.fs->Rename(dir, "data", dir, "none", RENAME_EXCHANGE).ToErrno() == ENOENT);
   }
-  SECTION("a directory with lower contents is EXDEV; one made above moves") {
-    REQUIRE(f.fs->Rename(kRootNode, "sub", kRootNode, "sub2", 0).ToErrno() == EXDEV);
+  SECTION("a directory with lower contents moves with a redirect; one made above moves plainly") {
+    REQUIRE(f.fs->Rename(kRootNode, "sub", kRootNode, "sub2", 0).ok());
+    REQUIRE(upper::ReadRedirect(f.tmp / "upper/sub2") == "sub");  // in its directory: the old name
+    REQUIRE(f.fs->Lookup(f.Node(kRootNode, "sub2"), "inner").ok());  // the lower contents follow it
+    REQUIRE(f.fs->Lookup(kRootNode, "sub").status().ToErrno() == ENOENT);
+    REQUIRE(f.fs->Rename(kRootNode, "sub2", dir, "sub3", 0).ok());
+    REQUIRE(upper::ReadRedirect(f.tmp / "upper/dir/sub3") == "/sub");  // elsewhere: the origin's path
     REQUIRE(f.fs->Mkdir(kRootNode, "made", 0755, {}).ok());
     REQUIRE(f.fs->Rename(kRootNode, "made", kRootNode, "moved", 0).ok());
     REQUIRE(f.fs->Rename(kRootNode, "moved", f.Node(kRootNode, "moved"), "x", 0).ToErrno() == EINVAL);
   }
   SECTION("type mismatches") {
-    REQUIRE(f.fs->Rename(kRootNode, "sub", dir, "data", 0).ToErrno() == EXDEV);
+    REQUIRE(f.fs->Rename(kRootNode, "sub", dir, "data", 0).ToErrno() == ENOTDIR);
     REQUIRE(f.fs->Mkdir(kRootNode, "d", 0755, {}).ok());
     REQUIRE(f.fs->Rename(kRootNode, "d", dir, "data", 0).ToErrno() == ENOTDIR);
     REQUIRE(f.fs->Rename(dir, "data", kRootNode, "d", 0).ToErrno() == EISDIR);
@@ -531,4 +538,37 @@ TEST_CASE("new entries get the mode asked for: not this process's umask, setuid 
   CHECK((sub.st_mode & 07777) == 02755);
   CHECK(file.st_gid == 1234);
   CHECK((file.st_mode & 07777) == 0644);
+}
+
+TEST_CASE("layers with moved directories merge as overlayfs follows redirects") {
+  // Layer 0: a/f, a/s/g, b/. Layer 1 moved a to b/c (absolute redirect), and
+  // a/s to b/c/t (relative, inside the moved one), and deleted a/f there.
+  auto dir = [](std::string path, std::string redirect = "") {
+    Entry e = E(std::move(path), EntryType::kDirectory, 0755);
+    e.redirect = std::move(redirect);
+    return e;
+  };
+  Entry whiteout = E("a");
+  whiteout.type = EntryType::kWhiteout;
+  Entry gone = E("b/c/f"), moved_out = E("b/c/s");
+  gone.type = moved_out.type = EntryType::kWhiteout;
+  LayerIndex bottom{{dir(""), dir("a"), E("a/f"), dir("a/s"), E("a/s/g"), dir("b")}};
+  LayerIndex top{{dir(""), whiteout, dir("b"), dir("b/c", "/a"), gone, E("b/c/new"), moved_out, dir("b/c/t", "s")}};
+  MergedTree tree;
+  tree.Apply(0, bottom);
+  tree.Apply(1, top);
+  std::vector<std::string> paths;
+  for (const auto& [path, ref] : tree.entries()) paths.emplace_back(path);
+  CHECK(paths == std::vector<std::string>{"", "b", "b/c", "b/c/new", "b/c/t", "b/c/t/g"});
+
+  // Flattened for the store: the moved directory whole and opaque, no redirects left.
+  LayerIndex flat = FlattenRedirects({bottom}, top);
+  std::vector<std::string> flat_paths;
+  for (const Entry& e : flat.entries) {
+    flat_paths.push_back(e.path);
+    CHECK(e.redirect.empty());
+  }
+  CHECK(flat_paths == std::vector<std::string>{"", "a", "b", "b/c", "b/c/new", "b/c/t", "b/c/t/g"});
+  CHECK(flat.Find("b/c")->opaque);
+  CHECK(flat.Find("a")->type == EntryType::kWhiteout);
 }

@@ -315,6 +315,18 @@ OverlayImpl::ChildQuery OverlayImpl::QueryLocked(const OverlayNode* dir, std::st
   return ChildQuery{dir->upper, ChildRel(dir, name), dir->lower, dir->opaque, std::string(name)};
 }
 
+std::optional<NodeId> OverlayImpl::RedirectOrigin(const std::string& abs, NodeId dir_lower,
+                                                  bool dir_opaque) const {
+  const std::string redirect = upper::ReadRedirect(abs);
+  if (redirect.empty()) return std::nullopt;
+  auto origin = redirect[0] == '/'              ? lower_->Resolve(redirect)
+                : dir_lower != 0 && !dir_opaque ? lower_->Lookup(dir_lower, redirect)
+                                                : Result<NodeId>(Status::Posix(ENOENT, redirect));
+  if (!origin.ok()) return NodeId{0};  // its origin is gone: nothing below it shows
+  auto attr = lower_->GetAttr(*origin);
+  return attr.ok() && S_ISDIR(attr->mode) ? *origin : NodeId{0};
+}
+
 Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) const {
   ChildFound found;
   if (q.dir_upper) {  // a directory never copied up has nothing in the upper directory below it
@@ -337,15 +349,11 @@ Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) cons
     if (type == S_IFDIR) found.opaque = upper::IsOpaque(Abs(q.rel));
     // A moved directory (redirect_dir) merges with its origin, not with what
     // is below its new name.
-    if (const std::string redirect = type == S_IFDIR && !found.opaque ? upper::ReadRedirect(Abs(q.rel)) : "";
-        !redirect.empty()) {
-      auto origin = redirect[0] == '/'                  ? lower_->Resolve(redirect)
-                    : q.dir_lower != 0 && !q.dir_opaque ? lower_->Lookup(q.dir_lower, redirect)
-                                                        : Result<NodeId>(Status::Posix(ENOENT, redirect));
-      found.lower = 0;
-      if (origin.ok()) {
-        ASSIGN_OR_RETURN(NodeAttr attr, lower_->GetAttr(*origin));
-        if (S_ISDIR(attr.mode)) found.lower = *origin, found.lower_attr = attr;
+    if (auto origin = type == S_IFDIR && !found.opaque ? RedirectOrigin(Abs(q.rel), q.dir_lower, q.dir_opaque)
+                                                       : std::nullopt) {
+      found.lower = *origin;
+      if (found.lower != 0) {
+        ASSIGN_OR_RETURN(found.lower_attr, lower_->GetAttr(found.lower));
       }
     }
     // Only a directory merges with what is below it.
@@ -534,9 +542,12 @@ Result<std::vector<OverlayFs::Child>> OverlayImpl::MergeLocked(OverlayNode* dir,
   for (const auto& [name, st] : scan.items) {
     auto known = dir->children.find(name);
     uint64_t ino = known != dir->children.end() ? known->second->ino : 0;
-    if (ino == 0) {
-      NodeId below =
-          (S_ISDIR(st.st_mode) && LowerHasLocked(dir, name)) ? *lower_->Lookup(dir->lower, name) : 0;
+    if (ino == 0) {  // what a lookup would give it (FindChild)
+      NodeId below = 0;
+      if (S_ISDIR(st.st_mode)) {
+        auto origin = RedirectOrigin(Abs(ChildRel(dir, name)), dir->lower, dir->opaque);
+        below = origin ? *origin : LowerHasLocked(dir, name) ? *lower_->Lookup(dir->lower, name) : 0;
+      }
       ino = below != 0 ? below : InoForHost(st);
     }
     out.emplace(name, Child{name, ino, st.st_mode & S_IFMT, 0});

@@ -177,6 +177,10 @@ class OverlayImpl final : public OverlayFs {
   };
   ChildQuery QueryLocked(const OverlayNode* dir, std::string_view name) const REQUIRES_SHARED(mu_);
   Result<ChildFound> FindChild(const ChildQuery& query) const;  // ENOENT when nothing shows
+  // The lower directory an upper directory at `abs` (an absolute host path)
+  // was moved from, when it has a redirect: 0 when its origin is gone;
+  // nullopt when it has none.
+  std::optional<NodeId> RedirectOrigin(const std::string& abs, NodeId dir_lower, bool dir_opaque) const;
   OverlayNode* AddFoundLocked(OverlayNode* dir, std::string_view name, const ChildFound& found) REQUIRES(mu_);
   static struct stat FoundStat(const ChildFound& found, uint64_t ino);
   // True when a lower entry exists at dir/name behind whatever hides it.

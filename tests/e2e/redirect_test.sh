@@ -71,7 +71,9 @@ fresh u-img w-img u-dirs w-dirs u-ref w-ref
 expect_ok "image form" strata_fuse --image stack:2 --upper "$WORK/u-img" --work "$WORK/w-img" "$WORK/img"
 expect_ok "lowerdir form" strata_fuse -o "lowerdir=$lowers,upperdir=$WORK/u-dirs,workdir=$WORK/w-dirs" "$WORK/dirs"
 kernel "$WORK/ref" "$lowers" "$WORK/u-ref" "$WORK/w-ref"
+bin_ino=$(stat -c %i "$WORK/img/bin")
 for m in img dirs ref; do renames "$WORK/$m"; done
+expect_eq "a moved directory keeps its inode number" "$(stat -c %i "$WORK/img/bin2")" "$bin_ino"
 expect_eq "renames of merged directories succeed (no EXDEV)" "$(ls -d "$WORK/img/keep" "$WORK/img/bin2" | wc -l)" 2
 same "image form" "$WORK/img" "$WORK/ref"
 same "lowerdir form" "$WORK/dirs" "$WORK/ref"
@@ -85,6 +87,8 @@ strata_fuse --image stack:2 --upper "$WORK/u-img" --work "$WORK/w-img" "$WORK/im
 strata_fuse -o "lowerdir=$lowers,upperdir=$WORK/u-dirs,workdir=$WORK/w-dirs" "$WORK/dirs"
 kernel "$WORK/ref" "$lowers" "$WORK/u-ref" "$WORK/w-ref"
 same "image form, remounted" "$WORK/img" "$WORK/ref"
+expect_eq "readdir's inode number is stat's for a moved directory" \
+  "$(ls -i "$WORK/img" | awk '$2 == "bin2" {print $1}')" "$(stat -c %i "$WORK/img/bin2")"
 same "lowerdir form, remounted" "$WORK/dirs" "$WORK/ref"
 # The kernel mounts strata's upper directory with the same result.
 umount "$WORK/img"

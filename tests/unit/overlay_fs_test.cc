@@ -158,7 +158,7 @@ TEST_CASE("rename: NOREPLACE, EXCHANGE and the overlayfs refusals", "[root]") {
   }
   SECTION("a directory with lower contents moves with a redirect; one made above moves plainly") {
     REQUIRE(f.fs->Rename(kRootNode, "sub", kRootNode, "sub2", 0).ok());
-    REQUIRE(upper::ReadRedirect(f.tmp / "upper/sub2") == "sub");  // in its directory: the old name
+    REQUIRE(upper::ReadRedirect(f.tmp / "upper/sub2") == "sub");     // in its directory: the old name
     REQUIRE(f.fs->Lookup(f.Node(kRootNode, "sub2"), "inner").ok());  // the lower contents follow it
     REQUIRE(f.fs->Lookup(kRootNode, "sub").status().ToErrno() == ENOENT);
     REQUIRE(f.fs->Rename(kRootNode, "sub2", dir, "sub3", 0).ok());
@@ -553,7 +553,8 @@ TEST_CASE("layers with moved directories merge as overlayfs follows redirects") 
   Entry gone = E("b/c/f"), moved_out = E("b/c/s");
   gone.type = moved_out.type = EntryType::kWhiteout;
   LayerIndex bottom{{dir(""), dir("a"), E("a/f"), dir("a/s"), E("a/s/g"), dir("b")}};
-  LayerIndex top{{dir(""), whiteout, dir("b"), dir("b/c", "/a"), gone, E("b/c/new"), moved_out, dir("b/c/t", "s")}};
+  LayerIndex top{
+      {dir(""), whiteout, dir("b"), dir("b/c", "/a"), gone, E("b/c/new"), moved_out, dir("b/c/t", "s")}};
   MergedTree tree;
   tree.Apply(0, bottom);
   tree.Apply(1, top);

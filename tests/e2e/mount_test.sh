@@ -119,4 +119,13 @@ printf 'stack:2 %s fuse.strata-fuse root=%s,upperdir=%s,workdir=%s,noauto 0 0\n'
 expect_ok "mount by an fstab line" mount --fstab "$WORK/fstab" "$mnt"
 expect_eq "the upper layer is there again" "$(stat -c %a "$mnt/u0/f0620")" 620
 umount "$mnt"
+# The fuse-overlayfs form through mount(8): SOURCE a placeholder, the layers in -o.
+mkdir -p "$WORK/up2" "$WORK/wk2" "$WORK/kup2" "$WORK/kwk2"
+(umask 077 && mount -t fuse.strata-fuse overlay "$mnt" \
+  -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0,upperdir=$WORK/up2,workdir=$WORK/wk2")
+expect_eq "mount -t fuse.strata-fuse overlay -o lowerdir=..." "$(findmnt -n -o FSTYPE "$mnt")" "fuse.strata"
+mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0,upperdir=$WORK/kup2,workdir=$WORK/kwk2" "$WORK/kw"
+expect_eq "lowerdir form: creation modes as kernel overlayfs makes them" "$(creations "$mnt")" "$(creations "$WORK/kw")"
+umount "$WORK/kw"
+umount "$mnt"
 finish

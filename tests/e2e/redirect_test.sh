@@ -33,6 +33,9 @@ os.rename(m + "/keep/inner", m + "/keep/inner2")       # one inside a moved one
 open(m + "/bin2/new", "w").write("new\n")              # a file made in a moved directory
 os.unlink(m + "/bin2/alias")                           # a lower file deleted in it
 os.link(m + "/bin2/tool", m + "/bin2/tool.third")      # a hardlink made in it
+os.unlink(m + "/bin2/fifo")
+os.mkdir(m + "/bin2/fifo")                             # a directory where a lower entry was: opaque
+open(m + "/bin2/fifo/in", "w").write("in\n")
 os.rename(m + "/bin2/tool.hard", m + "/keep/tool.hard")  # a lower hardlink moved out of it
 open(m + "/keep/inner2/f", "a").write("more\n")        # a lower file copied up in it
 os.unlink(m + "/keep/inner2/g")
@@ -128,6 +131,18 @@ kernel "$WORK/cref" "$lowers" "$WORK/u-ref" "$WORK/w-cref"
 expect_ok "mount the committed image" S mount renamed:1 "$WORK/img2"
 same "committed image" "$WORK/img2" "$WORK/cref"
 S umount "$WORK/img2"
+# Rotated in the image form: the committed image under a writable mount, renamed again.
+fresh u-img2 w-img2 u-cref2 w-cref2
+umount "$WORK/cref"
+mkdir -p "$WORK/cref"
+kernel "$WORK/cref" "$WORK/u-ref:$lowers" "$WORK/u-cref2" "$WORK/w-cref2"
+expect_ok "committed image, writable" \
+  strata_fuse --image renamed:1 --upper "$WORK/u-img2" --work "$WORK/w-img2" "$WORK/img2"
+again "$WORK/img2" && again "$WORK/cref"
+same "committed image, renamed again" "$WORK/img2" "$WORK/cref"
+umount "$WORK/img2"
+umount "$WORK/cref"
+kernel "$WORK/cref" "$lowers" "$WORK/u-ref" "$WORK/w-cref"
 expect_ok "save it" S save renamed:1 -o "$WORK/renamed.tar"
 # load refuses overlay xattrs in layers: the moved directories went out as plain ones.
 expect_ok "load it elsewhere: standalone layers" env STRATA_ROOT="$WORK/store-b" "$STRATA" load -i "$WORK/renamed.tar"

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <utility>
@@ -20,17 +21,61 @@ namespace {
 constexpr int kWakeSignal = SIGUSR1;
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
+// One worker at a time reads the device: the holder of the reader token. It
+// serves the requests that rarely wait (lookups, attributes, xattrs, listings)
+// itself and reads on, so that a run of them stays on one warm thread instead
+// of hopping between workers at every request (the kernel wakes its readers in
+// turn); before a request that may wait on the disk (data, creates, syncs) it
+// hands the token on. A request served in place for longer than kStuck (a
+// lookup behind a rename's copy-up) loses the token to the watchdog, so the
+// rest are never held up for long.
+constexpr long kStuckNanos = 5'000'000;
+
 struct Loop {
   fuse_session* se = nullptr;
   size_t max_threads = 1;
   RequestInspector inspect;
   sem_t ended;  // posted by a stop signal, or by a worker that saw the session end
   std::atomic<int> error{0};
-  std::atomic<size_t> waiting{0};  // workers waiting for a request
   std::mutex mu;
   std::vector<pthread_t> workers;  // guarded by mu; joined at the end
   size_t running = 0;              // guarded by mu: workers not yet returned
+  // The reader token, guarded by mu: its holder (a worker's number, 0 when
+  // free), and the workers waiting for it.
+  std::condition_variable token_free;
+  size_t holder = 0;
+  size_t waiting = 0;
+  size_t next_worker = 1;
+  // When the holder began the request it serves in place (0: it serves none).
+  std::atomic<int64_t> serving_since{0};
 };
+
+int64_t NowNanos() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+}
+
+// Requests that seldom wait on anything: served where they were read.
+bool ServedInPlace(const fuse_buf& buf) {
+  if ((buf.flags & FUSE_BUF_IS_FD) || buf.size < sizeof(fuse_in_header)) return false;
+  switch (static_cast<const fuse_in_header*>(buf.mem)->opcode) {
+    case FUSE_LOOKUP:
+    case FUSE_FORGET:
+    case FUSE_BATCH_FORGET:
+    case FUSE_GETATTR:
+    case FUSE_GETXATTR:
+    case FUSE_LISTXATTR:
+    case FUSE_READLINK:
+    case FUSE_ACCESS:
+    case FUSE_STATFS:
+    case FUSE_OPENDIR:
+    case FUSE_READDIR:
+    case FUSE_READDIRPLUS:
+    case FUSE_RELEASEDIR: return true;
+    default: return false;
+  }
+}
 
 std::atomic<Loop*> active_loop{nullptr};
 
@@ -52,43 +97,89 @@ bool StartWorkerLocked(Loop& loop) {
   pthread_t thread;
   if (pthread_create(&thread, nullptr, Work, &loop) != 0) return false;
   loop.workers.push_back(thread);
-  ++loop.waiting;
   ++loop.running;
   return true;
 }
 
+// Requires loop.mu: the token goes to a waiting worker, or to a new one.
+void PassTokenLocked(Loop& loop) {
+  loop.holder = 0;
+  if (loop.waiting > 0) {
+    loop.token_free.notify_one();
+  } else if (loop.workers.size() < loop.max_threads) {
+    StartWorkerLocked(loop);
+  }
+}
+
 void* Work(void* arg) {
   Loop& loop = *static_cast<Loop*>(arg);
+  size_t me;
+  {
+    std::lock_guard lock(loop.mu);
+    me = loop.next_worker++;
+  }
   sigset_t wake;
   sigemptyset(&wake);
   sigaddset(&wake, kWakeSignal);
   fuse_buf buf{};
+  bool holding = false;
   while (!fuse_session_exited(loop.se)) {
-    // The wake signal may interrupt the wait for a request, never a request
-    // being served (its host calls would fail with EINTR).
-    pthread_sigmask(SIG_UNBLOCK, &wake, nullptr);
+    if (!holding) {
+      std::unique_lock lock(loop.mu);
+      ++loop.waiting;
+      loop.token_free.wait(lock, [&] { return loop.holder == 0 || fuse_session_exited(loop.se); });
+      --loop.waiting;
+      if (fuse_session_exited(loop.se)) break;
+      loop.holder = me;
+      holding = true;
+      // The holder may be woken from its read by the wake signal, and only the
+      // holder. It keeps the signal open while it serves in place: those
+      // requests make only local file system calls (stat, getxattr, readdir),
+      // which signals do not interrupt, and the signal comes only once the
+      // session is over anyway.
+      pthread_sigmask(SIG_UNBLOCK, &wake, nullptr);
+    }
     int received = fuse_session_receive_buf(loop.se, &buf);
-    pthread_sigmask(SIG_BLOCK, &wake, nullptr);
-    if (received == -EINTR) continue;
-    if (received <= 0) {  // 0: unmounted (libfuse marks the session exited)
+    if (received <= 0 && received != -EINTR) {  // 0: unmounted (libfuse marks the session exited)
+      pthread_sigmask(SIG_BLOCK, &wake, nullptr);
       if (received < 0) loop.error = received;
+      std::lock_guard lock(loop.mu);
+      loop.holder = 0;
       break;
     }
-    if (--loop.waiting == 0) {
-      // The last waiting worker took this request: start another, so that a
-      // slow request (a big copy-up) never holds up the rest.
+    if (received == -EINTR) continue;
+    if (ServedInPlace(buf)) {
+      loop.serving_since = NowNanos();
+      ServeRequest(loop.se, buf, loop.inspect);
+      loop.serving_since = 0;
       std::lock_guard lock(loop.mu);
-      if (loop.workers.size() < loop.max_threads) StartWorkerLocked(loop);
+      holding = loop.holder == me;  // read on, unless the watchdog passed the token meanwhile
+      if (!holding) pthread_sigmask(SIG_BLOCK, &wake, nullptr);
+    } else {
+      {
+        std::lock_guard lock(loop.mu);
+        PassTokenLocked(loop);
+        holding = false;
+      }
+      pthread_sigmask(SIG_BLOCK, &wake, nullptr);  // its host calls must not fail with EINTR
+      ServeRequest(loop.se, buf, loop.inspect);
     }
-    ServeRequest(loop.se, buf, loop.inspect);
-    ++loop.waiting;
   }
   std::free(buf.mem);
   fuse_session_exit(loop.se);
   sem_post(&loop.ended);
   std::lock_guard lock(loop.mu);
+  loop.token_free.notify_all();
   --loop.running;
   return nullptr;
+}
+
+// The holder has served one request in place for too long: the token goes on.
+void Watch(Loop& loop) {
+  const int64_t since = loop.serving_since;
+  if (since == 0 || NowNanos() - since < kStuckNanos) return;
+  std::lock_guard lock(loop.mu);
+  if (loop.holder != 0 && loop.serving_since == since) PassTokenLocked(loop);
 }
 
 // Wakes every worker still waiting for a request until all have returned. A
@@ -99,6 +190,7 @@ void StopWorkers(Loop& loop) {
       std::lock_guard lock(loop.mu);
       if (loop.running == 0) break;
       for (pthread_t thread : loop.workers) pthread_kill(thread, kWakeSignal);
+      loop.token_free.notify_all();
     }
     timespec pause{0, 10'000'000};
     nanosleep(&pause, nullptr);
@@ -164,7 +256,15 @@ int RunSessionLoop(fuse_session* se, int max_threads, RequestInspector inspect) 
     }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (started) {
-      while (!fuse_session_exited(se)) sem_wait(&loop.ended);  // EINTR: look again
+      // Until the session ends (EINTR: look again), watching the reader token.
+      while (!fuse_session_exited(se)) {
+        timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += kStuckNanos / 2;
+        if (until.tv_nsec >= 1'000'000'000) until.tv_sec += 1, until.tv_nsec -= 1'000'000'000;
+        sem_timedwait(&loop.ended, &until);
+        Watch(loop);
+      }
       StopWorkers(loop);
       result = loop.error == 0 ? 0 : 1;
     }

@@ -1,6 +1,9 @@
-// The daemon's request loop: workers that each receive a request from the
-// kernel and hand it to libfuse, started as they are needed, until the
-// session ends.
+// The daemon's request loop: workers that receive requests from the kernel
+// and hand them to libfuse, started as they are needed, until the session
+// ends. One worker reads at a time and serves lookups, attributes, xattrs and
+// listings itself (see session_loop.cc: the reader token), so metadata walks
+// stay on one warm thread; requests that may wait on the disk move the reading
+// on to another worker first.
 #pragma once
 
 #define FUSE_USE_VERSION 312

@@ -61,7 +61,9 @@ class UnionView {
   static Result<std::unique_ptr<UnionView>> FromLayers(std::vector<LayerIndex> layers,
                                                        std::function<std::string(const Digest&)> blob_path);
   // Merges plain directories laid out as overlayfs lower layers, top first
-  // (the order of overlayfs's lowerdir=). Their files are read in place.
+  // (the order of overlayfs's lowerdir=). Their files are read in place, and
+  // lazily: a directory is read when it is first looked in, so opening costs
+  // the same for any size of tree.
   static Result<std::unique_ptr<UnionView>> FromDirectories(const std::vector<std::string>& lower_dirs);
   ~UnionView();
 
@@ -77,10 +79,12 @@ class UnionView {
   Result<const std::vector<Xattr>*> Xattrs(NodeId node) const;
   // Walks a '/'-separated path from the root.
   Result<NodeId> Resolve(std::string_view path) const;
+  // More than the largest node id the view gives (an upper bound for a lazy one).
   uint64_t node_count() const;
 
+  struct Impl;  // the two kinds of view: merged in memory, or read lazily (lib/union)
+
  private:
-  struct Impl;
   explicit UnionView(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

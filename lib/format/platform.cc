@@ -22,7 +22,7 @@ Platform FromMachine(const std::string& machine) {
     p.architecture = "386";
   else if (machine.rfind("armv", 0) == 0 && machine.size() >= 5) {
     p.architecture = "arm";
-    p.variant = "v" + machine.substr(4, 1);  // armv7l -> v7, armv6l -> v6
+    p.variant = {'v', machine[4]};  // armv7l -> v7, armv6l -> v6
   } else if (machine == "ppc64le" || machine == "s390x" || machine == "riscv64" || machine == "mips64") {
     p.architecture = machine;
   }

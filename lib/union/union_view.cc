@@ -11,6 +11,7 @@
 
 #include "format/dir_layer.h"
 #include "format/layer_merge.h"
+#include "union/union_view_impl.h"
 #include "util/mutex.h"
 #include "util/status_macros.h"
 
@@ -41,7 +42,17 @@ uint32_t TypeBits(EntryType type) {
 
 }  // namespace
 
-struct UnionView::Impl {
+// The view of layer indexes merged in memory once, at open (store images).
+class MergedView final : public UnionView::Impl {
+ public:
+  Result<NodeId> Lookup(NodeId parent, std::string_view name) const override;
+  Result<NodeAttr> GetAttr(NodeId node) const override;
+  Result<const std::vector<DirEntry>*> Children(NodeId dir) const override;
+  Result<std::string> ReadLink(NodeId node) const override;
+  Result<std::string> ContentPath(NodeId node) const override;
+  Result<const std::vector<Xattr>*> Xattrs(NodeId node) const override;
+  uint64_t node_count() const override { return nodes.size(); }
+
   std::vector<LayerIndex> layers;
   std::function<std::string(const Digest&)> blob_path;
   // With Options::verify_content: checks a blob, once.
@@ -57,7 +68,7 @@ struct UnionView::Impl {
   Status Build();
 };
 
-Status UnionView::Impl::Build() {
+Status MergedView::Build() {
   MergedTree merged;
   for (size_t i = 0; i < layers.size(); ++i) merged.Apply(i, layers[i]);
   MergedTree::Map& tree = merged.entries();
@@ -122,7 +133,7 @@ UnionView::~UnionView() = default;
 
 Result<std::unique_ptr<UnionView>> UnionView::FromLayers(
     std::vector<LayerIndex> layers, std::function<std::string(const Digest&)> blob_path) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<MergedView>();
   impl->layers = std::move(layers);
   impl->blob_path = std::move(blob_path);
   RETURN_IF_ERROR(impl->Build());
@@ -144,27 +155,19 @@ Result<std::unique_ptr<UnionView>> UnionView::OpenLayers(Store& store,
   }
   ASSIGN_OR_RETURN(auto view,
                    FromLayers(std::move(layers), [&store](const Digest& d) { return store.BlobPath(d); }));
-  if (options.verify_content) view->impl_->verify = [&store](const Digest& d) { return store.VerifyBlob(d); };
+  if (options.verify_content) {
+    static_cast<MergedView&>(*view->impl_).verify = [&store](const Digest& d) { return store.VerifyBlob(d); };
+  }
   return view;
 }
 
 Result<std::unique_ptr<UnionView>> UnionView::FromDirectories(const std::vector<std::string>& lower_dirs) {
-  if (lower_dirs.empty()) return Status::InvalidArgument("no lower directory");
-  auto paths = std::make_shared<std::unordered_map<Digest, std::string>>();
-  uint64_t next_id = 0;
-  std::vector<LayerIndex> layers;
-  for (auto it = lower_dirs.rbegin(); it != lower_dirs.rend(); ++it) {  // bottom first
-    ASSIGN_OR_RETURN(LayerIndex index, ScanDirectoryLayer(*it, &next_id, paths.get()));
-    layers.push_back(std::move(index));
-  }
-  return FromLayers(std::move(layers), [paths](const Digest& d) {
-    auto it = paths->find(d);
-    return it == paths->end() ? std::string() : it->second;
-  });
+  ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, OpenLazyDirectories(lower_dirs));
+  return std::unique_ptr<UnionView>(new UnionView(std::move(impl)));
 }
 
-Result<NodeId> UnionView::Lookup(NodeId parent, std::string_view name) const {
-  ASSIGN_OR_RETURN(const Node* dir, impl_->Get(parent));
+Result<NodeId> MergedView::Lookup(NodeId parent, std::string_view name) const {
+  ASSIGN_OR_RETURN(const Node* dir, Get(parent));
   if (dir->entry->type != EntryType::kDirectory) return Status::Posix(ENOTDIR, "not a directory");
   auto it = std::lower_bound(dir->children.begin(), dir->children.end(), name,
                              [](const DirEntry& d, std::string_view n) { return d.name < n; });
@@ -172,8 +175,8 @@ Result<NodeId> UnionView::Lookup(NodeId parent, std::string_view name) const {
   return it->node;
 }
 
-Result<NodeAttr> UnionView::GetAttr(NodeId id) const {
-  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+Result<NodeAttr> MergedView::GetAttr(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, Get(id));
   const Entry& e = *node->entry;
   NodeAttr a;
   a.node = id;
@@ -189,42 +192,42 @@ Result<NodeAttr> UnionView::GetAttr(NodeId id) const {
   return a;
 }
 
-Result<const std::vector<DirEntry>*> UnionView::Children(NodeId id) const {
-  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+Result<const std::vector<DirEntry>*> MergedView::Children(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, Get(id));
   if (node->entry->type != EntryType::kDirectory) return Status::Posix(ENOTDIR, "not a directory");
   return &node->children;
 }
 
-Result<std::string> UnionView::ReadLink(NodeId id) const {
-  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+Result<std::string> MergedView::ReadLink(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, Get(id));
   if (node->entry->type != EntryType::kSymlink) return Status::Posix(EINVAL, "not a symlink");
   return node->entry->link_target;
 }
 
-Result<std::string> UnionView::ContentPath(NodeId id) const {
-  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+Result<std::string> MergedView::ContentPath(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, Get(id));
   const Entry& e = *node->entry;
   if (e.type == EntryType::kDirectory) return Status::Posix(EISDIR, "is a directory");
   if (e.type != EntryType::kRegular) return Status::Posix(EINVAL, "not a regular file");
   if (e.size == 0) return std::string();
-  if (impl_->verify) {
+  if (verify) {
     bool known;
     {
-      MutexLock lock(impl_->verified_mu);
-      known = impl_->verified.count(e.content) > 0;
+      MutexLock lock(verified_mu);
+      known = verified.count(e.content) > 0;
     }
     if (!known) {
-      Status st = impl_->verify(e.content);
+      Status st = verify(e.content);
       if (!st.ok()) return Status::Posix(EIO, st.message());
-      MutexLock lock(impl_->verified_mu);
-      impl_->verified.insert(e.content);
+      MutexLock lock(verified_mu);
+      verified.insert(e.content);
     }
   }
-  return impl_->blob_path(e.content);
+  return blob_path(e.content);
 }
 
-Result<const std::vector<Xattr>*> UnionView::Xattrs(NodeId id) const {
-  ASSIGN_OR_RETURN(const Node* node, impl_->Get(id));
+Result<const std::vector<Xattr>*> MergedView::Xattrs(NodeId id) const {
+  ASSIGN_OR_RETURN(const Node* node, Get(id));
   return &node->entry->xattrs;
 }
 
@@ -242,8 +245,26 @@ Result<NodeId> UnionView::Resolve(std::string_view path) const {
   return id;
 }
 
+Result<NodeId> UnionView::Lookup(NodeId parent, std::string_view name) const {
+  return impl_->Lookup(parent, name);
+}
+Result<NodeAttr> UnionView::GetAttr(NodeId node) const {
+  return impl_->GetAttr(node);
+}
+Result<const std::vector<DirEntry>*> UnionView::Children(NodeId dir) const {
+  return impl_->Children(dir);
+}
+Result<std::string> UnionView::ReadLink(NodeId node) const {
+  return impl_->ReadLink(node);
+}
+Result<std::string> UnionView::ContentPath(NodeId node) const {
+  return impl_->ContentPath(node);
+}
+Result<const std::vector<Xattr>*> UnionView::Xattrs(NodeId node) const {
+  return impl_->Xattrs(node);
+}
 uint64_t UnionView::node_count() const {
-  return impl_->nodes.size();
+  return impl_->node_count();
 }
 
 }  // namespace strata

@@ -68,26 +68,32 @@ for i in 1 2 3; do tar --numeric-owner -C "$WORK/k$i" -cf "$WORK/k$i.tar" .; don
 expect_ok "import kill:1" S import "$WORK/k1.tar" kill:1
 expect_ok "import kill:2" S import "$WORK/k2.tar" kill:2 --from kill:1
 expect_ok "import kill:3" S import "$WORK/k3.tar" kill:3 --from kill:2
-# kill_when WHAT CONDITION CMD...: runs CMD (a program, not a shell function: the pid
-# killed must be strata's), and SIGKILLs it once CONDITION holds (polled).
+# kill_when WHAT CONDITION CMD...: runs CMD, and SIGKILLs it once the shell
+# CONDITION holds (polled). Python holds the child unreaped until it is killed,
+# so its pid can never be another test's process by then.
 kill_when() {
   local what=$1 cond=$2
   shift 2
-  "$@" >/dev/null 2>&1 &
-  local pid=$!
-  for _ in $(seq 3000); do
-    if eval "$cond"; then
-      kill -9 "$pid" && wait "$pid" 2>/dev/null
-      ok
-      return 0
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.005
-  done
-  wait "$pid"
-  fail "$what: ended before it could be killed there"
+  # The condition runs in a new shell: it gets what it uses through the environment.
+  if K="${K:-}" WORK="$WORK" python3 - "$cond" "$@" <<'PY'
+import subprocess, sys, time
+cond, cmd = sys.argv[1], sys.argv[2:]
+child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for _ in range(3000):
+    if subprocess.run(["bash", "-c", cond]).returncode == 0:
+        child.kill()  # still ours: poll() has not reaped it unless it ended
+        child.wait()
+        sys.exit(0 if child.returncode == -9 else 1)
+    if child.poll() is not None:
+        break
+    time.sleep(0.005)
+child.wait()
+sys.exit(1)
+PY
+  then ok; else fail "$what: ended before it could be killed there"; fi
 }
 scratch_in() { [ -n "$(ls "$1/tmp" 2>/dev/null)" ]; }
+export -f scratch_in
 kill_when "save killed while it exports layers" 'scratch_in "$STRATA_ROOT"' "$STRATA" save kill:3 -o "$WORK/killed.tar" --compression none
 expect_eq "no output from it" "$(ls "$WORK" | grep -c '^killed.tar')" 0
 expect_ok "the next command" S images

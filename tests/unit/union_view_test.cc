@@ -1,9 +1,14 @@
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <unordered_map>
 
+#include "format/dir_layer.h"
 #include "strata/union_view.h"
 #include "test_util.h"
 
@@ -146,4 +151,79 @@ TEST_CASE("an index that does not hold together is refused with the entry named"
   auto orphan = open({Layer({D("a")}), Layer({E("x/y")})});  // y in an upper layer, x nowhere
   REQUIRE(orphan.status().code() == Code::kCorruption);
   REQUIRE(orphan.status().message().find("merged entry /x/y has no parent directory") != std::string::npos);
+}
+
+namespace {
+
+// Every path of a view with its type, mode, size, link target and xattrs, by
+// walking it from the root as the FUSE daemon does.
+void Walk(const UnionView& view, NodeId dir, const std::string& prefix, std::vector<std::string>& out) {
+  auto children = view.Children(dir);
+  REQUIRE(children.ok());
+  for (const DirEntry& c : **children) {
+    auto a = view.GetAttr(c.node);
+    REQUIRE(a.ok());
+    // (A directory's size is the host's in one view and 0 in the other: not compared.)
+    std::string line = prefix + c.name + " " + std::to_string(a->mode) + " " +
+                       std::to_string(S_ISDIR(a->mode) ? 0 : a->size);
+    if (S_ISLNK(a->mode)) line += " -> " + *view.ReadLink(c.node);
+    for (const auto& x : **view.Xattrs(c.node)) line += " " + x.name + "=" + x.value;
+    out.push_back(line);
+    if (S_ISDIR(a->mode)) Walk(view, c.node, prefix + c.name + "/", out);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("plain directories read lazily merge as the eager scan merges them", "[root]") {
+  // Three layers with whiteouts (device and .wh. file), an opaque directory
+  // (xattr and marker), a moved directory (redirect), hardlinks and symlinks.
+  TempDir tmp;
+  auto d = [&](const std::string& rel) { std::filesystem::create_directories(tmp / rel); };
+  d("l0/a/s");
+  d("l0/b");
+  d("l0/o/x");
+  d("l0/keep");
+  WriteBytes(tmp / "l0/a/f", "f0");
+  WriteBytes(tmp / "l0/a/s/g", "g0");
+  WriteBytes(tmp / "l0/b/gone", "b0");
+  WriteBytes(tmp / "l0/o/x/y", "y0");
+  WriteBytes(tmp / "l0/keep/h", "hard");
+  REQUIRE(::link((tmp / "l0/keep/h").c_str(), (tmp / "l0/keep/h2").c_str()) == 0);
+  REQUIRE(::symlink("a/f", (tmp / "l0/sym").c_str()) == 0);
+  d("l1/b");
+  d("l1/o");
+  d("l1/moved");
+  WriteBytes(tmp / "l1/b/.wh.gone", "");
+  WriteBytes(tmp / "l1/o/.wh..wh..opq", "");
+  WriteBytes(tmp / "l1/o/new", "n1");
+  REQUIRE(::mknod((tmp / "l1/a").c_str(), S_IFCHR | 0600, 0) == 0);  // a deleted, moved below
+  REQUIRE(::lsetxattr((tmp / "l1/moved").c_str(), "trusted.overlay.redirect", "/a", 2, 0) == 0);
+  WriteBytes(tmp / "l1/moved/more", "m1");
+  d("l2/moved");
+  WriteBytes(tmp / "l2/moved/top", "t2");
+  REQUIRE(::lsetxattr((tmp / "l2/moved/top").c_str(), "user.k", "v", 1, 0) == 0);
+  const std::vector<std::string> dirs = {tmp / "l2", tmp / "l1", tmp / "l0"};  // top first
+
+  auto lazy = UnionView::FromDirectories(dirs);
+  REQUIRE(lazy.ok());
+  std::vector<LayerIndex> layers;
+  std::unordered_map<Digest, std::string> paths;
+  uint64_t next = 0;
+  for (auto it = dirs.rbegin(); it != dirs.rend(); ++it)
+    layers.push_back(*ScanDirectoryLayer(*it, &next, &paths));
+  auto eager = UnionView::FromLayers(std::move(layers), [&](const Digest& c) { return paths[c]; });
+  REQUIRE(eager.ok());
+  std::vector<std::string> want, got;
+  Walk(**eager, kRootNode, "", want);
+  Walk(**lazy, kRootNode, "", got);
+  CHECK(got == want);
+  CHECK(std::find(got.begin(), got.end(), "moved/s/g " + std::to_string(S_IFREG | 0644) + " 2") != got.end());
+  // Names of one inode are one node; a lookup by path finds what the listing shows.
+  CHECK(*(*lazy)->Resolve("keep/h") == *(*lazy)->Resolve("keep/h2"));
+  CHECK((*lazy)->Resolve("b/gone").status().ToErrno() == ENOENT);
+  CHECK((*lazy)->Resolve("o/x").status().ToErrno() == ENOENT);
+  CHECK((*lazy)->Resolve("a").status().ToErrno() == ENOENT);
+  CHECK(*(*lazy)->ContentPath(*(*lazy)->Resolve("moved/f")) == tmp / "l0/a/f");
+  CHECK((*lazy)->node_count() > 1'000'000);  // an upper bound: upper inode numbers start above it
 }

@@ -12,10 +12,13 @@
 #   KINDS="kernel strata ..."  only these mounts (default: all but strata-uring;
 #            that one needs /sys/module/fuse/parameters/enable_uring set, which
 #            this script then does for its run)
+#   SETS="deb syn"  only these data sets (syn alone needs no debootstrap)
+#   LOADED=1 times every cell with a CPU-bound process busy on one core, as on
+#            a user's busy machine
 #
 # Data sets: a debootstrap'd Debian rootfs split into three layers (with a
 # 200 MiB file added), and a synthetic tree of 100,000 small files in 1,000
-# directories.
+# directories, in two layers of 50,000 (each directory in both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v fuse-overlayfs >/dev/null || apt-get install -y -qq fuse-overlayfs >/dev/null
@@ -24,26 +27,53 @@ cmake --build build/release -j"$(nproc)" >/dev/null
 bin=$PWD/build/release/bin
 bench=/var/tmp/strata-bench
 export STRATA_ROOT=$bench/store
-[ -d "$bench/rootfs" ] || bash bench/import_bench.sh >/dev/null  # makes the debootstrap rootfs
+read -r -a sets <<<"${SETS:-deb syn}"
 
-# --- data sets, made once ---
-if [ ! -f "$bench/layers.done" ]; then
-  rm -rf "$bench/layers" "$STRATA_ROOT" && mkdir -p "$bench/layers"/{d0,d1,d2,syn}
+# --- data sets, made once each ---
+if [[ " ${sets[*]} " == *" deb "* ]] && [ ! -f "$bench/deb.done" ]; then
+  [ -d "$bench/rootfs" ] || bash bench/import_bench.sh >/dev/null  # makes the debootstrap rootfs
+  rm -rf "$bench/layers"/d[012] && mkdir -p "$bench/layers"/{d0,d1,d2}
   cp -a "$bench/rootfs/usr" "$bench/layers/d0/"
   head -c $((200 << 20)) /dev/urandom >"$bench/layers/d0/big.bin"
   cp -a "$bench/rootfs/etc" "$bench/rootfs/var" "$bench/layers/d1/"
   (cd "$bench/rootfs" && for e in *; do [ "$e" = usr ] || [ "$e" = etc ] || [ "$e" = var ] || cp -a "$e" "$bench/layers/d2/"; done)
-  for d in $(seq 1000); do
-    mkdir "$bench/layers/syn/dir$d"
-    for f in $(seq 100); do echo "file $d/$f" >"$bench/layers/syn/dir$d/f$f"; done
-  done
-  for l in d0 d1 d2 syn; do tar --numeric-owner -C "$bench/layers/$l" -cf "$bench/layers/$l.tar" .; done
+  for l in d0 d1 d2; do tar --numeric-owner -C "$bench/layers/$l" -cf "$bench/layers/$l.tar" .; done
   "$bin/strata" import "$bench/layers/d0.tar" deb:0 >/dev/null
   "$bin/strata" import "$bench/layers/d1.tar" deb:1 --from deb:0 >/dev/null
   "$bin/strata" import "$bench/layers/d2.tar" deb:2 --from deb:1 >/dev/null
-  "$bin/strata" import "$bench/layers/syn.tar" syn:1 >/dev/null
-  rm -f "$bench/layers/"*.tar
-  touch "$bench/layers.done"
+  rm -f "$bench/layers/"d?.tar
+  touch "$bench/deb.done"
+fi
+if [[ " ${sets[*]} " == *" syn "* ]] && [ ! -f "$bench/syn.done" ]; then
+  rm -rf "$bench/layers"/syn[01] && mkdir -p "$bench/layers"/{syn0,syn1}
+  python3 - "$bench/layers" <<'PY'
+import os, sys
+for layer in (0, 1):
+    for d in range(1000):
+        p = f"{sys.argv[1]}/syn{layer}/dir{d}"
+        os.makedirs(p, exist_ok=True)
+        for f in range(50):
+            with open(f"{p}/f{layer}-{f}", "w") as out:
+                out.write(f"file {layer} {d}/{f}\n")
+PY
+  for l in syn0 syn1; do tar --numeric-owner -C "$bench/layers/$l" -cf "$bench/layers/$l.tar" .; done
+  "$bin/strata" import "$bench/layers/syn0.tar" syn:0 >/dev/null
+  "$bin/strata" import "$bench/layers/syn1.tar" syn:1 --from syn:0 >/dev/null
+  rm -f "$bench/layers/"syn?.tar
+  touch "$bench/syn.done"
+fi
+# 20,000 small files in 200 directories, to untar into a mount.
+if [ ! -f "$bench/untar.tar" ]; then
+  rm -rf "$bench/untar-src" && mkdir -p "$bench/untar-src"
+  python3 - "$bench/untar-src" <<'PY'
+import os, sys
+for d in range(200):
+    os.makedirs(f"{sys.argv[1]}/pkg{d}")
+    for f in range(100):
+        with open(f"{sys.argv[1]}/pkg{d}/file{f}", "w") as out:
+            out.write("x" * (f * 37 % 4000))
+PY
+  tar -C "$bench/untar-src" -cf "$bench/untar.tar" . && rm -rf "$bench/untar-src"
 fi
 
 mnt=$bench/mnt
@@ -53,7 +83,7 @@ mount_union() {
   local kind=$1 set=$2 lowers image
   rm -rf "$bench/upper" "$bench/work" && mkdir -p "$bench/upper" "$bench/work"
   if [ "$set" = deb ]; then lowers=$bench/layers/d2:$bench/layers/d1:$bench/layers/d0 image=deb:2
-  else lowers=$bench/layers/syn image=syn:1; fi
+  else lowers=$bench/layers/syn1:$bench/layers/syn0 image=syn:1; fi
   local o="lowerdir=$lowers,upperdir=$bench/upper,workdir=$bench/work"
   case $kind in
     kernel) mount -t overlay overlay -o "$o" "$mnt" ;;
@@ -82,13 +112,16 @@ for _ in range(20000): os.pread(fd, 4096, random.randrange(size // 4096) * 4096)
 op_copyup() { printf x >>"$mnt/big.bin"; sync -f "$mnt/big.bin" 2>/dev/null || true; }
 op_create() { mkdir "$mnt/new" && for i in $(seq 10000); do : >"$mnt/new/f$i"; done; }
 op_rmrf() { rm -rf "$mnt/usr/share" 2>/dev/null || rm -rf "$mnt/dir1"* ; }
+op_lsR() { ls -lR "$mnt" >/dev/null; }                      # stat, and two getxattr, per entry
+op_untar() { mkdir "$mnt/untar" && tar -C "$mnt/untar" -xf "$bench/untar.tar"; }
 
 op_mount() { :; }  # a placeholder: the loop below times mount_union itself
 
 rows=(
-  "deb mount op_mount" "syn mount op_mount" "deb find op_find" "deb stat-all op_stat" "deb tar-c op_tar" "deb seq-read-200M op_seqread"
-  "deb rand-read-4k op_randread" "deb copy-up-append op_copyup" "deb create-10k op_create"
-  "deb rm-rf-lower op_rmrf" "syn find op_find" "syn stat-all op_stat" "syn tar-c op_tar"
+  "deb mount op_mount" "syn mount op_mount" "deb find op_find" "deb stat-all op_stat" "deb ls-lR op_lsR"
+  "deb tar-c op_tar" "deb seq-read-200M op_seqread" "deb rand-read-4k op_randread" "deb copy-up-append op_copyup"
+  "deb create-10k op_create" "deb untar-20k op_untar" "deb rm-rf-lower op_rmrf" "syn find op_find"
+  "syn stat-all op_stat" "syn ls-lR op_lsR" "syn tar-c op_tar" "syn create-10k op_create" "syn untar-20k op_untar"
 )
 read -r -a kinds <<<"${KINDS:-kernel fuse-overlayfs strata-dirs strata strata-pt}"
 uring_param=/sys/module/fuse/parameters/enable_uring
@@ -99,8 +132,14 @@ if [[ " ${kinds[*]} " == *" strata-uring "* ]]; then
 fi
 results=$bench/union-results.txt
 : >"$results"
+if [ -n "${LOADED:-}" ]; then  # one core busy all along
+  (while :; do :; done) &
+  busy=$!
+  trap 'kill $busy 2>/dev/null; [ -z "${uring_saved:-}" ] || echo "$uring_saved" >"$uring_param"' EXIT
+fi
 for row in "${rows[@]}"; do
   read -r set name fn <<<"$row"
+  [[ " ${sets[*]} " == *" $set "* ]] || continue
   [[ "$set $name" =~ ${ROWS:-.} ]] || continue
   for temp in cold warm; do
     for _ in $(seq "${RUNS:-1}"); do for kind in "${kinds[@]}"; do
@@ -115,7 +154,7 @@ for row in "${rows[@]}"; do
           # operation then runs once more in the timed mount to fill its caches.
           mount_union "$kind" "$set" && { $fn >/dev/null 2>&1 || true; } && unmount
           mount_union "$kind" "$set"
-          case $fn in op_copyup | op_create | op_rmrf) ;; *) $fn >/dev/null 2>&1 || true ;; esac
+          case $fn in op_copyup | op_create | op_rmrf | op_untar) ;; *) $fn >/dev/null 2>&1 || true ;; esac
         else
           mount_union "$kind" "$set"
           drop_caches
@@ -138,7 +177,8 @@ for line in open(sys.argv[1]):
 rows = {key: {k: statistics.median(ts) for k, ts in r.items()} for key, r in runs.items()}
 kinds = sys.argv[2:]
 # Ratios of each strata mount to the peers present.
-ratios = [(a, b) for a, b in [("strata", "fuse-overlayfs"), ("strata", "kernel"), ("strata-pt", "kernel"),
+ratios = [(a, b) for a, b in [("strata", "fuse-overlayfs"), ("strata-dirs", "fuse-overlayfs"),
+                              ("strata", "kernel"), ("strata-pt", "kernel"),
                               ("strata-uring", "kernel"), ("strata-uring", "strata")] if a in kinds and b in kinds]
 print(f"{'data':4} {'operation':18} {'cache':5} " + " ".join(f"{k:>14}" for k in kinds)
       + "".join(f"  {a + '/' + b:>20}" for a, b in ratios))

@@ -129,6 +129,10 @@ std::variant<DaemonOptions, std::string> ParseCommandLine(int argc, char** argv)
       o.foreground = true;
     } else if (a == "--verify") {
       o.verify = true;
+    } else if (a == "-n" || a == "-s" || a == "-v") {
+      // mount(8)'s flags to a mount.TYPE helper (no mtab, sloppy, verbose): nothing to do.
+    } else if (a == "-t") {  // the type mount(8) names a helper with
+      if (!value_of(i)) return "option -t needs a value";
     } else if (a == "--allow-other") {
       o.fuse_options.push_back("allow_other");
     } else if (a == "--root" || a == "--image" || a == "--layer" || a == "--upper" || a == "--work" ||

@@ -81,7 +81,11 @@ umount "$ref"
 # mount.fuse3 finds the program on the system's PATH, as it finds fuse-overlayfs.
 helper=/usr/local/sbin/strata-fuse
 [ -e "$helper" ] || { ln -s "$(dirname "$STRATA")/strata-fuse" "$helper" && made_helper=1; }
-trap 'cleanup_mounts; umount "$WORK/kw" 2>/dev/null; [ -n "${made_helper:-}" ] && rm -f "$helper"; rm -rf "$WORK"' EXIT
+# mount -t fuse3.strata-fuse: mount(8) runs /sbin/mount.fuse3.strata-fuse, a link to it.
+sbin_helper=/sbin/mount.fuse3.strata-fuse
+[ -e "$sbin_helper" ] || { ln -s "$(dirname "$STRATA")/strata-fuse" "$sbin_helper" && made_sbin_helper=1; }
+trap 'cleanup_mounts; umount "$WORK/kw" 2>/dev/null; [ -n "${made_helper:-}" ] && rm -f "$helper"
+  [ -n "${made_sbin_helper:-}" ] && rm -f "$sbin_helper"; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/up" "$WORK/wk" "$WORK/kup" "$WORK/kwk" "$WORK/kw"
 (umask 077 && mount -t fuse.strata-fuse stack:2 "$mnt" -o "root=$STRATA_ROOT,upperdir=$WORK/up,workdir=$WORK/wk,nosuid")
 expect_eq "mount -t fuse.strata-fuse" "$(findmnt -n -o FSTYPE,OPTIONS "$mnt" | grep -c '^fuse.strata .*nosuid')" 1
@@ -118,6 +122,10 @@ printf 'stack:2 %s fuse.strata-fuse root=%s,upperdir=%s,workdir=%s,noauto 0 0\n'
   "$mnt" "$STRATA_ROOT" "$WORK/up" "$WORK/wk" >"$WORK/fstab"
 expect_ok "mount by an fstab line" mount --fstab "$WORK/fstab" "$mnt"
 expect_eq "the upper layer is there again" "$(stat -c %a "$mnt/u0/f0620")" 620
+umount "$mnt"
+expect_ok "mount -t fuse3.strata-fuse (the helper link)" \
+  mount -t fuse3.strata-fuse stack:2 "$mnt" -o "root=$STRATA_ROOT,upperdir=$WORK/up,workdir=$WORK/wk"
+expect_eq "the same upper layer" "$(stat -c %a "$mnt/u0/f0620")" 620
 umount "$mnt"
 # The fuse-overlayfs form through mount(8): SOURCE a placeholder, the layers in -o.
 mkdir -p "$WORK/up2" "$WORK/wk2" "$WORK/kup2" "$WORK/kwk2"

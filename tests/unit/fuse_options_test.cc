@@ -79,6 +79,11 @@ TEST_CASE("mount(8)'s helper form: SOURCE DIR -o OPTS") {
   CHECK(lower.lower_dirs == std::vector<std::string>{"/l"});
   CHECK(lower.fuse_options == std::vector<std::string>{"ro"});
   CHECK(Ok({"ignored", "/m", "-o", "image=app:2"}).image == "app:2");
+  // As /sbin/mount.fuse3.strata-fuse, mount(8)'s helper flags are taken and ignored.
+  DaemonOptions helper =
+      Ok({"busybox:1", "/m", "-n", "-s", "-v", "-o", "root=/s", "-t", "fuse3.strata-fuse"});
+  CHECK(helper.image == "busybox:1");
+  CHECK(helper.mountpoint == "/m");
   CHECK(Refused({"x", "/m", "-o", "image=app:2,layer=abc"}).find("name one of") == 0);
   CHECK(Refused({"a", "b", "/m", "-o", "image=x"}).find("want a mount point") == 0);
   CHECK(Refused({"/m", "-o", "image="}) == "image= needs a value");

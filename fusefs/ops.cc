@@ -45,7 +45,7 @@ bool Failed(fuse_req_t req, const T& result) {
 
 strata::Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  return {D(req).ids.HostUid(ctx->uid), D(req).ids.HostGid(ctx->gid)};
+  return {D(req).ids.HostUid(ctx->uid), D(req).ids.HostGid(ctx->gid), ctx->umask};
 }
 
 fuse_entry_param ToEntry(fuse_req_t req, const strata::NodeEntry& e) {
@@ -71,6 +71,13 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
     if (conn->capable & cap) conn->want |= cap;
   }
   conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+  // POSIX ACLs as the kernel's own file systems have them: the kernel checks
+  // them and caches them per inode (`ls -l` asks for system.posix_acl_access
+  // once per file, not at every call); modes come unmasked with the caller's
+  // umask, which OverlayFs applies unless a default ACL decides. Not with id
+  // maps: an ACL names host ids.
+  if (d->ids.identity() && (conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK))
+    conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
   // O_TRUNC must reach us as a setattr: there is no open to carry it.
   conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
   // Locks stay in the kernel: this mount is the only way to the files.

@@ -21,6 +21,7 @@ class IdMap {
   static std::optional<IdMap> Parse(const std::string& spec);
   uint32_t ToContainer(uint32_t host) const;
   uint32_t ToHost(uint32_t container) const;
+  bool identity() const { return ranges_.empty(); }
 
  private:
   struct Range {
@@ -36,6 +37,8 @@ struct IdPolicy {
   void Present(struct stat* st) const;  // host ids -> what the caller sees
   uint32_t HostUid(uint32_t uid) const { return uids.ToHost(uid); }
   uint32_t HostGid(uint32_t gid) const { return gids.ToHost(gid); }
+  // Callers see the files' own ids (no map, no squash).
+  bool identity() const { return uids.identity() && gids.identity() && !squash_uid && !squash_gid; }
 };
 
 struct DaemonOptions {

@@ -3,7 +3,7 @@
 # nothing when they are all present. Run as root.
 set -euo pipefail
 packages=(
-  cmake g++ clang make pkg-config clang-format python3 tar gzip zstd attr procps util-linux
+  cmake g++ clang make pkg-config clang-format python3 tar gzip zstd attr acl procps util-linux
   libfuse3-dev fuse3 liburing-dev zlib1g-dev libxxhash-dev libzstd-dev libarchive-dev libssl-dev
   nlohmann-json3-dev libsqlite3-dev libcli11-dev catch2 libseccomp-dev
   busybox-static podman runc umoci skopeo

@@ -39,6 +39,9 @@ struct OverlayOptions {
 struct Caller {
   uint32_t uid = 0;
   uint32_t gid = 0;
+  // Taken off a new entry's mode, unless its directory has a default ACL
+  // (which then decides, as on the kernel's own file systems).
+  uint32_t umask = 0;
 };
 
 // Changes for SetAttr; only the fields named in `mask` apply.

@@ -275,16 +275,19 @@ class OverlayImpl final : public OverlayFs {
   // whiteout hides.
   Status PlaceNewLocked(const std::string& rel, const std::function<Status(const Place&)>& make)
       REQUIRES_SHARED(mu_);
-  // A new entry of `type` (S_IFREG, S_IFDIR, ...) made by `make`, owned by
-  // the caller, with `mode` exactly (never this process's umask; setuid and
-  // setgid kept through the chown), group and setgid from a setgid parent as
-  // the kernel's inode_init_owner does. Symlinks have no mode to set.
-  Result<NodeEntry> MakeNew(uint64_t parent, std::string_view name, const Caller& caller, uint32_t type,
-                            uint32_t mode,
-                            const std::function<Status(OverlayNode* dir, const Place& at)>& make);
-  // Owner, group and exact mode of a new upper entry `at` (see MakeNew).
+  // A new entry of `type` (S_IFREG, S_IFDIR, ...) made by `make` with the
+  // mode it is given, owned by the caller, with the mode asked for exactly
+  // (the caller's umask off unless a default ACL of its directory decides;
+  // never this process's umask; setuid and setgid kept through the chown),
+  // group and setgid from a setgid parent as the kernel's inode_init_owner.
+  // Symlinks have no mode to set.
+  Result<NodeEntry> MakeNew(
+      uint64_t parent, std::string_view name, const Caller& caller, uint32_t type, uint32_t mode,
+      const std::function<Status(OverlayNode* dir, const Place& at, uint32_t mode)>& make);
+  // Owner, group and exact mode of a new upper entry `at` (see MakeNew); with
+  // `acl`, the mode the default ACL gave stays, setuid and setgid put back.
   Status SetNewOwnerAndMode(const Place& at, const std::string& rel, const Caller& caller, uint32_t type,
-                            uint32_t mode);
+                            uint32_t mode, bool acl);
   Status ClearWhiteoutsLocked(const std::string& dir_rel) REQUIRES(mu_);
   // Rename's parts: what it refuses, and a move (not an exchange) on disk and in the table.
   Status CheckRenameLocked(OverlayNode* dir, OverlayNode* src, OverlayNode* ndir, OverlayNode* dst,

@@ -299,7 +299,7 @@ Status OverlayImpl::PlaceNewLocked(const std::string& rel, const std::function<S
 }
 
 Status OverlayImpl::SetNewOwnerAndMode(const Place& at, const std::string& rel, const Caller& caller,
-                                       uint32_t type, uint32_t mode) {
+                                       uint32_t type, uint32_t mode, bool acl) {
   uint32_t gid = caller.gid;
   mode &= 07777;
   const size_t slash = rel.rfind('/');
@@ -311,26 +311,42 @@ Status OverlayImpl::SetNewOwnerAndMode(const Place& at, const std::string& rel, 
     if (type == S_IFDIR) mode |= S_ISGID;
   }
   if (::fchownat(at.dirfd, at.rel.c_str(), caller.uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return Errno("chown");
-  // chown cleared setuid and setgid; the umask of this process took bits the caller's did not.
-  if (type != S_IFLNK && ((mode & (S_ISUID | S_ISGID)) || (mode & process_umask_)) &&
-      ::fchmodat(at.dirfd, at.rel.c_str(), mode, 0) != 0) {
-    return Errno("chmod");
+  if (type == S_IFLNK) return Status::OK();
+  if (acl) {  // the default ACL set the permissions (and the ACL mask): only setuid/setgid go back
+    struct stat st;
+    if ((mode & (S_ISUID | S_ISGID)) &&
+        (::fstatat(at.dirfd, at.rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+         ::fchmodat(at.dirfd, at.rel.c_str(), (st.st_mode & 01777) | (mode & (S_ISUID | S_ISGID)), 0) != 0)) {
+      return Errno("chmod");
+    }
+    return Status::OK();
   }
+  // chown cleared setuid and setgid; the umask of this process took bits the caller's did not.
+  if (((mode & (S_ISUID | S_ISGID)) || (mode & process_umask_)) &&
+      ::fchmodat(at.dirfd, at.rel.c_str(), mode, 0) != 0)
+    return Errno("chmod");
   return Status::OK();
 }
 
-Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, const Caller& caller,
-                                       uint32_t type, uint32_t mode,
-                                       const std::function<Status(OverlayNode*, const Place&)>& make) {
+Result<NodeEntry> OverlayImpl::MakeNew(
+    uint64_t parent, std::string_view name, const Caller& caller, uint32_t type, uint32_t mode,
+    const std::function<Status(OverlayNode*, const Place&, uint32_t)>& make) {
   DirGuard guard(dir_stripes_, parent);
   struct stat st;
   {
     ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
     ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
+    // A default ACL of the (copied-up) directory decides instead of the umask:
+    // the host applies it when the entry is made there.
+    const size_t slash = rel.rfind('/');
+    const bool acl =
+        type != S_IFLNK && ::lgetxattr(Abs(slash == std::string::npos ? "" : rel.substr(0, slash)).c_str(),
+                                       "system.posix_acl_default", nullptr, 0) > 0;
+    const uint32_t made_mode = acl ? mode : mode & ~(caller.umask & 0777);
     RETURN_IF_ERROR(PlaceNewLocked(rel, [&](const Place& at) {
-      RETURN_IF_ERROR(make(dir, at));
-      return SetNewOwnerAndMode(at, rel, caller, type, mode);
+      RETURN_IF_ERROR(make(dir, at, made_mode));
+      return SetNewOwnerAndMode(at, rel, caller, type, made_mode, acl);
     }));
     if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
   }
@@ -355,17 +371,18 @@ Result<NodeEntry> OverlayImpl::MakeNew(uint64_t parent, std::string_view name, c
 
 Result<NodeEntry> OverlayImpl::Mknod(uint64_t parent, std::string_view name, uint32_t mode, dev_t rdev,
                                      const Caller& caller) {
-  return MakeNew(parent, name, caller, mode & S_IFMT, mode, [&](OverlayNode*, const Place& at) {
-    return ::mknodat(at.dirfd, at.rel.c_str(), mode, rdev) == 0 ? Status::OK() : Errno("mknod");
-  });
+  return MakeNew(
+      parent, name, caller, mode & S_IFMT, mode, [&](OverlayNode*, const Place& at, uint32_t made) {
+        return ::mknodat(at.dirfd, at.rel.c_str(), made, rdev) == 0 ? Status::OK() : Errno("mknod");
+      });
 }
 
 Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uint32_t mode,
                                      const Caller& caller) {
   // Called by MakeNew under the shared lock.
   return MakeNew(parent, name, caller, S_IFDIR, mode,
-                 [&](OverlayNode* dir, const Place& at) REQUIRES_SHARED(mu_) {
-                   if (::mkdirat(at.dirfd, at.rel.c_str(), mode & 07777) != 0) return Errno("mkdir");
+                 [&](OverlayNode* dir, const Place& at, uint32_t made) REQUIRES_SHARED(mu_) {
+                   if (::mkdirat(at.dirfd, at.rel.c_str(), made & 07777) != 0) return Errno("mkdir");
                    // A directory made where a lower entry was deleted must not show that entry's old
                    // contents.
                    return LowerHasLocked(dir, name) ? upper::SetOpaque(at.abs) : Status::OK();
@@ -374,7 +391,7 @@ Result<NodeEntry> OverlayImpl::Mkdir(uint64_t parent, std::string_view name, uin
 
 Result<NodeEntry> OverlayImpl::Symlink(uint64_t parent, std::string_view name, std::string_view target,
                                        const Caller& caller) {
-  return MakeNew(parent, name, caller, S_IFLNK, 0777, [&](OverlayNode*, const Place& at) {
+  return MakeNew(parent, name, caller, S_IFLNK, 0777, [&](OverlayNode*, const Place& at, uint32_t) {
     return ::symlinkat(std::string(target).c_str(), at.dirfd, at.rel.c_str()) == 0 ? Status::OK()
                                                                                    : Errno("symlink");
   });
@@ -386,9 +403,10 @@ Result<std::pair<NodeEntry, std::unique_ptr<OpenFile>>> OverlayImpl::Create(uint
                                                                             const Caller& caller) {
   UniqueFd fd;
   ASSIGN_OR_RETURN(
-      NodeEntry entry, MakeNew(parent, name, caller, S_IFREG, mode, [&](OverlayNode*, const Place& at) {
+      NodeEntry entry,
+      MakeNew(parent, name, caller, S_IFREG, mode, [&](OverlayNode*, const Place& at, uint32_t made) {
         fd = UniqueFd(
-            ::openat(at.dirfd, at.rel.c_str(), (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+            ::openat(at.dirfd, at.rel.c_str(), (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_CLOEXEC, made));
         return fd.valid() ? Status::OK() : Errno("create");
       }));
   return std::make_pair(entry, std::unique_ptr<OpenFile>(new UpperOpenFile(fd.Release())));
@@ -400,6 +418,7 @@ Result<NodeEntry> OverlayImpl::CreateUnnamed(uint64_t parent, uint32_t mode, con
   ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
   // Made straight in the work directory as an orphan: it has no name to show.
   const std::string name = "orphan-" + std::to_string(next_id_);
+  mode &= ~(caller.umask & 0777);  // made in the work directory: no default ACL to inherit there
   UniqueFd fd(::openat(work_fd_.get(), name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777));
   if (!fd.valid()) return Errno("create");
   struct stat st;

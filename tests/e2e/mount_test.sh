@@ -87,7 +87,7 @@ sbin_helper=/sbin/mount.fuse3.strata-fuse
 trap 'cleanup_mounts; umount "$WORK/kw" 2>/dev/null; [ -n "${made_helper:-}" ] && rm -f "$helper"
   [ -n "${made_sbin_helper:-}" ] && rm -f "$sbin_helper"; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/up" "$WORK/wk" "$WORK/kup" "$WORK/kwk" "$WORK/kw"
-(umask 077 && mount -t fuse.strata-fuse stack:2 "$mnt" -o "root=$STRATA_ROOT,upperdir=$WORK/up,workdir=$WORK/wk,nosuid")
+(umask 077 && mount -t fuse.strata-fuse stack:2 "$mnt" -o "root=$STRATA_ROOT,upperdir=$WORK/up,workdir=$WORK/wk,nosuid,allow_other")
 expect_eq "mount -t fuse.strata-fuse" "$(findmnt -n -o FSTYPE,OPTIONS "$mnt" | grep -c '^fuse.strata .*nosuid')" 1
 mount -t overlay overlay -o "lowerdir=$WORK/k2:$WORK/k1:$WORK/k0,upperdir=$WORK/kup,workdir=$WORK/kwk" "$WORK/kw"
 # The same creations as plain syscalls under umask 0 and 022, in both; modes, owners compared.
@@ -116,6 +116,21 @@ PY
 }
 expect_eq "creation modes as kernel overlayfs makes them" "$(creations "$mnt")" "$(creations "$WORK/kw")"
 expect_eq "with setuid kept" "$(stat -c %a "$mnt/u22/suid")" 4755
+# POSIX ACLs: set through the mount, inherited from a default ACL (which the
+# umask does not cut), and enforced by the kernel, as on overlayfs.
+for m in "$mnt" "$WORK/kw"; do
+  echo secret >"$m/acl-file" && chmod 600 "$m/acl-file" && setfacl -m u:4321:r "$m/acl-file"
+  mkdir "$m/acl-dir" && setfacl -d -m u:4321:rwx "$m/acl-dir"
+  (umask 022 && touch "$m/acl-dir/inherits" && mkdir "$m/acl-dir/sub")
+done
+expect_eq "ACLs as on overlayfs" "$(cd "$mnt" && getfacl -p acl-file acl-dir acl-dir/inherits acl-dir/sub 2>&1)" \
+  "$(cd "$WORK/kw" && getfacl -p acl-file acl-dir acl-dir/inherits acl-dir/sub 2>&1)"
+chmod 755 "$WORK"  # for the users below to reach the mounts
+expect_eq "an ACL grants what the mode does not" \
+  "$(setpriv --reuid=4321 --regid=4321 --clear-groups cat "$mnt/acl-file" 2>&1)" secret
+expect_eq "and only to whom it names" \
+  "$(setpriv --reuid=4322 --regid=4322 --clear-groups cat "$mnt/acl-file" 2>&1 >/dev/null | grep -c 'Permission denied')" 1
+chmod 700 "$WORK"
 umount "$WORK/kw"
 umount "$mnt"
 printf 'stack:2 %s fuse.strata-fuse root=%s,upperdir=%s,workdir=%s,noauto 0 0\n' \

@@ -356,8 +356,10 @@ Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) cons
         ASSIGN_OR_RETURN(found.lower_attr, lower_->GetAttr(found.lower));
       }
     }
-    // Only a directory merges with what is below it.
-    if (type != S_IFDIR || !S_ISDIR(found.lower_attr.mode)) found.lower = 0;
+    // Only a directory merges with what is below it, and an opaque one with
+    // nothing: it is a new directory, with an inode number of its own (the
+    // lower one's may be a moved directory's now).
+    if (type != S_IFDIR || !S_ISDIR(found.lower_attr.mode) || found.opaque) found.lower = 0;
   }
   return found;
 }
@@ -544,7 +546,7 @@ Result<std::vector<OverlayFs::Child>> OverlayImpl::MergeLocked(OverlayNode* dir,
     uint64_t ino = known != dir->children.end() ? known->second->ino : 0;
     if (ino == 0) {  // what a lookup would give it (FindChild)
       NodeId below = 0;
-      if (S_ISDIR(st.st_mode)) {
+      if (S_ISDIR(st.st_mode) && !upper::IsOpaque(Abs(ChildRel(dir, name)))) {
         auto origin = RedirectOrigin(Abs(ChildRel(dir, name)), dir->lower, dir->opaque);
         below = origin ? *origin : LowerHasLocked(dir, name) ? *lower_->Lookup(dir->lower, name) : 0;
       }

@@ -329,9 +329,9 @@ Result<std::vector<std::string>> Containers::Remove(const std::string& name_or_i
 
 Result<std::vector<ContainerChange>> Containers::Diff(const std::string& name_or_id) {
   ASSIGN_OR_RETURN(ContainerInfo c, impl_->Find(name_or_id));
-  ASSIGN_OR_RETURN(auto chain, impl_->store.LayerChain(c.top_layer));
-  ASSIGN_OR_RETURN(auto lower, UnionView::OpenLayers(impl_->store, chain));
   ASSIGN_OR_RETURN(std::vector<LayerIndex> lower_layers, impl_->store.ReadLayerChainIndexes(c.top_layer));
+  MergedTree lower;  // the image's tree, to tell changed paths from added ones
+  for (size_t i = 0; i < lower_layers.size(); ++i) lower.Apply(i, lower_layers[i]);
   uint64_t next_id = 0;
   std::unordered_map<Digest, std::string> paths;
   ASSIGN_OR_RETURN(LayerIndex scanned, ScanDirectoryLayer(Paths(c.id).upper, &next_id, &paths));
@@ -340,7 +340,7 @@ Result<std::vector<ContainerChange>> Containers::Diff(const std::string& name_or
   std::vector<ContainerChange> out;
   for (const Entry& e : upper.entries) {
     if (e.path.empty()) continue;
-    char kind = e.type == EntryType::kWhiteout ? 'D' : lower->Resolve(e.path).ok() ? 'C' : 'A';
+    char kind = e.type == EntryType::kWhiteout ? 'D' : lower.entries().count(e.path) ? 'C' : 'A';
     out.push_back({kind, "/" + e.path});
   }
   return out;

@@ -8,7 +8,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -76,13 +78,21 @@ Result<ParsedLayer> ReadLayer(TarReader& reader, BlobBatch& batch, uint64_t free
 // store; a moved directory is written out whole (its files from the layers
 // below are blobs already); the root's own metadata stays the lower layers'
 // (it is implicit), as a container's changes never include it.
-Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, const std::vector<LayerIndex>& lower,
+// `lower` loads the layers below; it is called only when a directory moved.
+using LowerLoader = std::function<Result<std::vector<LayerIndex>>()>;
+Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, const LowerLoader& lower,
                                        const BlobStore& blobs, BlobBatch& batch, uint64_t free_bytes) {
   uint64_t next_id = 0;
   std::unordered_map<Digest, std::string> paths;
   ParsedLayer out;
   ASSIGN_OR_RETURN(LayerIndex upper, ScanDirectoryLayer(dir, &next_id, &paths));
-  out.index = FlattenRedirects(lower, upper);
+  if (std::any_of(upper.entries.begin(), upper.entries.end(),
+                  [](const Entry& e) { return !e.redirect.empty(); })) {
+    ASSIGN_OR_RETURN(std::vector<LayerIndex> below, lower());
+    out.index = FlattenRedirects(below, upper);
+  } else {
+    out.index = std::move(upper);
+  }
   for (Entry& e : out.index.entries) {
     if (e.path.empty()) e.implicit = true;
     if (e.type != EntryType::kRegular || e.size == 0) continue;
@@ -151,11 +161,11 @@ Result<Image> Store::ImportTarFd(int fd, const std::string& source_name, const I
 
 Result<Image> Store::ImportDirectory(const std::string& dir, const ImportOptions& options) {
   // The layers below, for the directories the upper one moved (layers never change).
-  std::vector<LayerIndex> lower;
-  if (!options.from.empty()) {
+  const LowerLoader lower = [&]() -> Result<std::vector<LayerIndex>> {
+    if (options.from.empty()) return std::vector<LayerIndex>{};
     ASSIGN_OR_RETURN(Image base, GetImage(options.from));
-    ASSIGN_OR_RETURN(lower, ReadLayerChainIndexes(base.layers.empty() ? "" : base.layers.back()));
-  }
+    return ReadLayerChainIndexes(base.layers.empty() ? "" : base.layers.back());
+  };
   return impl_->ImportLayer(options, "strata commit " + dir,
                             [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
                               return ReadDirectoryLayer(dir, lower, *impl_->blobs, batch, free_bytes);
@@ -202,7 +212,7 @@ Status Store::Impl::InsertStagedLayer(const StagedLayer& staged) {
 Result<LayerInfo> Store::CommitLayer(const std::string& parent_layer, const std::string& dir,
                                      const std::string& cache_key) {
   // The layers below, for the directories a RUN step moved.
-  ASSIGN_OR_RETURN(std::vector<LayerIndex> lower, ReadLayerChainIndexes(parent_layer));
+  const LowerLoader lower = [&] { return ReadLayerChainIndexes(parent_layer); };
   return impl_->AddLayer(parent_layer, cache_key, [&](BlobBatch& batch, uint64_t free_bytes) {
     return ReadDirectoryLayer(dir, lower, *impl_->blobs, batch, free_bytes);
   });

@@ -25,6 +25,8 @@ struct Node {
   std::vector<DirEntry> children;  // directories only, sorted by name
 };
 
+}  // namespace
+
 uint32_t TypeBits(EntryType type) {
   switch (type) {
     case EntryType::kRegular:
@@ -40,10 +42,44 @@ uint32_t TypeBits(EntryType type) {
   return S_IFREG;
 }
 
-}  // namespace
+NodeAttr EntryAttr(NodeId id, const Entry& e, uint32_t nlink) {
+  NodeAttr a;
+  a.node = id;
+  a.mode = TypeBits(e.type) | (e.mode & 07777);
+  a.nlink = nlink;
+  a.uid = e.uid;
+  a.gid = e.gid;
+  a.size = e.type == EntryType::kSymlink ? e.link_target.size() : e.size;
+  a.mtime_sec = e.mtime_sec;
+  a.mtime_nsec = e.mtime_nsec;
+  a.rdev_major = e.dev_major;
+  a.rdev_minor = e.dev_minor;
+  return a;
+}
 
-// The view of layer indexes merged in memory once, at open (store images).
-class MergedView final : public UnionView::Impl {
+Result<std::string> BlobPaths::ContentPath(const Entry& e) const {
+  if (e.type == EntryType::kDirectory) return Status::Posix(EISDIR, "is a directory");
+  if (e.type != EntryType::kRegular) return Status::Posix(EINVAL, "not a regular file");
+  if (e.size == 0) return std::string();
+  if (verify) {
+    bool known;
+    {
+      MutexLock lock(verified_mu_);
+      known = verified_.count(e.content) > 0;
+    }
+    if (!known) {
+      Status st = verify(e.content);
+      if (!st.ok()) return Status::Posix(EIO, st.message());
+      MutexLock lock(verified_mu_);
+      verified_.insert(e.content);
+    }
+  }
+  return blob_path(e.content);
+}
+
+// The view of layer indexes merged in memory once, at open: a stack with
+// redirected directories (an upper directory read for a commit or a diff).
+class MergedView final : public IndexView {
  public:
   Result<NodeId> Lookup(NodeId parent, std::string_view name) const override;
   Result<NodeAttr> GetAttr(NodeId node) const override;
@@ -54,11 +90,6 @@ class MergedView final : public UnionView::Impl {
   uint64_t node_count() const override { return nodes.size(); }
 
   std::vector<LayerIndex> layers;
-  std::function<std::string(const Digest&)> blob_path;
-  // With Options::verify_content: checks a blob, once.
-  std::function<Status(const Digest&)> verify;
-  mutable Mutex verified_mu;
-  mutable std::unordered_set<Digest> verified GUARDED_BY(verified_mu);
   std::vector<Node> nodes;  // index = NodeId - 1
 
   Result<const Node*> Get(NodeId id) const {
@@ -128,15 +159,25 @@ Status MergedView::Build() {
   return Status::OK();
 }
 
+Result<std::unique_ptr<IndexView>> OpenMergedView(std::vector<LayerIndex> layers) {
+  auto merged = std::make_unique<MergedView>();
+  merged->layers = std::move(layers);
+  RETURN_IF_ERROR(merged->Build());
+  return std::unique_ptr<IndexView>(std::move(merged));
+}
+
 UnionView::UnionView(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 UnionView::~UnionView() = default;
 
 Result<std::unique_ptr<UnionView>> UnionView::FromLayers(
     std::vector<LayerIndex> layers, std::function<std::string(const Digest&)> blob_path) {
-  auto impl = std::make_unique<MergedView>();
-  impl->layers = std::move(layers);
-  impl->blob_path = std::move(blob_path);
-  RETURN_IF_ERROR(impl->Build());
+  const bool redirects = std::any_of(layers.begin(), layers.end(), [](const LayerIndex& layer) {
+    return std::any_of(layer.entries.begin(), layer.entries.end(),
+                       [](const Entry& e) { return !e.redirect.empty(); });
+  });
+  ASSIGN_OR_RETURN(std::unique_ptr<IndexView> impl,
+                   redirects ? OpenMergedView(std::move(layers)) : OpenLazyIndexView(std::move(layers)));
+  impl->blobs.blob_path = std::move(blob_path);
   return std::unique_ptr<UnionView>(new UnionView(std::move(impl)));
 }
 
@@ -148,15 +189,13 @@ Result<std::unique_ptr<UnionView>> UnionView::OpenImage(Store& store, const std:
 Result<std::unique_ptr<UnionView>> UnionView::OpenLayers(Store& store,
                                                          const std::vector<std::string>& layer_ids,
                                                          const UnionViewOptions& options) {
-  std::vector<LayerIndex> layers;
-  for (const auto& id : layer_ids) {
-    ASSIGN_OR_RETURN(LayerIndex index, store.ReadLayerIndex(id));
-    layers.push_back(std::move(index));
-  }
+  ASSIGN_OR_RETURN(std::vector<LayerIndex> layers, store.ReadLayerIndexes(layer_ids));
   ASSIGN_OR_RETURN(auto view,
                    FromLayers(std::move(layers), [&store](const Digest& d) { return store.BlobPath(d); }));
   if (options.verify_content) {
-    static_cast<MergedView&>(*view->impl_).verify = [&store](const Digest& d) { return store.VerifyBlob(d); };
+    static_cast<IndexView&>(*view->impl_).blobs.verify = [&store](const Digest& d) {
+      return store.VerifyBlob(d);
+    };
   }
   return view;
 }
@@ -177,19 +216,7 @@ Result<NodeId> MergedView::Lookup(NodeId parent, std::string_view name) const {
 
 Result<NodeAttr> MergedView::GetAttr(NodeId id) const {
   ASSIGN_OR_RETURN(const Node* node, Get(id));
-  const Entry& e = *node->entry;
-  NodeAttr a;
-  a.node = id;
-  a.mode = TypeBits(e.type) | (e.mode & 07777);
-  a.nlink = node->nlink;
-  a.uid = e.uid;
-  a.gid = e.gid;
-  a.size = e.type == EntryType::kSymlink ? e.link_target.size() : e.size;
-  a.mtime_sec = e.mtime_sec;
-  a.mtime_nsec = e.mtime_nsec;
-  a.rdev_major = e.dev_major;
-  a.rdev_minor = e.dev_minor;
-  return a;
+  return EntryAttr(id, *node->entry, node->nlink);
 }
 
 Result<const std::vector<DirEntry>*> MergedView::Children(NodeId id) const {
@@ -206,24 +233,7 @@ Result<std::string> MergedView::ReadLink(NodeId id) const {
 
 Result<std::string> MergedView::ContentPath(NodeId id) const {
   ASSIGN_OR_RETURN(const Node* node, Get(id));
-  const Entry& e = *node->entry;
-  if (e.type == EntryType::kDirectory) return Status::Posix(EISDIR, "is a directory");
-  if (e.type != EntryType::kRegular) return Status::Posix(EINVAL, "not a regular file");
-  if (e.size == 0) return std::string();
-  if (verify) {
-    bool known;
-    {
-      MutexLock lock(verified_mu);
-      known = verified.count(e.content) > 0;
-    }
-    if (!known) {
-      Status st = verify(e.content);
-      if (!st.ok()) return Status::Posix(EIO, st.message());
-      MutexLock lock(verified_mu);
-      verified.insert(e.content);
-    }
-  }
-  return blob_path(e.content);
+  return blobs.ContentPath(*node->entry);
 }
 
 Result<const std::vector<Xattr>*> MergedView::Xattrs(NodeId id) const {

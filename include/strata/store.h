@@ -150,6 +150,8 @@ class Store {
   Result<std::vector<std::string>> LayerChain(const std::string& top_layer);
   // Loads a layer's index, verified against its diff digest.
   Result<LayerIndex> ReadLayerIndex(const std::string& id_or_prefix);
+  // Loads several layers' indexes at once (in parallel), in the order given.
+  Result<std::vector<LayerIndex>> ReadLayerIndexes(const std::vector<std::string>& ids_or_prefixes);
   // The indexes of `top_layer` and the layers below it, bottom first ("": none).
   Result<std::vector<LayerIndex>> ReadLayerChainIndexes(const std::string& top_layer);
   // Writes the layer as a reproducible tar to `out_path` ("-" for standard output).

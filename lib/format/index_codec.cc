@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "util/file_util.h"
+
 namespace strata {
 
 namespace {
@@ -114,8 +116,9 @@ Result<LayerIndex> DecodeIndex(std::string_view bytes) {
   if (!r.ok() || count > bytes.size() / 60) return Status::Corruption("layer index: bad entry count");
   LayerIndex index;
   index.entries.reserve(count);
+  AdviseHugePages(index.entries.data(), count * sizeof(Entry));
   for (uint64_t i = 0; i < count && r.ok(); ++i) {
-    Entry e;
+    Entry& e = index.entries.emplace_back();  // decoded in place: no move per entry
     e.path = r.Str();
     uint8_t type = r.Int<uint8_t>();
     if (type < 1 || type > static_cast<uint8_t>(EntryType::kWhiteout)) {
@@ -142,10 +145,9 @@ Result<LayerIndex> DecodeIndex(std::string_view bytes) {
       x.value = r.Str();
       e.xattrs.push_back(std::move(x));
     }
-    if (!index.entries.empty() && !(index.entries.back().path < e.path)) {
+    if (i > 0 && !(index.entries[i - 1].path < e.path)) {
       return Status::Corruption("layer index: entries out of order");
     }
-    index.entries.push_back(std::move(e));
   }
   if (!r.ok() || !r.AtEnd()) return Status::Corruption("layer index: truncated or trailing bytes");
   return index;
@@ -163,7 +165,10 @@ Result<std::string> Decompress(std::string_view compressed) {
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (1ull << 34)) {
     return Status::Corruption("layer index: not a zstd frame of known size");
   }
-  std::string out(size, '\0');
+  std::string out;
+  out.reserve(size);
+  AdviseHugePages(out.data(), size);
+  out.resize(size);
   size_t n = ZSTD_decompress(out.data(), out.size(), compressed.data(), compressed.size());
   if (ZSTD_isError(n) || n != size) {
     return Status::Corruption(std::string("layer index: zstd: ") + ZSTD_getErrorName(n));

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "format/image_json.h"
@@ -17,6 +18,7 @@
 #include "store/tar_writer.h"
 #include "util/file_lock.h"
 #include "util/file_util.h"
+#include "util/parallel.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -269,15 +271,28 @@ Result<LayerIndex> Store::ReadLayerIndex(const std::string& id_or_prefix) {
   return impl_->LoadIndex(layer);
 }
 
-Result<std::vector<LayerIndex>> Store::ReadLayerChainIndexes(const std::string& top_layer) {
+Result<std::vector<LayerIndex>> Store::ReadLayerIndexes(const std::vector<std::string>& ids_or_prefixes) {
+  std::vector<LayerInfo> layers;
+  for (const auto& id : ids_or_prefixes) {
+    ASSIGN_OR_RETURN(LayerInfo layer, GetLayer(id));
+    layers.push_back(std::move(layer));
+  }
+  // Decompressing, checking and decoding is most of what opening an image
+  // costs (a mount's start): each layer's on a core of its own.
+  std::vector<std::optional<Result<LayerIndex>>> loaded(layers.size());
+  ParallelFor(layers.size(), [&](size_t i) { loaded[i] = impl_->LoadIndex(layers[i]); });
   std::vector<LayerIndex> out;
-  if (top_layer.empty()) return out;
-  ASSIGN_OR_RETURN(auto chain, LayerChain(top_layer));
-  for (const auto& id : chain) {
-    ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id));
-    out.push_back(std::move(index));
+  for (auto& index : loaded) {
+    if (!index->ok()) return index->status();
+    out.push_back(std::move(*index).value());
   }
   return out;
+}
+
+Result<std::vector<LayerIndex>> Store::ReadLayerChainIndexes(const std::string& top_layer) {
+  if (top_layer.empty()) return std::vector<LayerIndex>();
+  ASSIGN_OR_RETURN(auto chain, LayerChain(top_layer));
+  return ReadLayerIndexes(chain);
 }
 
 Status Store::ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -277,6 +278,20 @@ uint64_t TreeBytes(const std::string& path) {
   if (!names.ok()) return 0;
   for (const auto& name : *names) total += TreeBytes(path + "/" + name);
   return total;
+}
+
+}  // namespace strata
+
+namespace strata {
+
+void AdviseHugePages(void* p, size_t len) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  if (len < kHuge) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + len) & ~(page - 1);
+  if (end > begin)
+    (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only
 }
 
 }  // namespace strata

@@ -84,5 +84,9 @@ std::string DirName(const std::string& path);
 // Random lowercase hex, for temporary names.
 std::string RandomHex(size_t bytes);
 Status FillRandom(void* buf, size_t len);
+// Asks for huge pages (where the kernel's transparent huge pages allow it) for
+// the whole pages of [p, p + len) not yet touched: a large buffer then costs a
+// page fault per 2 MiB rather than per 4 KiB (a layer index loads ~15 MB).
+void AdviseHugePages(void* p, size_t len);
 
 }  // namespace strata

@@ -9,6 +9,7 @@
 #include "format/archive_files.h"
 #include "format/json.h"
 #include "format/sha256.h"
+#include "oci/layer_blob.h"
 #include "oci/oci_config.h"
 #include "store/scratch.h"
 #include "strata/oci.h"
@@ -71,10 +72,6 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
     ASSIGN_OR_RETURN(Image image, store.GetImage(ref));
     images.push_back(std::move(image));
   }
-  const char* layer_type =
-      options.compression == Compression::kGzip   ? "application/vnd.oci.image.layer.v1.tar+gzip"
-      : options.compression == Compression::kZstd ? "application/vnd.oci.image.layer.v1.tar+zstd"
-                                                  : "application/vnd.oci.image.layer.v1.tar";
   ASSIGN_OR_RETURN(Scratch scratch, Scratch::Make(store.root()));
   LayoutWriter layout(scratch.dir() + "/layout");
   RETURN_IF_ERROR(layout.Init());
@@ -93,27 +90,15 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
         if (options.progress)
           options.progress("layer " + std::to_string(done) + "/" + std::to_string(total) + " " +
                            id.substr(0, 12));
-        ASSIGN_OR_RETURN(auto source, store.GetLayerSource(id));
-        if (source) {  // loaded from an archive: the same bytes again, so the same DiffID
-          std::string copy = scratch.dir() + "/layer.src";
-          RETURN_IF_ERROR(CopyFileAtomic(source->path, copy));
-          ASSIGN_OR_RETURN(Descriptor blob, layout.AddFile(copy, source->media_type));
-          saved[id] = {blob, source->diff_id};
-          diff_ids.push_back(source->diff_id);
-          layers.push_back(blob.ToJson());
-          continue;
+        ASSIGN_OR_RETURN(LayerBlob layer,
+                         GetLayerBlob(store, id, options.compression, scratch.dir() + "/layer"));
+        std::string file = layer.path;
+        if (!layer.temporary) {  // the store's own blob: a copy goes into the layout
+          file = scratch.dir() + "/layer.src";
+          RETURN_IF_ERROR(CopyFileAtomic(layer.path, file));
         }
-        std::string plain = scratch.dir() + "/layer.tar";
-        RETURN_IF_ERROR(store.ExportLayer(id, plain, Compression::kNone));
-        ASSIGN_OR_RETURN(std::string diff, Sha256File(plain));
-        std::string blob_file = plain;
-        if (options.compression != Compression::kNone) {
-          blob_file = scratch.dir() + "/layer.tar.z";
-          RETURN_IF_ERROR(store.ExportLayer(id, blob_file, options.compression));
-          ::unlink(plain.c_str());
-        }
-        ASSIGN_OR_RETURN(Descriptor blob, layout.AddFile(blob_file, layer_type));
-        saved[id] = {blob, "sha256:" + diff};
+        ASSIGN_OR_RETURN(Descriptor blob, layout.AddFile(file, layer.media_type));
+        saved[id] = {blob, layer.diff_id};
       }
       diff_ids.push_back(saved[id].diff_id);
       layers.push_back(saved[id].blob.ToJson());

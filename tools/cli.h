@@ -46,6 +46,7 @@ void AddBuildCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
 void AddRunCommands(CLI::App& app, Context& ctx);  // cmd_run.cc
 void AddOciCommands(CLI::App& app, Context& ctx);
+void AddRegistryCommands(CLI::App& app, Context& ctx);
 void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddImportCommand(CLI::App& app, Context& ctx);
 void AddImageCommands(CLI::App& app, Context& ctx);

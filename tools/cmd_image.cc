@@ -17,8 +17,21 @@ std::pair<std::string, std::string> SplitName(const std::string& name) {
   return {name.substr(0, colon), name.substr(colon + 1)};
 }
 
-void PrintImageTable(Store& store, const std::vector<Image>& images, bool quiet) {
-  if (!quiet) std::printf("%-30s %-12s %-14s %-21s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+// The manifest digest a registry gave the image under `repo` ("<none>" if none).
+std::string RepoDigest(const Image& image, const std::string& repo) {
+  for (const auto& d : image.repo_digests) {
+    if (d.substr(0, d.find('@')) == repo) return d.substr(d.find('@') + 1);
+  }
+  return "<none>";
+}
+
+void PrintImageTable(Store& store, const std::vector<Image>& images, bool quiet, bool digests) {
+  if (!quiet && digests) {
+    std::printf("%-30s %-12s %-71s %-14s %-21s %s\n", "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED",
+                "SIZE");
+  } else if (!quiet) {
+    std::printf("%-30s %-12s %-14s %-21s %s\n", "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+  }
   for (const Image& image : images) {
     if (quiet) {
       std::printf("%s\n", image.id.c_str());
@@ -29,6 +42,12 @@ void PrintImageTable(Store& store, const std::vector<Image>& images, bool quiet)
     if (names.empty()) names.push_back("<none>:<none>");
     for (const auto& name : names) {
       auto [repo, tag] = SplitName(name);
+      if (digests) {
+        std::printf("%-30s %-12s %-71s %-14s %-21s %s\n", repo.c_str(), tag.c_str(),
+                    RepoDigest(image, repo).c_str(), ShortId(image.id).c_str(),
+                    FormatTime(image.created).c_str(), size.c_str());
+        continue;
+      }
       std::printf("%-30s %-12s %-14s %-21s %s\n", repo.c_str(), tag.c_str(), ShortId(image.id).c_str(),
                   FormatTime(image.created).c_str(), size.c_str());
     }
@@ -38,19 +57,20 @@ void PrintImageTable(Store& store, const std::vector<Image>& images, bool quiet)
 void PrintImage(Store& store, const Image& image) {
   std::printf("Id:      %s\n", image.id.c_str());
   for (const auto& name : image.names) std::printf("Name:    %s\n", name.c_str());
+  for (const auto& digest : image.repo_digests) std::printf("Digest:  %s\n", digest.c_str());
   std::printf("Created: %s\n", FormatTime(image.created).c_str());
   std::printf("Size:    %s\n", HumanSize(ImageSize(store, image)).c_str());
   std::printf("Layers:\n");
   for (const auto& id : image.layers) std::printf("  %s\n", id.c_str());
 }
 
-void ListImages(Context& ctx, bool json, bool quiet) {
+void ListImages(Context& ctx, bool json, bool quiet, bool digests) {
   Store& store = ctx.OpenStore();
   auto images = Check(store.ListImages());
   if (json) {
     std::printf("%s\n", ToJson(images).c_str());
   } else {
-    PrintImageTable(store, images, quiet);
+    PrintImageTable(store, images, quiet, digests);
   }
 }
 
@@ -66,10 +86,12 @@ void RemoveImages(Context& ctx, const std::vector<std::string>& refs, bool force
 
 // `images`/`image ls` and `rmi`/`image rm`: the same commands under docker's two names.
 void AddListImages(CLI::App* cmd, Context& ctx) {
-  auto json = std::make_shared<bool>(false), quiet = std::make_shared<bool>(false);
+  auto json = std::make_shared<bool>(false), quiet = std::make_shared<bool>(false),
+       digests = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "print JSON");
   cmd->add_flag("-q,--quiet", *quiet, "print image ids only");
-  cmd->callback([&ctx, json, quiet] { ListImages(ctx, *json, *quiet); });
+  cmd->add_flag("--digests", *digests, "show the manifest digest a registry gave each image");
+  cmd->callback([&ctx, json, quiet, digests] { ListImages(ctx, *json, *quiet, *digests); });
 }
 
 void AddRemoveImages(CLI::App* cmd, Context& ctx) {

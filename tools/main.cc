@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   strata::cli::AddContainerCommands(app, ctx);
   strata::cli::AddImportCommand(app, ctx);
   strata::cli::AddOciCommands(app, ctx);
+  strata::cli::AddRegistryCommands(app, ctx);
   strata::cli::AddSystemCommands(app, ctx);
   strata::cli::AddImageCommands(app, ctx);
   strata::cli::AddLayerCommands(app, ctx);

@@ -69,6 +69,8 @@ struct Image {
   ImageConfig config;
   std::vector<HistoryEntry> history;
   std::vector<std::string> names;  // "name:tag" references that point here
+  // "name@sha256:..." for each registry manifest this image was pulled from or pushed as.
+  std::vector<std::string> repo_digests;
   int64_t created = 0;
   Platform platform;  // the store fills in the host's for an image that names none
 };

@@ -19,7 +19,8 @@ enum class Code {
   kAlreadyExists,
   kInUse,  // refused because something still references it
   kUnsupported,
-  kInternal,  // a bug in strata (a Result made from an OK status)
+  kInternal,          // a bug in strata (a Result made from an OK status)
+  kPermissionDenied,  // a registry refused the credentials (or asked for some)
 };
 
 class [[nodiscard]] Status {
@@ -34,6 +35,7 @@ class [[nodiscard]] Status {
   static Status InUse(std::string msg) { return Status(Code::kInUse, std::move(msg)); }
   static Status Unsupported(std::string msg) { return Status(Code::kUnsupported, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status PermissionDenied(std::string msg) { return Status(Code::kPermissionDenied, std::move(msg)); }
   // A failure with a precise POSIX meaning (ENOTDIR, ENODATA, EROFS...), for
   // callers such as a file system that must answer with an errno.
   static Status Posix(int error_number, std::string msg);

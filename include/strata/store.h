@@ -135,6 +135,8 @@ class Store {
   // `ref` is "name[:tag]", an image id, or a unique prefix of one.
   Result<Image> GetImage(const std::string& ref);
   Status Tag(const std::string& ref, const std::string& new_ref);
+  // Records "name@sha256:<manifest digest>" for the image (a pull's or a push's).
+  Status AddRepoDigest(const std::string& ref, const std::string& repo_digest);
   // Untags `ref` (a name), or deletes the image (an id, or its last name), and
   // then every layer no other image or layer needs.
   // Refused while the image is held.

@@ -11,6 +11,7 @@
 #include "strata/image.h"
 #include "strata/oci.h"
 #include "strata/overlay_fs.h"
+#include "strata/registry.h"
 #include "strata/runtime.h"
 #include "strata/status.h"
 #include "strata/store.h"

@@ -103,6 +103,7 @@ std::string ToJson(const Image& image) {
   json j = ImageToJson(image);
   j["id"] = image.id;
   j["names"] = image.names;
+  j["repo_digests"] = image.repo_digests;
   return DumpJson(j, 2);
 }
 
@@ -116,6 +117,7 @@ std::string ToJson(const std::vector<Image>& images) {
     json j = ImageToJson(image);
     j["id"] = image.id;
     j["names"] = image.names;
+    j["repo_digests"] = image.repo_digests;
     out.push_back(std::move(j));
   }
   return DumpJson(out, 2);

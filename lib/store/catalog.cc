@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS image_layers(
   PRIMARY KEY(image_id, position)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS image_layers_layer ON image_layers(layer_id);
 CREATE TABLE IF NOT EXISTS tags(name TEXT PRIMARY KEY, image_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS repo_digests(name TEXT PRIMARY KEY, image_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS build_cache(
   parent TEXT NOT NULL, key TEXT NOT NULL, layer_id TEXT NOT NULL, created INTEGER NOT NULL,
   PRIMARY KEY(parent, key)) WITHOUT ROWID;
@@ -318,6 +319,7 @@ Result<std::multimap<std::string, std::string>> Catalog::BlobUsers() {
 Status Catalog::DeleteImage(const std::string& id) {
   RETURN_IF_ERROR(Stmt(db_, "DELETE FROM image_layers WHERE image_id=?").Bind(id).Run());
   RETURN_IF_ERROR(Stmt(db_, "DELETE FROM tags WHERE image_id=?").Bind(id).Run());
+  RETURN_IF_ERROR(Stmt(db_, "DELETE FROM repo_digests WHERE image_id=?").Bind(id).Run());
   return Stmt(db_, "DELETE FROM images WHERE id=?").Bind(id).Run();
 }
 
@@ -339,6 +341,20 @@ Result<std::optional<std::string>> Catalog::TagTarget(const std::string& name) {
 
 Result<std::multimap<std::string, std::string>> Catalog::TagsByImage() {
   Stmt s(db_, "SELECT image_id, name FROM tags ORDER BY name");
+  std::multimap<std::string, std::string> out;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
+    out.emplace(s.Text(0), s.Text(1));
+    return Status::OK();
+  }));
+  return out;
+}
+
+Status Catalog::SetRepoDigest(const std::string& name, const std::string& image_id) {
+  return Stmt(db_, "INSERT OR REPLACE INTO repo_digests VALUES(?,?)").Bind(name).Bind(image_id).Run();
+}
+
+Result<std::multimap<std::string, std::string>> Catalog::RepoDigestsByImage() {
+  Stmt s(db_, "SELECT image_id, name FROM repo_digests ORDER BY name");
   std::multimap<std::string, std::string> out;
   RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
     out.emplace(s.Text(0), s.Text(1));

@@ -82,6 +82,9 @@ class Catalog {
   Status DeleteTag(const std::string& name);
   Result<std::optional<std::string>> TagTarget(const std::string& name);
   Result<std::multimap<std::string, std::string>> TagsByImage();  // image id -> name
+  // "repo@sha256:..." names a registry gave an image (its manifest's digest).
+  Status SetRepoDigest(const std::string& name, const std::string& image_id);
+  Result<std::multimap<std::string, std::string>> RepoDigestsByImage();  // image id -> name
 
   // Image holds (strata::ImageHold): who keeps an image besides its tags.
   struct HoldRow {

@@ -115,6 +115,9 @@ Result<Image> Store::Impl::LoadImage(const std::string& id) {
   ASSIGN_OR_RETURN(auto tags, catalog->TagsByImage());
   auto [first, last] = tags.equal_range(id);
   for (auto it = first; it != last; ++it) image.names.push_back(it->second);
+  ASSIGN_OR_RETURN(auto digests, catalog->RepoDigestsByImage());
+  auto [dfirst, dlast] = digests.equal_range(id);
+  for (auto it = dfirst; it != dlast; ++it) image.repo_digests.push_back(it->second);
   return image;
 }
 
@@ -200,6 +203,12 @@ Status Store::Tag(const std::string& ref, const std::string& new_ref) {
   ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
   ASSIGN_OR_RETURN(std::string id, impl_->ResolveImageId(ref));
   return impl_->catalog->SetTag(name, id);
+}
+
+Status Store::AddRepoDigest(const std::string& ref, const std::string& repo_digest) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  ASSIGN_OR_RETURN(std::string id, impl_->ResolveImageId(ref));
+  return impl_->catalog->SetRepoDigest(repo_digest, id);
 }
 
 Result<RemoveImageReport> Store::RemoveImage(const std::string& ref, const RemoveImageOptions& options) {

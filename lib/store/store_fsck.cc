@@ -191,6 +191,8 @@ Result<Store::Leftovers> Store::Impl::FindLeftovers() {
   for (const auto& name : Names(root + "/images")) {
     if (!image_ids.count(name)) add("images/" + name);
   }
+  // Blobs a pull was cut off in the middle of (kept for the next pull to resume).
+  for (const auto& name : Names(root + "/partial")) add("partial/" + name);
   return out;
 }
 

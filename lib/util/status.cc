@@ -23,6 +23,7 @@ int Status::ToErrno() const {
     case Code::kAlreadyExists: return EEXIST;
     case Code::kInUse: return EBUSY;
     case Code::kUnsupported: return ENOTSUP;
+    case Code::kPermissionDenied: return EACCES;
     case Code::kCorruption:
     case Code::kInternal:
     case Code::kIOError: return EIO;

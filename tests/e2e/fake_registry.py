@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""A small registry of the test's own (distribution API v2, read side) that
+serves one OCI image layout, behind bearer-token authentication, and
+misbehaves on purpose by repository name:
+
+  good/img          as a registry should (after the token flow)
+  badblob/img       a layer blob whose bytes do not match its digest
+  hugemanifest/img  a 5 MiB manifest
+  shortbody/img     a layer blob whose Content-Length promises more than is sent
+  resume/img        the first GET of a layer sends half of it and drops the
+                    connection; a later GET honours Range (logged to RANGE_LOG)
+
+Usage: fake_registry.py LAYOUT_DIR TAG PORT_FILE RANGE_LOG
+"""
+import hashlib, http.server, json, os, socketserver, sys
+
+layout, tag, port_file, range_log = sys.argv[1:5]
+index = json.load(open(os.path.join(layout, "index.json")))
+manifest_desc = next(m for m in index["manifests"]
+                     if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+def blob(digest):
+    return open(os.path.join(layout, "blobs", "sha256", digest.split(":")[1]), "rb").read()
+manifest_bytes = blob(manifest_desc["digest"])
+manifest = json.loads(manifest_bytes)
+layer_digests = {l["digest"] for l in manifest["layers"]}
+TOKEN = "t0ken"
+first_get = {}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, code, body=b"", headers=()):
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        host = self.headers.get("Host")
+        if self.path.startswith("/token"):
+            return self.send(200, json.dumps({"token": TOKEN}).encode(), [("Content-Type", "application/json")])
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            challenge = f'Bearer realm="http://{host}/token",service="fake"'
+            return self.send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token please"}]}',
+                             [("WWW-Authenticate", challenge), ("Content-Type", "application/json")])
+        if self.path == "/v2/":
+            return self.send(200, b"{}")
+        parts = self.path.split("/")  # '', v2, repo, img, kind, ref
+        if len(parts) != 6:
+            return self.send(404)
+        repo, kind, ref = parts[2], parts[4], parts[5]
+        if kind == "manifests":
+            if ref not in (tag, manifest_desc["digest"]):
+                return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
+            body = manifest_bytes
+            if repo == "hugemanifest":
+                body = json.dumps(dict(manifest, padding="x" * (5 << 20))).encode()
+            return self.send(200, body, [("Content-Type", manifest.get("mediaType", "application/vnd.oci.image.manifest.v1+json")),
+                                         ("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())])
+        if kind != "blobs":
+            return self.send(404)
+        data = blob(ref)
+        if ref in layer_digests and repo == "badblob":
+            data = data[:-1] + bytes([data[-1] ^ 1])
+        if ref in layer_digests and repo == "shortbody":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
+        if ref in layer_digests and repo == "resume":
+            rng = self.headers.get("Range")
+            with open(range_log, "a") as log:
+                log.write((rng or "none") + "\n")
+            if not first_get.get(ref):
+                first_get[ref] = True
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            if rng:
+                start = int(rng.split("=")[1].split("-")[0])
+                return self.send(206, data[start:], [("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")])
+        return self.send(200, data)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+server = Server(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()

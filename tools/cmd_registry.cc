@@ -1,0 +1,199 @@
+// strata pull / push / login / logout: images from and to registries.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <vector>
+
+#include "cli.h"
+
+namespace strata::cli {
+
+namespace {
+
+// Docker's per-blob progress: on a terminal, one line per blob redrawn in
+// place; otherwise a plain line at each change of state; nothing when quiet.
+class TransferDisplay {
+ public:
+  TransferDisplay(bool quiet, bool pushing)
+      : quiet_(quiet), pushing_(pushing), tty_(::isatty(STDOUT_FILENO)) {}
+
+  void operator()(const TransferEvent& e) {
+    if (quiet_) return;
+    if (e.kind == TransferEvent::kMessage) return;  // the per-blob lines say it all
+    auto [it, added] = lines_.try_emplace(e.id, "");
+    if (added) order_.push_back(e.id);
+    std::string text = Describe(e);
+    if (text == it->second) return;
+    const bool state_changed = StateOf(text) != StateOf(it->second);
+    it->second = text;
+    if (!tty_) {
+      if (state_changed) std::printf("%s: %s\n", e.id.c_str(), StateOf(text).c_str());
+      std::fflush(stdout);
+      return;
+    }
+    Redraw();
+  }
+
+ private:
+  static std::string StateOf(const std::string& text) { return text.substr(0, text.find(" [")); }
+
+  std::string Describe(const TransferEvent& e) const {
+    switch (e.kind) {
+      case TransferEvent::kWaiting: return "Waiting";
+      case TransferEvent::kExists: return pushing_ ? "Layer already exists" : "Already exists";
+      case TransferEvent::kDownloading:
+      case TransferEvent::kPushing: {
+        std::string verb = e.kind == TransferEvent::kPushing ? "Pushing" : "Downloading";
+        if (e.total == 0) return verb;
+        const int width = 50, filled = static_cast<int>(width * e.done / e.total);
+        std::string bar = "[" + std::string(filled, '=') + (filled < width ? ">" : "") +
+                          std::string(width - filled - (filled < width ? 1 : 0), ' ') + "]";
+        return verb + " " + bar + " " + HumanSize(e.done) + "/" + HumanSize(e.total);
+      }
+      case TransferEvent::kVerifying: return "Verifying Checksum";
+      case TransferEvent::kDone: return pushing_ ? "Pushed" : "Pull complete";
+      case TransferEvent::kMounted: return "Mounted from another repository";
+      case TransferEvent::kMessage: return e.text;
+    }
+    return "";
+  }
+
+  void Redraw() {
+    if (drawn_ > 0) std::printf("\033[%zuA", drawn_);
+    for (const auto& id : order_) std::printf("\r\033[K%s: %s\n", id.c_str(), lines_[id].c_str());
+    drawn_ = order_.size();
+    std::fflush(stdout);
+  }
+
+  bool quiet_, pushing_, tty_;
+  std::map<std::string, std::string> lines_;
+  std::vector<std::string> order_;
+  size_t drawn_ = 0;
+};
+
+struct RegistryArgs {
+  bool tls_verify = true;
+  std::string cert_dir;
+
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--tls-verify", tls_verify,
+                    "check the registry's certificate (false also allows plain HTTP)")
+        ->default_str("true");
+    cmd->add_option("--cert-dir", cert_dir, "a directory of CA certificates (*.crt) to trust");
+  }
+  RegistryOptions Options() const {
+    RegistryOptions o;
+    o.tls_verify = tls_verify;
+    o.cert_dir = cert_dir;
+    return o;
+  }
+};
+
+std::string ReadPasswordStdin() {
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  return password;
+}
+
+}  // namespace
+
+void AddRegistryCommands(CLI::App& app, Context& ctx) {
+  struct PullArgs {
+    std::string ref, platform;
+    bool quiet = false;
+    RegistryArgs registry;
+  };
+  auto pull_args = std::make_shared<PullArgs>();
+  auto* pull = app.add_subcommand("pull", "pull an image from a registry");
+  pull->add_option("REF", pull_args->ref, "name[:tag] or name@digest, e.g. debian:12, localhost:5000/app:1")
+      ->required();
+  pull->add_option("--platform", pull_args->platform, "os/arch[/variant] (default: this machine's)");
+  pull->add_flag("-q,--quiet", pull_args->quiet, "print the image name only");
+  pull_args->registry.Add(pull);
+  pull->callback([&ctx, pull_args] {
+    PullOptions options;
+    options.registry = pull_args->registry.Options();
+    if (!pull_args->platform.empty()) options.platform = Check(ParsePlatform(pull_args->platform));
+    TransferDisplay display(pull_args->quiet, false);
+    options.progress = [&display](const TransferEvent& e) { display(e); };
+    Image image = Check(Pull(ctx.OpenStore(), pull_args->ref, options));
+    // Pinned by digest: named by it (as docker prints it); else by its tag.
+    std::string name = image.names.empty() ? image.id : image.names.front();
+    if (auto at = pull_args->ref.find('@'); at != std::string::npos) {
+      for (const auto& d : image.repo_digests) {
+        if (d.ends_with(pull_args->ref.substr(at))) name = d;
+      }
+    }
+    if (pull_args->quiet) {
+      std::printf("%s\n", name.c_str());
+      return;
+    }
+    for (const auto& d : image.repo_digests) std::printf("Digest: %s\n", d.substr(d.find('@') + 1).c_str());
+    std::printf("Status: Downloaded image for %s\n", name.c_str());
+  });
+
+  struct PushArgs {
+    std::string image, ref, compression = "gzip", format = "oci";
+    bool quiet = false;
+    RegistryArgs registry;
+  };
+  auto push_args = std::make_shared<PushArgs>();
+  auto* push = app.add_subcommand("push", "push an image to a registry");
+  push->add_option("IMAGE", push_args->image, "name[:tag] or id")->required();
+  push->add_option("REF", push_args->ref, "where to push it (default: the image's name)");
+  push->add_option("--compression", push_args->compression,
+                   "layers that have no blob yet: gzip (default) or zstd")
+      ->check(CLI::IsMember({"gzip", "zstd"}));
+  push->add_option("--format", push_args->format, "manifest: oci (default) or docker (schema 2)")
+      ->check(CLI::IsMember({"oci", "docker"}));
+  push->add_flag("-q,--quiet", push_args->quiet, "print the digest only");
+  push_args->registry.Add(push);
+  push->callback([&ctx, push_args] {
+    PushOptions options;
+    options.registry = push_args->registry.Options();
+    options.compression = push_args->compression == "zstd" ? Compression::kZstd : Compression::kGzip;
+    options.docker_format = push_args->format == "docker";
+    TransferDisplay display(push_args->quiet, true);
+    options.progress = [&display](const TransferEvent& e) { display(e); };
+    std::string digest = Check(Push(ctx.OpenStore(), push_args->image, push_args->ref, options));
+    if (push_args->quiet) {
+      std::printf("%s\n", digest.c_str());
+    } else {
+      std::printf("digest: %s\n", digest.c_str());
+    }
+  });
+
+  struct LoginArgs {
+    std::string registry, username, password;
+    bool password_stdin = false;
+    RegistryArgs options;
+  };
+  auto login_args = std::make_shared<LoginArgs>();
+  auto* login = app.add_subcommand("login", "save credentials for a registry (checked first)");
+  login->add_option("REGISTRY", login_args->registry, "e.g. localhost:5000 (default: docker.io)");
+  login->add_option("-u,--username", login_args->username, "user name")->required();
+  login->add_option("-p,--password", login_args->password, "password (prefer --password-stdin)");
+  login->add_flag("--password-stdin", login_args->password_stdin, "read the password from standard input");
+  login_args->options.Add(login);
+  login->callback([login_args] {
+    std::string password = login_args->password_stdin ? ReadPasswordStdin() : login_args->password;
+    if (password.empty()) Fail("login: no password (give --password-stdin)");
+    std::string registry = login_args->registry.empty() ? "docker.io" : login_args->registry;
+    std::string file = Check(Login(registry, login_args->username, password, login_args->options.Options()));
+    std::printf("Login Succeeded (credentials in %s)\n", file.c_str());
+  });
+
+  auto logout_registry = std::make_shared<std::string>();
+  auto* logout = app.add_subcommand("logout", "forget the credentials for a registry");
+  logout->add_option("REGISTRY", *logout_registry, "e.g. localhost:5000 (default: docker.io)");
+  logout->callback([logout_registry] {
+    std::string registry = logout_registry->empty() ? "docker.io" : *logout_registry;
+    Check(Logout(registry));
+    std::printf("Removed login credentials for %s\n", registry.c_str());
+  });
+}
+
+}  // namespace strata::cli

@@ -15,19 +15,18 @@ bool IsHostPart(const std::string& first) {
 }
 
 bool ValidRepository(const std::string& repo) {
-  // path components of [a-z0-9]+ joined by ., _, __ or -+ (the distribution grammar, loosely)
+  // Path components of [a-z0-9]+ joined by separators (., _, -), each component
+  // starting and ending with a letter or digit (the distribution grammar, loosely).
   if (repo.empty() || repo.size() > 255) return false;
   char prev = '/';
   for (char c : repo) {
     const bool alnum =
         std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c));
-    if (alnum) {
-      prev = c;
-      continue;
+    if (!alnum) {
+      if (c != '/' && c != '.' && c != '_' && c != '-') return false;
+      if (prev == '/') return false;  // a component starting with a separator, or empty
+      if (c == '/' && (prev == '.' || prev == '_' || prev == '-')) return false;
     }
-    if (c != '/' && c != '.' && c != '_' && c != '-') return false;
-    if (prev == '/' && c != '_' && c != '-' && c != '.') return false;
-    if (c == '/' && (prev == '/' || prev == '.' || prev == '-' || prev == '_')) return false;
     prev = c;
   }
   return prev != '/' && prev != '.' && prev != '_' && prev != '-';

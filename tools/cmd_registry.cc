@@ -103,7 +103,7 @@ std::string ReadPasswordStdin() {
 void AddRegistryCommands(CLI::App& app, Context& ctx) {
   struct PullArgs {
     std::string ref, platform;
-    bool quiet = false;
+    bool quiet = false, all_tags = false;
     RegistryArgs registry;
   };
   auto pull_args = std::make_shared<PullArgs>();
@@ -112,11 +112,21 @@ void AddRegistryCommands(CLI::App& app, Context& ctx) {
       ->required();
   pull->add_option("--platform", pull_args->platform, "os/arch[/variant] (default: this machine's)");
   pull->add_flag("-q,--quiet", pull_args->quiet, "print the image name only");
+  pull->add_flag("-a,--all-tags", pull_args->all_tags, "every tag of the repository REF names");
   pull_args->registry.Add(pull);
   pull->callback([&ctx, pull_args] {
     PullOptions options;
     options.registry = pull_args->registry.Options();
     if (!pull_args->platform.empty()) options.platform = Check(ParsePlatform(pull_args->platform));
+    if (pull_args->all_tags) {
+      for (const auto& tag : Check(ListRegistryTags(pull_args->ref, options.registry))) {
+        TransferDisplay display(pull_args->quiet, false);
+        options.progress = [&display](const TransferEvent& e) { display(e); };
+        Image image = Check(Pull(ctx.OpenStore(), pull_args->ref + ":" + tag, options));
+        std::printf("%s\n", image.names.empty() ? image.id.c_str() : image.names.front().c_str());
+      }
+      return;
+    }
     TransferDisplay display(pull_args->quiet, false);
     options.progress = [&display](const TransferEvent& e) { display(e); };
     Image image = Check(Pull(ctx.OpenStore(), pull_args->ref, options));

@@ -22,7 +22,8 @@ struct RegistryOptions {
   // /etc/docker/certs.d/<host>/ are used when they exist.
   std::string cert_dir;
   // Registries reached over plain HTTP (besides localhost and 127.0.0.0/8,
-  // which always may be).
+  // which always may be, and those containers-registries.conf marks
+  // `insecure = true`: $CONTAINERS_REGISTRIES_CONF, else /etc/containers/registries.conf).
   std::vector<std::string> insecure_registries;
   // Credentials for this call only (else the auth files' are used).
   std::string username, password;
@@ -63,6 +64,10 @@ struct PushOptions {
 // gives the same digest.
 Result<std::string> Push(Store& store, const std::string& image, const std::string& ref,
                          const PushOptions& options = {});
+
+// The tags of a repository ("localhost:5000/team/app"), as the registry lists them.
+Result<std::vector<std::string>> ListRegistryTags(const std::string& repository,
+                                                  const RegistryOptions& options = {});
 
 // Checks the credentials against `registry` ("localhost:5000", "docker.io")
 // and saves them; returns the file they went to.

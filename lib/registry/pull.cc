@@ -333,4 +333,42 @@ Result<Image> Pull(Store& store, const std::string& ref_text, const PullOptions&
   return final_image;
 }
 
+Result<std::vector<std::string>> ListRegistryTags(const std::string& repository,
+                                                  const RegistryOptions& options) {
+  ASSIGN_OR_RETURN(RegistryRef ref, ParseRegistryRef(repository));
+  if (repository.find('@') != std::string::npos || repository.rfind(':') > repository.rfind('/')) {
+    return Status::InvalidArgument("all tags of " + repository +
+                                   ": name a repository, without a tag or digest");
+  }
+  RegistryClient client(options, ref.ApiHost(), ref.repository, false);
+  std::vector<std::string> tags;
+  std::string url = "tags/list?n=1000";
+  while (!url.empty()) {
+    HttpRequest req;
+    req.url = url;
+    auto r = client.Send(req);
+    if (!r.ok()) return client.Error("tags", r.status());
+    if (r->status != 200) return client.Error("tags", *r);
+    json j = json::parse(r->body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return Status::InvalidArgument(client.Repo() + ": tags: not JSON");
+    if (j.contains("tags") && j["tags"].is_array()) {
+      for (const auto& t : j["tags"]) {
+        if (t.is_string()) tags.push_back(t.get<std::string>());
+      }
+    }
+    // Link: </v2/<name>/tags/list?n=1000&last=x>; rel="next"
+    url.clear();
+    if (std::string link = r->Header("link"); link.find("rel=\"next\"") != std::string::npos) {
+      auto lt = link.find('<'), gt = link.find('>');
+      if (lt != std::string::npos && gt != std::string::npos && gt > lt) {
+        std::string next = link.substr(lt + 1, gt - lt - 1);
+        auto base = client.Url("");
+        url = next.find("://") != std::string::npos ? next : base.substr(0, base.find("/v2/")) + next;
+      }
+    }
+  }
+  return tags;
+}
+
 }  // namespace strata

@@ -1,12 +1,14 @@
 #include "registry/registry_client.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "registry/registries_conf.h"
 #include "util/file_util.h"
 #include "util/status_macros.h"
 
@@ -133,10 +135,10 @@ Status RegistryClient::Error(const std::string& what, const Status& status) cons
 
 Status RegistryClient::ChooseScheme() {
   if (!scheme_.empty()) return Status::OK();
-  const bool may_be_plain =
-      !options_.tls_verify || IsLoopbackHost(host_) ||
-      std::find(options_.insecure_registries.begin(), options_.insecure_registries.end(), host_) !=
-          options_.insecure_registries.end();
+  std::vector<std::string> insecure = options_.insecure_registries;
+  for (auto& location : InsecureRegistriesFromConf()) insecure.push_back(std::move(location));
+  const bool may_be_plain = !options_.tls_verify || IsLoopbackHost(host_) ||
+                            std::find(insecure.begin(), insecure.end(), host_) != insecure.end();
   HttpRequest ping;
   ping.url = "https://" + host_ + "/v2/";
   auto r = http_.Do(ping);

@@ -9,6 +9,9 @@ misbehaves on purpose by repository name:
   shortbody/img     a layer blob whose Content-Length promises more than is sent
   resume/img        the first GET of a layer sends half of it and drops the
                     connection; a later GET honours Range (logged to RANGE_LOG)
+  busy/img          429 Too Many Requests to the first manifest request
+  broken/img        500 to every request
+  forbidden/img     403 to every request
 
 Usage: fake_registry.py LAYOUT_DIR TAG PORT_FILE RANGE_LOG
 """
@@ -25,6 +28,7 @@ manifest = json.loads(manifest_bytes)
 layer_digests = {l["digest"] for l in manifest["layers"]}
 TOKEN = "t0ken"
 first_get = {}
+busy_once = {}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -59,6 +63,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(parts) != 6:
             return self.send(404)
         repo, kind, ref = parts[2], parts[4], parts[5]
+        if repo == "broken":
+            return self.send(500, b'{"errors":[{"code":"UNKNOWN","message":"it broke"}]}')
+        if repo == "forbidden":
+            return self.send(403, b'{"errors":[{"code":"DENIED","message":"not for you"}]}')
+        if repo == "busy" and not busy_once.get(kind):
+            busy_once[kind] = True
+            return self.send(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}')
         if kind == "manifests":
             if ref not in (tag, manifest_desc["digest"]):
                 return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')

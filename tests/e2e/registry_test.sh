@@ -98,10 +98,13 @@ digest=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$pla
 S images --digests >"$WORK/images"
 grep -q "$plain/team/bb .*2 .*$digest" "$WORK/images" && ok || fail "images --digests: $(cat "$WORK/images")"
 expect_eq "pull by digest" "$(S pull -q "$plain/team/bb@$digest")" "$plain/team/bb@$digest"
-layers_before=$(S layer ls -q | sort)
+expect_ok "skopeo: a second tag" skopeo copy -q --dest-tls-verify=false "oci:$WORK/oci:base" "docker://$plain/team/bb:1"
+expect_eq "pull --all-tags" "$(S pull -q --all-tags "$plain/team/bb" | sort | tr '\n' ' ')" "$plain/team/bb:1 $plain/team/bb:2 "
+expect_error "--all-tags with a tag" "without a tag or digest" S pull --all-tags "$plain/team/bb:2"
+layers_before=$(S layer ls --json)
 expect_ok "pull again" S pull "$plain/team/bb:2"
 grep -q "Already exists" "$WORK/out" && ok || fail "second pull fetched again: $(cat "$WORK/out")"
-expect_eq "no new layers" "$(S layer ls -q | sort)" "$layers_before"
+expect_eq "no new layers" "$(S layer ls --json)" "$layers_before"
 
 # --- push: skopeo inspects it, podman pulls and runs it; the same image twice, one digest ---
 expect_ok "push" S push "$plain/team/bb:2" "$plain/mine/bb:1"
@@ -175,11 +178,16 @@ expect_error "a blob that lies" "$fake/badblob/img: .*does not match its digest"
 expect_error "a huge manifest" "$fake/hugemanifest/img: manifest two: .*over 4 MiB" S pull "$fake/hugemanifest/img:two"
 expect_error "a short body" "$fake/shortbody/img: blob sha256:" S pull "$fake/shortbody/img:two"
 expect_error "no such repository" "$fake/good/img: manifest nope: HTTP 404" S pull "$fake/good/img:nope"
+expect_error "a registry that fails" "$fake/broken/img: manifest two: HTTP 500 (UNKNOWN: it broke)" S pull "$fake/broken/img:two"
+expect_error "a registry that refuses" "$fake/forbidden/img: manifest two: HTTP 403 (DENIED: not for you)" \
+  S pull "$fake/forbidden/img:two"
 expect_error "a bad reference" "invalid reference" S pull "Bad/Name:x"
 expect_eq "blobs cut short are kept to resume" "$(ls "$STRATA_ROOT/partial" | wc -l)" 2  # both layers
 expect_ok "prune" S system prune -f
 grep -q "partial/" "$WORK/out" && ok || fail "prune did not name the partial blob: $(cat "$WORK/out")"
 expect_eq "store unchanged by faults (after prune)" "$(store_state)" "$(cat "$WORK/state1")"
+expect_ok "429 is retried" S pull "$fake/busy/img:two"
+S rmi "$fake/busy/img:two" >/dev/null
 expect_ok "a dropped connection resumes" S pull "$fake/resume/img:two"
 grep -q '^bytes=[1-9][0-9]*-$' "$WORK/ranges" && ok || fail "no Range request: $(cat "$WORK/ranges")"
 expect_ok "fsck" S fsck

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/credentials.h"
+#include "registry/registries_conf.h"
 #include "registry/registry_ref.h"
 #include "test_util.h"
 #include "util/file_util.h"
@@ -119,4 +120,21 @@ TEST_CASE("an auth file that is not JSON is named in the error") {
   auto found = FindCredentials("localhost:5000");
   REQUIRE(!found.ok());
   CHECK(found.status().message().find("docker/config.json: not a JSON object") != std::string::npos);
+}
+
+TEST_CASE("registries.conf names the registries reached over plain HTTP") {
+  const std::string conf = R"(unqualified-search-registries = ["docker.io"]
+[[registry]]
+location = "cache.internal:5000"   # a mirror
+insecure = true
+
+[[registry]]
+location = "secure.example"
+insecure = false
+[[registry]]
+insecure=true
+location="lab:80"
+)";
+  CHECK(ParseInsecureRegistries(conf) == std::vector<std::string>{"cache.internal:5000", "lab:80"});
+  CHECK(ParseInsecureRegistries("").empty());
 }

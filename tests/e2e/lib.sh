@@ -21,6 +21,28 @@ busybox_rootfs() {
   chmod 1777 "$1/tmp"
 }
 
+# podman_private DRIVER [MOUNT_PROGRAM]: podman (and skopeo, buildah) with their
+# own storage under $WORK and this sandbox's settings: offline (netns none),
+# runc, cgroupfs, and ulimits within the hard limits (without CAP_SYS_RESOURCE
+# runc may not raise one; podman's default nofile 1048576 is above them).
+podman_private() {
+  export CONTAINERS_STORAGE_CONF=$WORK/storage.conf CONTAINERS_CONF=$WORK/containers.conf
+  {
+    printf '[storage]\ndriver = "%s"\nrunroot = "%s/run"\ngraphroot = "%s/graph"\n' "$1" "$WORK" "$WORK"
+    [ -z "${2:-}" ] || printf '[storage.options.overlay]\nmount_program = "%s"\n' "$2"
+  } >"$CONTAINERS_STORAGE_CONF"
+  cat >"$CONTAINERS_CONF" <<CONF
+[containers]
+netns = "none"
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+}
+podman_() { podman --log-level=error "$@"; }
+
 ok() { passed=$((passed + 1)); }
 fail() {
   failed=$((failed + 1))

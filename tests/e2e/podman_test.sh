@@ -7,27 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 FUSE=$(readlink -f "$(dirname "$STRATA")/strata-fuse")
 command -v podman >/dev/null || { echo "FAIL: podman is not installed"; exit 1; }
-export CONTAINERS_STORAGE_CONF=$WORK/storage.conf CONTAINERS_CONF=$WORK/containers.conf
-cat >"$CONTAINERS_STORAGE_CONF" <<CONF
-[storage]
-driver = "overlay"
-runroot = "$WORK/run"
-graphroot = "$WORK/graph"
-[storage.options.overlay]
-mount_program = "$FUSE"
-CONF
-# Without CAP_SYS_RESOURCE runc may not raise an rlimit; podman's defaults
-# (nofile 1048576) are above this sandbox's limits, so ask for less.
-cat >"$CONTAINERS_CONF" <<CONF
-[containers]
-netns = "none"
-default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-podman_() { podman --log-level=error "$@"; }
+podman_private overlay "$FUSE"
 trap 'podman_ rm -a -f >/dev/null 2>&1; podman_ system reset -f >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 
 rootfs=$WORK/rootfs

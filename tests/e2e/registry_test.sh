@@ -17,23 +17,7 @@ S() { "$STRATA" "$@"; }
 export DOCKER_CONFIG=$WORK/docker
 unset REGISTRY_AUTH_FILE XDG_RUNTIME_DIR  # (docker-registry would read REGISTRY_* as its config)
 mkdir -p "$DOCKER_CONFIG" && echo '{"auths": {}}' >"$DOCKER_CONFIG/config.json"
-export CONTAINERS_STORAGE_CONF=$WORK/storage.conf CONTAINERS_CONF=$WORK/containers.conf
-cat >"$CONTAINERS_STORAGE_CONF" <<CONF
-[storage]
-driver = "vfs"
-runroot = "$WORK/run"
-graphroot = "$WORK/graph"
-CONF
-cat >"$CONTAINERS_CONF" <<CONF
-[containers]
-netns = "none"
-default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-podman_() { podman --log-level=error "$@"; }
+podman_private vfs
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done

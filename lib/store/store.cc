@@ -304,20 +304,6 @@ Result<std::vector<LayerIndex>> Store::ReadLayerChainIndexes(const std::string& 
   return ReadLayerIndexes(chain);
 }
 
-Status Store::ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression) {
-  ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id_or_prefix));
-  return WriteLayerTar(index, *impl_->blobs, fd, compression);
-}
-
-Status Store::ExportLayer(const std::string& id_or_prefix, const std::string& out_path,
-                          Compression compression) {
-  if (out_path == "-") return ExportLayerFd(id_or_prefix, STDOUT_FILENO, compression);
-  ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id_or_prefix));
-  return WriteOutputFile(out_path, 0644, [&](int fd, const std::string&) {
-    return WriteLayerTar(index, *impl_->blobs, fd, compression);
-  });
-}
-
 Status Store::RemoveLayer(const std::string& id_or_prefix) {
   ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
   ASSIGN_OR_RETURN(std::string id, impl_->ResolveLayerId(id_or_prefix));

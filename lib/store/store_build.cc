@@ -10,6 +10,13 @@
 
 namespace strata {
 
+Status Store::Impl::InsertImageRow(const Image& image, const std::string& tag) {
+  ASSIGN_OR_RETURN(auto known_image, catalog->FindImage(image.id));
+  if (!known_image) RETURN_IF_ERROR(catalog->InsertImage({image.id, image.created, image.layers}));
+  if (!tag.empty()) RETURN_IF_ERROR(catalog->SetTag(tag, image.id));
+  return Status::OK();
+}
+
 Result<std::optional<LayerInfo>> Store::FindCachedLayer(const std::string& parent_layer,
                                                         const std::string& cache_key) {
   ASSIGN_OR_RETURN(auto id, impl_->catalog->FindCacheEntry(parent_layer, cache_key));

@@ -287,11 +287,4 @@ Result<Image> Store::Impl::ImportLayer(const ImportOptions& options, const std::
   return image;
 }
 
-Status Store::Impl::InsertImageRow(const Image& image, const std::string& tag) {
-  ASSIGN_OR_RETURN(auto known_image, catalog->FindImage(image.id));
-  if (!known_image) RETURN_IF_ERROR(catalog->InsertImage({image.id, image.created, image.layers}));
-  if (!tag.empty()) RETURN_IF_ERROR(catalog->SetTag(tag, image.id));
-  return Status::OK();
-}
-
 }  // namespace strata

@@ -145,7 +145,9 @@ OverlayImpl::OverlayImpl(std::unique_ptr<UnionView> lower, OverlayOptions option
       upper_fd_(std::move(upper_fd)),
       work_fd_(std::move(work_fd)),
       next_ino_(lower_->node_count() + 1),
-      process_umask_(ProcessUmask()) {
+      process_umask_(ProcessUmask()),
+      euid_(::geteuid()),
+      egid_(::getegid()) {
   writable_ = upper_fd_.valid();
   auto root = std::make_unique<OverlayNode>();
   root->id = kRootNode;

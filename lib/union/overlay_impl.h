@@ -97,7 +97,14 @@ struct OverlayNode {
   std::string orphan;
   // A directory's merged listing, kept until the directory changes.
   OverlayFs::Listing listing;
+  // What creating an entry in this (upper) directory needs to know of it,
+  // read once and kept until its attributes or xattrs change through us:
+  // kDirInfoKnown | [kDirInfoDefaultAcl] | [kDirInfoSetgid] | gid (low 32 bits); 0 unknown.
+  std::atomic<uint64_t> create_info = 0;
 };
+inline constexpr uint64_t kDirInfoKnown = uint64_t{1} << 63;
+inline constexpr uint64_t kDirInfoDefaultAcl = uint64_t{1} << 62;
+inline constexpr uint64_t kDirInfoSetgid = uint64_t{1} << 61;
 
 // An open upper file: the descriptor is the file.
 class UpperOpenFile final : public OpenFile {
@@ -286,8 +293,10 @@ class OverlayImpl final : public OverlayFs {
       const std::function<Status(OverlayNode* dir, const Place& at, uint32_t mode)>& make);
   // Owner, group and exact mode of a new upper entry `at` (see MakeNew); with
   // `acl`, the mode the default ACL gave stays, setuid and setgid put back.
-  Status SetNewOwnerAndMode(const Place& at, const std::string& rel, const Caller& caller, uint32_t type,
-                            uint32_t mode, bool acl);
+  // The upper directory's default-ACL and setgid facts (OverlayNode::create_info).
+  uint64_t CreateInfo(OverlayNode* dir, const std::string& dir_rel) REQUIRES_SHARED(mu_);
+  Status SetNewOwnerAndMode(const Place& at, const Caller& caller, uint32_t type, uint32_t mode,
+                            uint64_t dir_info);
   Status ClearWhiteoutsLocked(const std::string& dir_rel) REQUIRES(mu_);
   // Rename's parts: what it refuses, and a move (not an exchange) on disk and in the table.
   Status CheckRenameLocked(OverlayNode* dir, OverlayNode* src, OverlayNode* ndir, OverlayNode* dst,
@@ -326,8 +335,10 @@ class OverlayImpl final : public OverlayFs {
   std::map<std::pair<dev_t, ino_t>, OverlayNode*> linked_ GUARDED_BY(mu_);
   uint64_t next_ino_ GUARDED_BY(mu_);
   std::atomic<uint64_t> copy_counter_ = 0;
-  const mode_t process_umask_;  // what mkdirat/openat take off: put back with fchmod when it matters
-  FdCache fd_cache_{256};       // lock order: mu_ before the cache's own
+  const mode_t process_umask_;
+  const uid_t euid_;       // who owns what the daemon makes, before any chown
+  const gid_t egid_;       // what mkdirat/openat take off: put back with fchmod when it matters
+  FdCache fd_cache_{256};  // lock order: mu_ before the cache's own
 
   friend class LowerOpenFile;
 };

@@ -298,21 +298,35 @@ Status OverlayImpl::PlaceNewLocked(const std::string& rel, const std::function<S
   return made;
 }
 
-Status OverlayImpl::SetNewOwnerAndMode(const Place& at, const std::string& rel, const Caller& caller,
-                                       uint32_t type, uint32_t mode, bool acl) {
-  uint32_t gid = caller.gid;
-  mode &= 07777;
-  const size_t slash = rel.rfind('/');
-  struct stat parent;
-  if (::fstatat(upper_fd_.get(), slash == std::string::npos ? "." : rel.substr(0, slash).c_str(), &parent,
-                0) == 0 &&
-      (parent.st_mode & S_ISGID)) {
-    gid = parent.st_gid;
-    if (type == S_IFDIR) mode |= S_ISGID;
+uint64_t OverlayImpl::CreateInfo(OverlayNode* dir, const std::string& dir_rel) {
+  if (uint64_t known = dir->create_info.load(std::memory_order_acquire)) return known;
+  uint64_t info = kDirInfoKnown;
+  struct stat st;
+  if (::fstatat(upper_fd_.get(), dir_rel.empty() ? "." : dir_rel.c_str(), &st, 0) == 0 &&
+      (st.st_mode & S_ISGID)) {
+    info |= kDirInfoSetgid | st.st_gid;
   }
-  if (::fchownat(at.dirfd, at.rel.c_str(), caller.uid, gid, AT_SYMLINK_NOFOLLOW) != 0) return Errno("chown");
+  // A default ACL decides new entries' permissions instead of the umask.
+  if (::lgetxattr(Abs(dir_rel).c_str(), "system.posix_acl_default", nullptr, 0) > 0)
+    info |= kDirInfoDefaultAcl;
+  dir->create_info.store(info, std::memory_order_release);
+  return info;
+}
+
+Status OverlayImpl::SetNewOwnerAndMode(const Place& at, const Caller& caller, uint32_t type, uint32_t mode,
+                                       uint64_t dir_info) {
+  const bool setgid_dir = dir_info & kDirInfoSetgid;
+  const uint32_t gid = setgid_dir ? static_cast<uint32_t>(dir_info) : caller.gid;
+  mode &= 07777;
+  if (setgid_dir && type == S_IFDIR) mode |= S_ISGID;
+  // Made by this process: owned by its euid, and its egid or the setgid directory's group.
+  if ((caller.uid != euid_ || (!setgid_dir && caller.gid != egid_)) &&
+      ::fchownat(at.dirfd, at.rel.c_str(), caller.uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Errno("chown");
+  }
   if (type == S_IFLNK) return Status::OK();
-  if (acl) {  // the default ACL set the permissions (and the ACL mask): only setuid/setgid go back
+  if (dir_info & kDirInfoDefaultAcl) {  // the default ACL set the permissions (and the ACL mask): only
+                                        // setuid/setgid go back
     struct stat st;
     if ((mode & (S_ISUID | S_ISGID)) &&
         (::fstatat(at.dirfd, at.rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
@@ -337,16 +351,13 @@ Result<NodeEntry> OverlayImpl::MakeNew(
     ReaderLock lock(mu_);
     ASSIGN_OR_RETURN(OverlayNode * dir, DirLocked(parent));
     ASSIGN_OR_RETURN(std::string rel, PrepareNewLocked(dir, name));
-    // A default ACL of the (copied-up) directory decides instead of the umask:
-    // the host applies it when the entry is made there.
     const size_t slash = rel.rfind('/');
-    const bool acl =
-        type != S_IFLNK && ::lgetxattr(Abs(slash == std::string::npos ? "" : rel.substr(0, slash)).c_str(),
-                                       "system.posix_acl_default", nullptr, 0) > 0;
-    const uint32_t made_mode = acl ? mode : mode & ~(caller.umask & 0777);
+    uint64_t dir_info = CreateInfo(dir, slash == std::string::npos ? "" : rel.substr(0, slash));
+    if (type == S_IFLNK) dir_info &= ~kDirInfoDefaultAcl;  // a symlink has no permissions to decide
+    const uint32_t made_mode = (dir_info & kDirInfoDefaultAcl) ? mode : mode & ~(caller.umask & 0777);
     RETURN_IF_ERROR(PlaceNewLocked(rel, [&](const Place& at) {
       RETURN_IF_ERROR(make(dir, at, made_mode));
-      return SetNewOwnerAndMode(at, rel, caller, type, made_mode, acl);
+      return SetNewOwnerAndMode(at, caller, type, made_mode, dir_info);
     }));
     if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
   }
@@ -691,6 +702,7 @@ Result<struct stat> OverlayImpl::SetAttr(uint64_t id, const AttrChange& change, 
 
 Status OverlayImpl::ApplyAttrChange(OverlayNode* n, const AttrChange& change, int fd) {
   ReaderLock lock(mu_);  // keeps the path; the kernel makes one change to a node at a time
+  n->create_info.store(0, std::memory_order_release);  // its setgid bit or group may change
   const HostPath where = UpperPathLocked(n);
   const std::string& rel = where.rel;
   const int ufd = where.dirfd;
@@ -727,6 +739,7 @@ Status OverlayImpl::SetXattr(uint64_t id, const std::string& name, std::string_v
   if (upper::IsPrivateXattr(name)) return Status::Posix(EPERM, "overlay attribute");
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
   ReaderLock lock(mu_);
+  n->create_info.store(0, std::memory_order_release);  // a default ACL may come
   if (::lsetxattr(AbsPathLocked(n).c_str(), name.c_str(), value.data(), value.size(), flags) != 0) {
     return Errno("setxattr");
   }
@@ -738,6 +751,7 @@ Status OverlayImpl::RemoveXattr(uint64_t id, const std::string& name) {
   if (upper::IsPrivateXattr(name)) return Status::Posix(ENODATA, "no such attribute");
   ASSIGN_OR_RETURN(OverlayNode * n, CopiedUp(id));
   ReaderLock lock(mu_);
+  n->create_info.store(0, std::memory_order_release);  // a default ACL may go
   if (::lremovexattr(AbsPathLocked(n).c_str(), name.c_str()) != 0) return Errno("removexattr");
   return Status::OK();
 }

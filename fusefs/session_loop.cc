@@ -56,7 +56,12 @@ int64_t NowNanos() {
   return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
-// Requests that seldom wait on anything: served where they were read.
+// Requests that seldom wait on anything: served where they were read, which
+// saves handing the reader's token to another thread (a futex wake and two
+// signal mask changes each). Changes to names and attributes are such: local
+// file system calls that no signal interrupts; one that takes long (a
+// copy-up) has the token passed on by the watchdog. Reads, fsyncs and
+// spliced writes wait on the disk: another thread reads on meanwhile.
 bool ServedInPlace(const fuse_buf& buf) {
   if ((buf.flags & FUSE_BUF_IS_FD) || buf.size < sizeof(fuse_in_header)) return false;
   switch (static_cast<const fuse_in_header*>(buf.mem)->opcode) {
@@ -72,7 +77,23 @@ bool ServedInPlace(const fuse_buf& buf) {
     case FUSE_OPENDIR:
     case FUSE_READDIR:
     case FUSE_READDIRPLUS:
-    case FUSE_RELEASEDIR: return true;
+    case FUSE_RELEASEDIR:
+    case FUSE_MKNOD:
+    case FUSE_MKDIR:
+    case FUSE_SYMLINK:
+    case FUSE_LINK:
+    case FUSE_UNLINK:
+    case FUSE_RMDIR:
+    case FUSE_RENAME:
+    case FUSE_RENAME2:
+    case FUSE_CREATE:
+    case FUSE_SETATTR:
+    case FUSE_SETXATTR:
+    case FUSE_REMOVEXATTR:
+    case FUSE_FLUSH:
+    case FUSE_RELEASE:
+    case FUSE_WRITE:  // in memory (small): a spliced one is an fd, handed on above
+      return true;
     default: return false;
   }
 }

@@ -44,7 +44,7 @@ template <typename Child, typename Orphan>
 void ForEachChild(const LayerIndex& index, std::string_view dir, Child child, Orphan orphan) {
   const auto& entries = index.entries;
   const std::string prefix = dir.empty() ? std::string() : std::string(dir) + "/";
-  auto by_path = [](const Entry& e, std::string_view p) { return e.path < p; };
+  auto by_path = [](const Entry& e, std::string_view p) { return std::string_view(e.path).compare(p) < 0; };
   auto it = std::lower_bound(entries.begin(), entries.end(), prefix, by_path);
   std::string_view last_child;
   while (it != entries.end() && it->path.starts_with(prefix)) {

@@ -339,14 +339,19 @@ Result<std::optional<std::string>> Catalog::TagTarget(const std::string& name) {
   return std::optional<std::string>(s.Text(0));
 }
 
-Result<std::multimap<std::string, std::string>> Catalog::TagsByImage() {
-  Stmt s(db_, "SELECT image_id, name FROM tags ORDER BY name");
+// image id -> name, from a (name, image_id) table.
+Result<std::multimap<std::string, std::string>> Catalog::NamesByImage(const char* sql) {
+  Stmt s(db_, sql);
   std::multimap<std::string, std::string> out;
   RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
     out.emplace(s.Text(0), s.Text(1));
     return Status::OK();
   }));
   return out;
+}
+
+Result<std::multimap<std::string, std::string>> Catalog::TagsByImage() {
+  return NamesByImage("SELECT image_id, name FROM tags ORDER BY name");
 }
 
 Status Catalog::SetRepoDigest(const std::string& name, const std::string& image_id) {
@@ -354,13 +359,7 @@ Status Catalog::SetRepoDigest(const std::string& name, const std::string& image_
 }
 
 Result<std::multimap<std::string, std::string>> Catalog::RepoDigestsByImage() {
-  Stmt s(db_, "SELECT image_id, name FROM repo_digests ORDER BY name");
-  std::multimap<std::string, std::string> out;
-  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
-    out.emplace(s.Text(0), s.Text(1));
-    return Status::OK();
-  }));
-  return out;
+  return NamesByImage("SELECT image_id, name FROM repo_digests ORDER BY name");
 }
 
 Result<std::vector<std::string>> Catalog::IdsWithPrefix(const std::string& table, const std::string& prefix) {

@@ -116,6 +116,7 @@ class Catalog {
   Result<std::vector<std::string>> IdsWithPrefix(const std::string& table, const std::string& prefix);
 
  private:
+  Result<std::multimap<std::string, std::string>> NamesByImage(const char* sql);
   explicit Catalog(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
   sqlite3* db_;

@@ -13,6 +13,7 @@
 // built on this API (strata/container.h, strata/volume.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -99,7 +100,11 @@ class Store {
                                 const std::string& cache_key);
   // A layer tar (plain, gzip, zstd or xz) as a layer on `parent_layer`, no image
   // made (what `load` does for each layer of an archive).
-  Result<LayerInfo> ImportLayerTar(const std::string& parent_layer, const std::string& path);
+  // `before_commit`, when set, is called once the tar has been read and its
+  // blobs staged, before anything lands; an error from it undoes the import
+  // (a pull checks the layer's DiffID meanwhile, on another core).
+  Result<LayerInfo> ImportLayerTar(const std::string& parent_layer, const std::string& path,
+                                   const std::function<Status()>& before_commit = nullptr);
   // Keeps `blob_path` (verified against `source.digest`) as the layer's source;
   // a layer that has one keeps it.
   Status AttachLayerSource(const std::string& layer_id, const std::string& blob_path,

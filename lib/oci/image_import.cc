@@ -31,12 +31,13 @@ std::string MediaTypeOf(BlobCompression c) {
   }
 }
 
-Status VerifyDiffIds(PendingImage& image) {
+Status VerifyDiffIds(PendingImage& image, size_t first_number) {
   if (image.layer_files.size() != image.config.diff_ids.size())
     return Status::InvalidArgument("the config names " + std::to_string(image.config.diff_ids.size()) +
                                    " layers, the manifest " + std::to_string(image.layer_files.size()));
   for (size_t i = 0; i < image.layer_files.size(); ++i) {
-    const std::string layer = "layer " + std::to_string(i + 1) + " (" + image.sources[i].digest + ")";
+    const std::string layer =
+        "layer " + std::to_string(i + first_number) + " (" + image.sources[i].digest + ")";
     ASSIGN_OR_RETURN(UncompressedDigest digest, Sha256Uncompressed(image.layer_files[i]));
     if ("sha256:" + digest.hex != image.config.diff_ids[i])
       return Status::InvalidArgument(layer + " does not match its DiffID " + image.config.diff_ids[i]);
@@ -109,7 +110,8 @@ Result<std::vector<Image>> ImportImages(Store& store, std::vector<PendingImage>&
         continue;
       }
       say("layer " + std::to_string(i + 1) + "/" + std::to_string(p.layer_files.size()));
-      auto layer = store.ImportLayerTar(parent, p.layer_files[i]);
+      auto layer = store.ImportLayerTar(parent, p.layer_files[i],
+                                        i < p.before_commit.size() ? p.before_commit[i] : nullptr);
       if (!layer.ok()) {
         undo();
         return layer.status().WithContext(path);

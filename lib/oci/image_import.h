@@ -35,6 +35,8 @@ struct PendingImage {
   std::vector<std::optional<BlobCompression>> declared;
   // Per layer, the store's layer when it has it already (nothing to import), else "".
   std::vector<std::string> existing;
+  // Per layer (optional): called before the imported layer lands; an error undoes it.
+  std::vector<std::function<Status()>> before_commit;
 };
 
 // The compression a layer media type declares; an error for a type strata does not read.
@@ -45,7 +47,8 @@ std::string MediaTypeOf(BlobCompression c);
 
 // Checks each layer file against its DiffID, and its compression against its
 // media type (a lie is refused); fills in the media type where none was declared.
-Status VerifyDiffIds(PendingImage& image);
+// Errors number the layers from `first_number` (bottom first).
+Status VerifyDiffIds(PendingImage& image, size_t first_number = 1);
 
 Platform DescriptorPlatform(const nlohmann::json& descriptor);
 // The descriptors of an index meant for `want`: those whose platform matches,

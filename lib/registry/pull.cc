@@ -1,13 +1,15 @@
 // strata pull: a manifest (or an index, and the manifest in it for the
 // platform), the config, then the layers, several at once, each streamed to a
 // file under <root>/partial/ while its sha256 is computed, so a blob cut short
-// resumes with a Range request next time. Nothing lands in the store until
-// every blob and every DiffID checks out; then the layers import in order.
+// resumes with a Range request next time. The layers then import in order,
+// each checked against its DiffID on another core meanwhile: a layer lands
+// only once its check passes, and a failure undoes what the pull added.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -296,30 +298,31 @@ Result<Image> Pull(Store& store, const std::string& ref_text, const PullOptions&
   for (auto& t : pool) t.join();
   RETURN_IF_ERROR(failed);
 
-  // Verify every DiffID before anything lands (the layers already here were checked when they came).
-  say("verifying " + std::to_string(layers.size()) + " layers");
+  // Each fetched layer's DiffID (and media type) is checked on another core
+  // while the layer imports; the import waits for the verdict before it lands.
   std::vector<size_t> fetched;
   for (size_t i = 0; i < layers.size(); ++i) {
     if (!existing[i]) fetched.push_back(i);
   }
-  {
-    PendingImage check;
-    check.config = config;
-    check.config.diff_ids.clear();
-    for (size_t i : fetched) {
-      check.layer_files.push_back(pending.layer_files[i]);
-      check.sources.push_back(pending.sources[i]);
-      check.declared.push_back(pending.declared[i]);
-      check.config.diff_ids.push_back(config.diff_ids[i]);
-    }
-    Status st = VerifyDiffIds(check).WithContext(client.Repo());
-    if (!st.ok()) {
-      for (size_t i : fetched) ::unlink(pending.layer_files[i].c_str());  // bad bytes are not resumed
-      return st;
-    }
+  std::vector<std::promise<Status>> verdicts(layers.size());
+  pending.before_commit.resize(layers.size());
+  for (size_t i : fetched) {
+    pending.before_commit[i] = [verdict = verdicts[i].get_future().share()] { return verdict.get(); };
   }
+  std::thread verifier([&] {
+    for (size_t i : fetched) {
+      PendingImage one;
+      one.layer_files = {pending.layer_files[i]};
+      one.sources = {pending.sources[i]};
+      one.declared = {pending.declared[i]};
+      one.config.diff_ids = {config.diff_ids[i]};
+      verdicts[i].set_value(VerifyDiffIds(one, i + 1).WithContext(client.Repo()));
+    }
+  });
   std::vector<PendingImage> images = {pending};
   auto imported = ImportImages(store, images, client.Repo(), say);
+  verifier.join();
+  // Imported (the store has them) or refused (bad bytes are not resumed): the blobs go.
   for (size_t i : fetched) ::unlink(pending.layer_files[i].c_str());
   if (!imported.ok()) return imported.status();
   Image image = imported->front();

@@ -218,13 +218,15 @@ Result<LayerInfo> Store::CommitLayer(const std::string& parent_layer, const std:
   });
 }
 
-Result<LayerInfo> Store::ImportLayerTar(const std::string& parent_layer, const std::string& path) {
+Result<LayerInfo> Store::ImportLayerTar(const std::string& parent_layer, const std::string& path,
+                                        const std::function<Status()>& before_commit) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", path);
   return impl_->AddLayer(parent_layer, "", [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
     ASSIGN_OR_RETURN(auto reader, TarReader::Open(fd.get()));
     auto parsed = ReadLayer(*reader, batch, free_bytes);
     if (!parsed.ok()) return parsed.status().WithContext(path);
+    if (before_commit) RETURN_IF_ERROR(before_commit());
     return parsed;
   });
 }

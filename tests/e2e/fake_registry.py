@@ -9,6 +9,7 @@ misbehaves on purpose by repository name:
   shortbody/img     a layer blob whose Content-Length promises more than is sent
   resume/img        the first GET of a layer sends half of it and drops the
                     connection; a later GET honours Range (logged to RANGE_LOG)
+  baddiff/img       a config whose last DiffID is not the layer's (the blobs are right)
   busy/img          429 Too Many Requests to the first manifest request
   broken/img        500 to every request
   forbidden/img     403 to every request
@@ -26,6 +27,13 @@ def blob(digest):
 manifest_bytes = blob(manifest_desc["digest"])
 manifest = json.loads(manifest_bytes)
 layer_digests = {l["digest"] for l in manifest["layers"]}
+# baddiff: the config names a wrong DiffID for the top layer; the manifest names that config.
+bad_config = json.loads(blob(manifest["config"]["digest"]))
+bad_config["rootfs"]["diff_ids"][-1] = "sha256:" + "0" * 64
+bad_config_bytes = json.dumps(bad_config).encode()
+bad_config_digest = "sha256:" + hashlib.sha256(bad_config_bytes).hexdigest()
+bad_manifest_bytes = json.dumps(dict(manifest, config=dict(manifest["config"], digest=bad_config_digest,
+                                                           size=len(bad_config_bytes)))).encode()
 TOKEN = "t0ken"
 first_get = {}
 busy_once = {}
@@ -73,14 +81,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if kind == "manifests":
             if ref not in (tag, manifest_desc["digest"]):
                 return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
-            body = manifest_bytes
+            body = bad_manifest_bytes if repo == "baddiff" else manifest_bytes
             if repo == "hugemanifest":
                 body = json.dumps(dict(manifest, padding="x" * (5 << 20))).encode()
             return self.send(200, body, [("Content-Type", manifest.get("mediaType", "application/vnd.oci.image.manifest.v1+json")),
                                          ("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())])
         if kind != "blobs":
             return self.send(404)
-        data = blob(ref)
+        data = bad_config_bytes if ref == bad_config_digest else blob(ref)
         if ref in layer_digests and repo == "badblob":
             data = data[:-1] + bytes([data[-1] ^ 1])
         if ref in layer_digests and repo == "shortbody":

@@ -159,6 +159,8 @@ expect_ok "pull with a bearer token" S pull "$fake/good/img:two"
 S rmi "$fake/good/img:two" >/dev/null
 store_state >"$WORK/state1"
 expect_error "a blob that lies" "$fake/badblob/img: .*does not match its digest" S pull "$fake/badblob/img:two"
+expect_error "a DiffID that lies" "$fake/baddiff/img: layer 2 (sha256:.*) does not match its DiffID sha256:0000" \
+  S pull "$fake/baddiff/img:two"
 expect_error "a huge manifest" "$fake/hugemanifest/img: manifest two: .*over 4 MiB" S pull "$fake/hugemanifest/img:two"
 expect_error "a short body" "$fake/shortbody/img: blob sha256:" S pull "$fake/shortbody/img:two"
 expect_error "no such repository" "$fake/good/img: manifest nope: HTTP 404" S pull "$fake/good/img:nope"

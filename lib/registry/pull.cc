@@ -189,16 +189,16 @@ Status FetchLayerBlob(RegistryClient& client, const Descriptor& d, const std::st
   return last_error;
 }
 
-// The layer the store already has for this DiffID on `parent`, from an earlier pull or load.
-Result<std::optional<std::string>> ExistingLayer(Store& store, const std::string& parent,
-                                                 const std::string& diff_id) {
+// The layers the store has from a pull or load, by (parent, DiffID): read once
+// per pull (each layer's source record is a file).
+Result<std::map<std::pair<std::string, std::string>, std::string>> LayersByDiffId(Store& store) {
+  std::map<std::pair<std::string, std::string>, std::string> out;
   ASSIGN_OR_RETURN(auto layers, store.ListLayers());
   for (const auto& layer : layers) {
-    if (layer.parent != parent) continue;
     ASSIGN_OR_RETURN(auto source, store.GetLayerSource(layer.id));
-    if (source && source->diff_id == diff_id) return std::optional<std::string>(layer.id);
+    if (source) out.emplace(std::pair(layer.parent, source->diff_id), layer.id);
   }
-  return std::optional<std::string>();
+  return out;
 }
 
 }  // namespace
@@ -248,11 +248,13 @@ Result<Image> Pull(Store& store, const std::string& ref_text, const PullOptions&
   // Which layers are here already (same DiffID on the same parent): those are not fetched.
   std::vector<std::optional<std::string>> existing(layers.size());
   {
+    ASSIGN_OR_RETURN(auto known, LayersByDiffId(store));
     std::string parent;
     for (size_t i = 0; i < layers.size(); ++i) {
-      ASSIGN_OR_RETURN(existing[i], ExistingLayer(store, parent, config.diff_ids[i]));
-      if (!existing[i]) break;  // above a missing layer nothing can exist yet
-      parent = *existing[i];
+      auto found = known.find({parent, config.diff_ids[i]});
+      if (found == known.end()) break;  // above a missing layer nothing can exist yet
+      existing[i] = found->second;
+      parent = found->second;
     }
   }
   const std::string partial_dir = store.root() + "/partial";

@@ -331,17 +331,16 @@ std::optional<NodeId> OverlayImpl::RedirectOrigin(const std::string& abs, NodeId
 
 Result<OverlayImpl::ChildFound> OverlayImpl::FindChild(const ChildQuery& q) const {
   ChildFound found;
-  if (q.dir_lower != 0 && !q.dir_opaque) {
-    if (auto below = lower_->Lookup(q.dir_lower, q.name); below.ok()) found.lower = *below;
-  }
   if (q.dir_upper) {  // a directory never copied up has nothing in the upper directory below it
     if (::fstatat(upper_fd_.get(), q.rel.c_str(), &found.st, AT_SYMLINK_NOFOLLOW) == 0) {
       if (upper::IsWhiteout(found.st)) return Status::Posix(ENOENT, "whited out");
       found.in_upper = true;
-    } else if (found.lower != 0 && upper::HasWhiteoutFile(upper_fd_.get(), q.rel)) {
-      // (With nothing below, a `.wh.` file hides nothing: the name is absent either way.)
+    } else if (upper::HasWhiteoutFile(upper_fd_.get(), q.rel)) {
       return Status::Posix(ENOENT, "whited out");
     }
+  }
+  if (q.dir_lower != 0 && !q.dir_opaque) {
+    if (auto below = lower_->Lookup(q.dir_lower, q.name); below.ok()) found.lower = *below;
   }
   if (!found.in_upper && found.lower == 0) return Status::Posix(ENOENT, q.name);
   if (found.lower != 0) {

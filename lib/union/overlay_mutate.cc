@@ -283,16 +283,11 @@ Result<std::string> OverlayImpl::PrepareNewLocked(OverlayNode* dir, std::string_
 }
 
 Status OverlayImpl::PlaceNewLocked(const std::string& rel, const std::function<Status(const Place&)>& make) {
-  // Made in place unless a whiteout holds the name (the make then fails with EEXIST).
-  Status made_here = make(Place{upper_fd_.get(), rel, Abs(rel)});
-  if (made_here.ok()) {
+  struct stat st;
+  if (::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !upper::IsWhiteout(st)) {
+    RETURN_IF_ERROR(make(Place{upper_fd_.get(), rel, Abs(rel)}));
     upper::RemoveWhiteoutFile(upper_fd_.get(), rel);  // the new entry hides it already
     return Status::OK();
-  }
-  struct stat st;
-  if (made_here.ToErrno() != EEXIST ||
-      ::fstatat(upper_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !upper::IsWhiteout(st)) {
-    return made_here;
   }
   const std::string tmp = "new-" + std::to_string(copy_counter_++);
   const int work = work_fd_.get();

@@ -312,6 +312,9 @@ class OverlayImpl final : public OverlayFs {
   // The path of a directory's lower contents ("a/b"), following the
   // redirects of it and its parents.
   std::string OriginLocked(const OverlayNode* n) const REQUIRES_SHARED(mu_);
+  // A directory of the upper layer alone, moved onto a name a lower layer has.
+  bool NeedsOpaqueForMoveLocked(const OverlayNode* n, const OverlayNode* ndir,
+                                std::string_view new_name) const REQUIRES_SHARED(mu_);
 
   std::unique_ptr<UnionView> lower_;
   OverlayOptions options_;

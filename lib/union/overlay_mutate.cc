@@ -589,10 +589,18 @@ Status OverlayImpl::Rename(uint64_t parent, std::string_view name, uint64_t new_
   if (exchange && dst->type == S_IFDIR && dst->lower) RETURN_IF_ERROR(RedirectForMoveLocked(dst, ndir, dir));
   const std::string old_rel = ChildRel(dir, name), new_rel = ChildRel(ndir, new_name);
   if (exchange) {
+    // A directory of the upper layer alone landing on a lower entry's name
+    // must hide it (overlayfs marks it opaque, as for a plain move).
+    const bool src_opaque = NeedsOpaqueForMoveLocked(src, ndir, new_name);
+    const bool dst_opaque = NeedsOpaqueForMoveLocked(dst, dir, name);
+    if (src_opaque) RETURN_IF_ERROR(upper::SetOpaque(Abs(ChildRel(dir, name))));
+    if (dst_opaque) RETURN_IF_ERROR(upper::SetOpaque(Abs(ChildRel(ndir, new_name))));
     if (::renameat2(upper_fd_.get(), old_rel.c_str(), upper_fd_.get(), new_rel.c_str(), RENAME_EXCHANGE) !=
         0) {
       return Errno("rename");
     }
+    src->opaque = src->opaque || src_opaque;
+    dst->opaque = dst->opaque || dst_opaque;
     MoveNameLocked(src, dir, name, ndir, new_name);
     MoveNameLocked(dst, ndir, new_name, dir, name);
   } else {
@@ -629,13 +637,13 @@ Status OverlayImpl::CheckRenameLocked(OverlayNode* dir, OverlayNode* src, Overla
 Status OverlayImpl::MoveLocked(OverlayNode* dir, std::string_view name, OverlayNode* src, OverlayNode* ndir,
                                std::string_view new_name, OverlayNode* dst) {
   const std::string old_rel = ChildRel(dir, name), new_rel = ChildRel(ndir, new_name);
-  const bool src_dir = src->type == S_IFDIR, dst_dir = dst && dst->type == S_IFDIR;
-  const bool src_below = LowerHasLocked(dir, name), dst_below = LowerHasLocked(ndir, new_name);
+  const bool dst_dir = dst && dst->type == S_IFDIR;
+  const bool src_below = LowerHasLocked(dir, name);
   if (dst_dir && dst->upper) RETURN_IF_ERROR(ClearWhiteoutsLocked(new_rel));
   if (dst && !dst_dir && dst->aliases.empty()) RETURN_IF_ERROR(KeepIfReferencedLocked(dst, new_rel));
   // A directory landing on a lower one's name must hide it from the moment it
   // lands; one with a redirect merges with its origin only, and needs no mark.
-  const bool needs_opaque = src_dir && dst_below && !src->lower;
+  const bool needs_opaque = NeedsOpaqueForMoveLocked(src, ndir, new_name);
   if (needs_opaque) RETURN_IF_ERROR(upper::SetOpaque(Abs(old_rel)));
   struct stat target;
   const bool onto_whiteout = !dst &&
@@ -658,6 +666,11 @@ Status OverlayImpl::MoveLocked(OverlayNode* dir, std::string_view name, OverlayN
   if (dst) RemoveNameLocked(dst, ndir, new_name);
   MoveNameLocked(src, dir, name, ndir, new_name);
   return Status::OK();
+}
+
+bool OverlayImpl::NeedsOpaqueForMoveLocked(const OverlayNode* n, const OverlayNode* ndir,
+                                           std::string_view new_name) const {
+  return n->type == S_IFDIR && !n->lower && !n->opaque && LowerHasLocked(ndir, new_name);
 }
 
 std::string OverlayImpl::OriginLocked(const OverlayNode* n) const {

@@ -325,6 +325,25 @@ TEST_CASE("removing leaves whiteouts; a directory made again is opaque", "[root]
   REQUIRE((*f.fs->ReadDir(f.Node(kRootNode, "sub")))->empty());
 }
 
+// Found by the concurrent fuzzer: without the mark the new directory merged
+// with the lower `sub` once remounted, and kernel overlayfs, finding two
+// upper directories for one lower one, answered ESTALE.
+TEST_CASE("a new directory exchanged onto a lower directory's name hides it, as a move does", "[root]") {
+  Fixture f;
+  uint64_t dir = f.Node(kRootNode, "dir");
+  REQUIRE(f.fs->Mkdir(dir, "fresh", 0755, {}).ok());
+  REQUIRE(f.fs->Rename(kRootNode, "sub", dir, "fresh", RENAME_EXCHANGE).ok());
+  char v[2] = {};
+  REQUIRE(::lgetxattr((f.tmp / "upper/sub").c_str(), "trusted.overlay.opaque", v, 1) == 1);
+  CHECK(v[0] == 'y');
+  CHECK(::lgetxattr((f.tmp / "upper/dir/fresh").c_str(), "trusted.overlay.opaque", v, 1) < 0);
+  CHECK((*f.fs->ReadDir(f.Node(kRootNode, "sub")))->empty());
+  auto moved = f.fs->ReadDir(f.Node(dir, "fresh"));
+  REQUIRE(moved.ok());
+  REQUIRE((*moved)->size() == 1);
+  CHECK((*moved)->front().name == "inner");
+}
+
 TEST_CASE("a read-only union refuses every change with EROFS") {
   Fixture f(/*writable=*/false);
   uint64_t dir = f.Node(kRootNode, "dir"), data = f.Node(dir, "data");

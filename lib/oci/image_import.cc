@@ -60,7 +60,8 @@ Platform DescriptorPlatform(const json& descriptor) {
 // The descriptors of an index meant for `want`: those whose platform matches,
 // and those that name none (their config says, and is checked later).
 // Attestation manifests (platform unknown/unknown) are never images.
-Result<std::vector<json>> ForPlatform(const json& descriptors, const Platform& want) {
+Result<std::vector<json>> ForPlatform(const json& descriptors, const Platform& want,
+                                      const std::string& where) {
   std::vector<json> chosen;
   std::vector<std::string> others;
   for (const json& d : descriptors) {
@@ -78,7 +79,7 @@ Result<std::vector<json>> ForPlatform(const json& descriptors, const Platform& w
   if (chosen.empty() && !others.empty()) {
     std::string list;
     for (const auto& o : others) list += (list.empty() ? "" : ", ") + o;
-    return Status::NotFound("the archive has no image for " + PlatformString(want) + " (it has " + list +
+    return Status::NotFound(where + " has no image for " + PlatformString(want) + " (it has " + list +
                             "); choose one with --platform");
   }
   return chosen;

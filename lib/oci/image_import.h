@@ -53,8 +53,10 @@ Status VerifyDiffIds(PendingImage& image, size_t first_number = 1);
 Platform DescriptorPlatform(const nlohmann::json& descriptor);
 // The descriptors of an index meant for `want`: those whose platform matches,
 // and those that name none (their config says, and is checked later).
-// Attestation manifests (platform unknown/unknown) are never images.
-Result<std::vector<nlohmann::json>> ForPlatform(const nlohmann::json& descriptors, const Platform& want);
+// Attestation manifests (platform unknown/unknown) are never images. None
+// for `want` is an error naming `where` ("the archive") and what it has.
+Result<std::vector<nlohmann::json>> ForPlatform(const nlohmann::json& descriptors, const Platform& want,
+                                                const std::string& where);
 
 // Imports verified images: their layers (each keeping its blob as the source
 // to save or push again), the images, their names. A failure undoes what this

@@ -86,7 +86,7 @@ Result<std::vector<PendingImage>> ReadOciLayout(const Unpacked& archive, const P
     return path;
   };
   try {
-    ASSIGN_OR_RETURN(std::vector<json> top, ForPlatform(index.at("manifests"), want));
+    ASSIGN_OR_RETURN(std::vector<json> top, ForPlatform(index.at("manifests"), want, "the archive"));
     for (json d : top) {
       PendingImage image;
       if (d.contains("annotations") && d["annotations"].contains("org.opencontainers.image.ref.name"))
@@ -94,7 +94,7 @@ Result<std::vector<PendingImage>> ReadOciLayout(const Unpacked& archive, const P
       ASSIGN_OR_RETURN(std::string manifest_path, blob(d));
       ASSIGN_OR_RETURN(json manifest, ReadJson(manifest_path, "manifest"));
       if (IsIndex(d, manifest)) {  // one image for many platforms: take the one asked for
-        ASSIGN_OR_RETURN(std::vector<json> inner, ForPlatform(manifest.at("manifests"), want));
+        ASSIGN_OR_RETURN(std::vector<json> inner, ForPlatform(manifest.at("manifests"), want, "the archive"));
         if (inner.empty()) return Status::InvalidArgument("an image index in the archive names no image");
         d = inner.front();
         ASSIGN_OR_RETURN(manifest_path, blob(d));

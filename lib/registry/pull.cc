@@ -216,7 +216,8 @@ Result<Image> Pull(Store& store, const std::string& ref_text, const PullOptions&
   if (top.body.contains("manifests")) {  // an index: the image for the platform
     if (!top.body["manifests"].is_array())
       return Status::InvalidArgument(client.Repo() + ": a malformed index");
-    ASSIGN_OR_RETURN(std::vector<json> chosen, ForPlatform(top.body["manifests"], want));
+    ASSIGN_OR_RETURN(std::vector<json> chosen,
+                     ForPlatform(top.body["manifests"], want, client.Repo() + ": the index"));
     if (chosen.empty()) return Status::NotFound(client.Repo() + ": the index lists no image");
     ASSIGN_OR_RETURN(Descriptor d, ReadDescriptor(chosen.front(), client.Repo()));
     ASSIGN_OR_RETURN(manifest, FetchManifest(client, d.digest));

@@ -13,6 +13,13 @@ misbehaves on purpose by repository name:
   busy/img          429 Too Many Requests to the first manifest request
   broken/img        500 to every request
   forbidden/img     403 to every request
+  multi/img         TAG is an OCI index: linux/arm64/v8 names the layout's
+                    "base" manifest (whose config says amd64), linux/amd64 TAG's
+  wrongdigest/img   TAG's manifest whatever digest is asked for
+  redirect/img      blobs answered with a 307 to blob storage on another host
+                    name (localhost), which refuses requests that carry the
+                    registry's credentials, as S3 does (each blob served
+                    is logged to RANGE_LOG as "storage DIGEST")
 
 Usage: fake_registry.py LAYOUT_DIR TAG PORT_FILE RANGE_LOG
 """
@@ -34,6 +41,15 @@ bad_config_bytes = json.dumps(bad_config).encode()
 bad_config_digest = "sha256:" + hashlib.sha256(bad_config_bytes).hexdigest()
 bad_manifest_bytes = json.dumps(dict(manifest, config=dict(manifest["config"], digest=bad_config_digest,
                                                            size=len(bad_config_bytes)))).encode()
+# multi: an index over the layout's two manifests.
+base_desc = next(m for m in index["manifests"]
+                 if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == "base")
+def platform_desc(desc, platform):
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": desc["digest"],
+            "size": desc["size"], "platform": platform}
+multi_bytes = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                          "manifests": [platform_desc(base_desc, {"os": "linux", "architecture": "arm64", "variant": "v8"}),
+                                        platform_desc(manifest_desc, {"os": "linux", "architecture": "amd64"})]}).encode()
 TOKEN = "t0ken"
 first_get = {}
 busy_once = {}
@@ -59,6 +75,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         host = self.headers.get("Host")
+        if self.path.startswith("/storage/"):  # blob storage: signed URLs, no registry credentials
+            if self.headers.get("Authorization"):
+                return self.send(400, b"<Error><Code>InvalidArgument</Code>"
+                                      b"<Message>Only one auth mechanism allowed</Message></Error>")
+            digest = self.path[len("/storage/"):].split("?")[0]
+            with open(range_log, "a") as log:
+                log.write("storage " + digest + "\n")
+            return self.send(200, blob(digest))
         if self.path.startswith("/token"):
             return self.send(200, json.dumps({"token": TOKEN}).encode(), [("Content-Type", "application/json")])
         if self.headers.get("Authorization") != "Bearer " + TOKEN:
@@ -78,6 +102,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if repo == "busy" and not busy_once.get(kind):
             busy_once[kind] = True
             return self.send(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}')
+        if kind == "manifests" and repo == "multi":
+            body = {tag: multi_bytes, manifest_desc["digest"]: manifest_bytes,
+                    base_desc["digest"]: blob(base_desc["digest"])}.get(ref)
+            if body is None:
+                return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
+            media = "application/vnd.oci.image.index.v1+json" if ref == tag else "application/vnd.oci.image.manifest.v1+json"
+            return self.send(200, body, [("Content-Type", media)])
+        if kind == "manifests" and repo == "wrongdigest":
+            return self.send(200, manifest_bytes, [("Content-Type", "application/vnd.oci.image.manifest.v1+json")])
         if kind == "manifests":
             if ref not in (tag, manifest_desc["digest"]):
                 return self.send(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}')
@@ -88,6 +121,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                          ("Docker-Content-Digest", "sha256:" + hashlib.sha256(body).hexdigest())])
         if kind != "blobs":
             return self.send(404)
+        if repo == "redirect":
+            port = self.server.server_address[1]
+            return self.send(307, b"", [("Location", f"http://localhost:{port}/storage/{ref}?X-Amz-Signature=abc")])
         data = bad_config_bytes if ref == bad_config_digest else blob(ref)
         if ref in layer_digests and repo == "badblob":
             data = data[:-1] + bytes([data[-1] ^ 1])
@@ -119,6 +155,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up mid-answer (strata does, on a bad blob) is no news
 
 
 server = Server(("127.0.0.1", 0), Handler)

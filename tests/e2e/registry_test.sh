@@ -5,7 +5,10 @@
 # htpasswd Basic auth; and a registry of the test's own (fake_registry.py)
 # for the bearer-token flow and the faults: a blob that does not match its
 # digest, a 5 MiB manifest, a body shorter than its Content-Length, a
-# connection dropped mid-blob (resumed with Range). The other side is always
+# connection dropped mid-blob (resumed with Range), an index, a redirect to
+# blob storage. The real registry is also killed mid-pull (a proxy of the
+# test's own, stall_proxy.py, holds the blob half sent), and the next pull, on
+# a terminal, resumes with Range. The other side is always
 # an independent client: skopeo puts the image in (podman made it; umoci
 # added a layer with a whiteout), umoci unpacks what strata's files must
 # match, skopeo inspects what strata pushed, podman pulls and runs it.
@@ -116,6 +119,52 @@ expect_eq "docker manifest type" \
   "$(skopeo inspect --tls-verify=false --raw "docker://$plain/mine/built:docker" | python3 -c 'import json,sys; print(json.load(sys.stdin)["mediaType"])')" \
   "application/vnd.docker.distribution.manifest.v2+json"
 
+# --- the real registry killed mid-pull: the next pull resumes the blob with Range ---
+# A proxy of the test's own holds the big layer's download at 8 MiB while the
+# registry is killed, then drops the connection; the registry comes back on its port.
+mkdir -p "$WORK/ctx-big"
+head -c 32M /dev/urandom >"$WORK/ctx-big/big"
+printf 'FROM %s\nCOPY big /big\n' "$plain/team/bb:2" >"$WORK/ctx-big/Dockerfile"
+expect_ok "build a big layer" S build -t big:1 "$WORK/ctx-big"
+expect_ok "push it" S push big:1 "$plain/big/img:1"
+plain_pid=${pids[-1]}
+python3 "$(dirname "$0")/stall_proxy.py" "${plain##*:}" "$WORK/proxy.port" $((8 << 20)) "$WORK/stalled" "$WORK/cut" \
+  "$WORK/proxy.log" &
+pids+=($!)
+for _ in $(seq 50); do [ -f "$WORK/proxy.port" ] && break; sleep 0.1; done
+proxy=127.0.0.1:$(cat "$WORK/proxy.port")
+export STRATA_ROOT=$WORK/store-kill
+S images >/dev/null
+images_before=$(S image ls --json; S layer ls --json)
+S pull "$proxy/big/img:1" >"$WORK/kill.out" 2>&1 &
+pull_pid=$!
+for _ in $(seq 300); do [ -f "$WORK/stalled" ] && break; sleep 0.1; done
+expect_eq "the pull is held mid-blob" "$(test -f "$WORK/stalled" && echo yes)" yes
+kill -9 "$plain_pid"
+wait "$plain_pid" 2>/dev/null
+touch "$WORK/cut"
+if wait "$pull_pid"; then fail "a pull from a killed registry succeeded"; else ok; fi
+grep -q "$proxy/big/img: " "$WORK/kill.out" && ok || fail "the error does not name the repository: $(cat "$WORK/kill.out")"
+expect_eq "no image or layer from the failed pull" "$(S image ls --json; S layer ls --json)" "$images_before"
+expect_eq "the cut blob is kept to resume" "$(find "$STRATA_ROOT/partial" -type f -size +4M | wc -l)" 1
+docker-registry serve "$WORK/plain/config.yml" >>"$WORK/plain/log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do curl -s "http://$plain/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+# On a terminal (script(1) gives it one), progress is drawn as docker draws it.
+expect_ok "pull again after the registry is back" script -qefc "$STRATA pull $proxy/big/img:1" "$WORK/tty.out"
+grep -q $'\033\\[3A' "$WORK/tty.out" && ok || fail "no lines redrawn in place: $(cat -v "$WORK/tty.out" | head -5)"
+grep -qE 'Downloading \[=+>? *\] [0-9.]+ ?[kM]B/[0-9.]+ ?MB' "$WORK/tty.out" && ok ||
+  fail "no progress bar: $(cat -v "$WORK/tty.out" | head -5)"
+expect_eq "the last drawing: each layer pulled" \
+  "$(tr '\r' '\n' <"$WORK/tty.out" | grep -a 'Pull complete' | tail -3 | sed 's/.*: //' | sort -u)" "Pull complete"
+grep -qi '^range: bytes=[1-9][0-9]*-$' "$WORK/proxy.log" && ok || fail "no Range request: $(cat "$WORK/proxy.log")"
+expect_eq "nothing left to resume" "$(find "$STRATA_ROOT/partial" -type f | wc -l)" 0
+expect_ok "mount the resumed image" S mount "$proxy/big/img:1" "$WORK/mnt"
+expect_eq "the big file is whole" "$(cmp "$WORK/mnt/big" "$WORK/ctx-big/big" && echo same)" same
+umount "$WORK/mnt"
+expect_ok "fsck after the resumed pull" S fsck
+export STRATA_ROOT=$WORK/store
+
 # --- TLS with a CA of our own, and Basic auth ---
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null
 openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$WORK/srv.key" -out "$WORK/srv.csr" 2>/dev/null
@@ -172,6 +221,19 @@ expect_eq "blobs cut short are kept to resume" "$(ls "$STRATA_ROOT/partial" | wc
 expect_ok "prune" S system prune -f
 grep -q "partial/" "$WORK/out" && ok || fail "prune did not name the partial blob: $(cat "$WORK/out")"
 expect_eq "store unchanged by faults (after prune)" "$(store_state)" "$(cat "$WORK/state1")"
+expect_ok "an index: the host's platform" S pull -q "$fake/multi/img:two"
+expect_eq "the amd64 image has both layers" "$(S image inspect "$fake/multi/img:two" | grep -c '^  ')" 2
+S rmi "$fake/multi/img:two" >/dev/null
+expect_error "an index: --platform picks another entry" "$fake/multi/img: the image is for linux/amd64, not linux/arm64/v8" \
+  S pull --platform linux/arm64/v8 "$fake/multi/img:two"
+expect_error "an index without the platform" "$fake/multi/img: .*linux/s390x" S pull --platform linux/s390x "$fake/multi/img:two"
+base_digest=$(python3 -c 'import json,sys; print([m["digest"] for m in json.load(open(sys.argv[1]))["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "base"][0])' "$WORK/oci/index.json")
+expect_error "a manifest that is not the digest asked for" "$fake/wrongdigest/img: manifest $base_digest does not match its digest" \
+  S pull "$fake/wrongdigest/img@$base_digest"
+expect_ok "blobs from storage a redirect names, without the registry's credentials" \
+  S pull "$fake/redirect/img:two"
+expect_eq "every blob came from storage" "$(grep -c '^storage ' "$WORK/ranges")" 3  # two layers, the config
+S rmi "$fake/redirect/img:two" >/dev/null
 expect_ok "429 is retried" S pull "$fake/busy/img:two"
 S rmi "$fake/busy/img:two" >/dev/null
 expect_ok "a dropped connection resumes" S pull "$fake/resume/img:two"

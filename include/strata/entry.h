@@ -48,8 +48,12 @@ struct Entry {
   bool implicit = false;      // directory the tar implied but never described
   // A directory moved in an overlayfs upper layer (redirect_dir): where its
   // contents are in the layers below: "name" beside it there, or "/a/b" from
-  // the root. Only a directory read as a layer has one; store layers never do.
+  // the root; for a metacopy file, where its data is ("/a/b"). Only an entry
+  // read from a directory has one; store layers never do.
   std::string redirect;
+  // A regular file of an overlayfs upper layer holding metadata only
+  // (metacopy): its data is the lower file's. Store layers never have one.
+  bool metacopy = false;
 
   bool operator==(const Entry&) const = default;
 };

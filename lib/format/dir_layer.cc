@@ -63,6 +63,9 @@ struct Scanner {
     if (e.type == EntryType::kDirectory) {
       e.opaque = upper::IsOpaque(abs);
       if (!e.opaque) e.redirect = upper::ReadRedirect(abs);
+    } else if (e.type == EntryType::kRegular && e.size > 0 && upper::IsMetacopy(abs)) {
+      e.metacopy = true;
+      e.redirect = upper::ReadRedirect(abs);
     }
     return e;
   }
@@ -85,7 +88,7 @@ struct Scanner {
       struct stat st;
       if (::lstat(child_abs.c_str(), &st) != 0) return ErrnoStatus("stat", child_abs);
       Entry e = FromStat(child_rel, st, child_abs);
-      if (e.type == EntryType::kRegular && st.st_nlink > 1)
+      if ((e.type == EntryType::kRegular || e.type == EntryType::kSymlink) && st.st_nlink > 1)
         links[{st.st_dev, st.st_ino}].push_back(entries.size());
       bool dir = e.type == EntryType::kDirectory;
       entries.push_back(std::move(e));

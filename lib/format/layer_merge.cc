@@ -111,6 +111,47 @@ void MergedTree::Apply(size_t layer, const LayerIndex& index) {
   }
 }
 
+std::string OriginInLower(const LayerIndex& upper, std::string_view path) {
+  if (path.empty()) return "";
+  const Entry* e = upper.Find(path);
+  const std::string_view name =
+      path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  if (e && !e->redirect.empty()) {
+    if (e->redirect[0] == '/') return e->redirect.substr(1);
+    return JoinRel(OriginInLower(upper, ParentOf(path)), e->redirect);
+  }
+  return JoinRel(OriginInLower(upper, ParentOf(path)), name);
+}
+
+Status ResolveMetacopies(const std::vector<LayerIndex>& lower, LayerIndex& upper) {
+  if (std::none_of(upper.entries.begin(), upper.entries.end(), [](const Entry& e) { return e.metacopy; }))
+    return Status::OK();
+  MergedTree tree;
+  for (size_t i = 0; i < lower.size(); ++i) tree.Apply(i, lower[i]);
+  std::vector<std::pair<size_t, const Entry*>> data(upper.entries.size());
+  for (size_t i = 0; i < upper.entries.size(); ++i) {
+    const Entry& e = upper.entries[i];
+    if (!e.metacopy) continue;
+    const std::string origin = OriginInLower(upper, e.path);
+    auto it = tree.entries().find(origin);
+    const Entry* found = it == tree.entries().end() ? nullptr : it->second.entry;
+    if (found && found->type == EntryType::kHardlink)
+      found = lower[it->second.layer].Find(found->link_target);
+    if (!found || found->type != EntryType::kRegular || found->size != e.size) {
+      return Status::Corruption("metacopy file " + e.path + " has no lower file of its size at " + origin);
+    }
+    data[i] = {it->second.layer, found};
+  }
+  for (size_t i = 0; i < upper.entries.size(); ++i) {
+    Entry& e = upper.entries[i];
+    if (!e.metacopy) continue;
+    e.content = data[i].second->content;
+    e.metacopy = false;
+    e.redirect.clear();
+  }
+  return Status::OK();
+}
+
 LayerIndex FlattenRedirects(const std::vector<LayerIndex>& lower, const LayerIndex& upper) {
   std::vector<std::string> roots;  // outermost redirected directories
   for (const Entry& e : upper.entries) {

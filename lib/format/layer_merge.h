@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "strata/entry.h"
+#include "strata/status.h"
 
 namespace strata {
 
@@ -41,5 +42,15 @@ class MergedTree {
 // over `lower` under its new name, opaque, no redirect). Other entries pass
 // as they are. `lower` is bottom first.
 LayerIndex FlattenRedirects(const std::vector<LayerIndex>& lower, const LayerIndex& upper);
+
+// Where an upper layer's entry at `path` came from in the layers below: its
+// own redirect (absolute), else its parent's origin and its name, following
+// the redirects of the directories above it.
+std::string OriginInLower(const LayerIndex& upper, std::string_view path);
+
+// Gives each metacopy file of `upper` (read from a directory) the data of
+// the lower file it came from: its content digest, as a store layer names it.
+// Corruption when that file is not below. `lower` is bottom first.
+Status ResolveMetacopies(const std::vector<LayerIndex>& lower, LayerIndex& upper);
 
 }  // namespace strata

@@ -71,6 +71,35 @@ Status SetRedirect(const std::string& path, const std::string& origin) {
   return ErrnoStatus("set redirect", path);
 }
 
+bool IsMetacopy(const std::string& path) {
+  for (const char* name : {"trusted.overlay.metacopy", "user.overlay.metacopy"}) {
+    if (::lgetxattr(path.c_str(), name, nullptr, 0) >= 0) return true;
+  }
+  return false;
+}
+
+Status CompleteMetacopy(const std::string& path, int data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path);
+  if (data >= 0) {
+    off_t at = 0;
+    while (at < st.st_size) {
+      ssize_t n = ::copy_file_range(data, &at, fd.get(), nullptr, static_cast<size_t>(st.st_size - at), 0);
+      if (n < 0) return ErrnoStatus("copy the data of", path);
+      if (n == 0) return Status::Corruption(path + ": its lower file is shorter than it");
+    }
+  }
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::futimens(fd.get(), times) != 0 || ::fsync(fd.get()) != 0) return ErrnoStatus("complete", path);
+  for (const char* name : {"trusted.overlay.redirect", "user.overlay.redirect", "trusted.overlay.metacopy",
+                           "user.overlay.metacopy"}) {
+    if (::fremovexattr(fd.get(), name) != 0 && errno != ENODATA) return ErrnoStatus("complete", path);
+  }
+  return Status::OK();
+}
+
 bool IsPrivateXattr(std::string_view name) {
   return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.") ||
          name.starts_with("user.fuseoverlayfs.");

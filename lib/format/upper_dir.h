@@ -37,6 +37,16 @@ Status SetOpaque(const std::string& path);
 std::string ReadRedirect(const std::string& path);
 Status SetRedirect(const std::string& path, const std::string& origin);
 
+// A regular file kernel overlayfs copied up metadata only (metacopy=on): its
+// data is still the lower file's (at its redirect when it has one, an
+// absolute path, else at its own path in the layers below).
+bool IsMetacopy(const std::string& path);
+// Makes a metacopy file whole: `data` (a readable descriptor of the lower
+// file's bytes, or -1 for none) written into it in place, its times kept,
+// then the marks dropped (the metacopy xattr last, after an fsync, so a crash
+// leaves a file that is still a metacopy, never a torn one).
+Status CompleteMetacopy(const std::string& path, int data);
+
 // trusted.overlay.*, user.overlay.*, user.fuseoverlayfs.*: never shown to users.
 bool IsPrivateXattr(std::string_view name);
 

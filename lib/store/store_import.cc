@@ -87,8 +87,11 @@ Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, const LowerLoader
   ParsedLayer out;
   ASSIGN_OR_RETURN(LayerIndex upper, ScanDirectoryLayer(dir, &next_id, &paths));
   if (std::any_of(upper.entries.begin(), upper.entries.end(),
-                  [](const Entry& e) { return !e.redirect.empty(); })) {
+                  [](const Entry& e) { return !e.redirect.empty() || e.metacopy; })) {
     ASSIGN_OR_RETURN(std::vector<LayerIndex> below, lower());
+    // Metacopy files (kernel overlayfs's metadata-only copy-up) take their
+    // data from the layers below: their blobs are there already.
+    RETURN_IF_ERROR(ResolveMetacopies(below, upper));
     out.index = FlattenRedirects(below, upper);
   } else {
     out.index = std::move(upper);

@@ -177,6 +177,14 @@ class Store {
   Digest Hash(std::string_view data) const;
   Result<Digest> HashFile(const std::string& path) const;
 
+  // The merged tree of `top_layer` and the layers below it as kernel
+  // overlayfs's metadata layer over the blob directory (a data-only lower
+  // layer, Linux 6.5+): written once when missing, then shared by every mount
+  // of the chain; removed with the layer. Returns its path (MetaTreePath).
+  Result<std::string> MetaTree(const std::string& top_layer);
+  std::string MetaTreePath(const std::string& top_layer) const;
+  // The directory of blob files (a metadata tree's data-only layer).
+  std::string BlobDir() const;
   // Path of the blob file holding `digest`'s bytes (read-only, never changes).
   std::string BlobPath(const Digest& digest) const;
   // Re-reads a blob and checks it against its digest.

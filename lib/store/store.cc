@@ -314,6 +314,7 @@ Status Store::RemoveLayer(const std::string& id_or_prefix) {
   if (!user.none()) return Status::InUse("layer " + id.substr(0, 12) + " is in use by " + user.Describe());
   ASSIGN_OR_RETURN(auto dead_blobs, catalog.DeleteLayer(id));
   RETURN_IF_ERROR(txn.Commit());
+  (void)RemoveAll(impl_->MetaDir(id));
   (void)RemoveAll(impl_->LayerDir(id));
   for (const auto& d : dead_blobs) (void)impl_->blobs->Remove(d);
   return Status::OK();
@@ -330,6 +331,10 @@ Result<Digest> Store::HashFile(const std::string& path) const {
     return Status::OK();
   }));
   return hasher.Finish();
+}
+
+std::string Store::BlobDir() const {
+  return impl_->root + "/blobs";
 }
 
 std::string Store::BlobPath(const Digest& digest) const {

@@ -107,7 +107,10 @@ Result<Store::Impl::Garbage> Store::Impl::CollectLayers(std::vector<std::string>
 }
 
 void Store::Impl::RemoveGarbage(const Garbage& garbage) {
-  for (const auto& layer : garbage.layers) (void)RemoveAll(LayerDir(layer));
+  for (const auto& layer : garbage.layers) {
+    (void)RemoveAll(MetaDir(layer));  // before the layer: a tree is never left naming gone blobs
+    (void)RemoveAll(LayerDir(layer));
+  }
   for (const auto& d : garbage.blobs) (void)blobs->Remove(d);
 }
 

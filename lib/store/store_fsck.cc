@@ -191,6 +191,10 @@ Result<Store::Leftovers> Store::Impl::FindLeftovers() {
   for (const auto& name : Names(root + "/images")) {
     if (!image_ids.count(name)) add("images/" + name);
   }
+  // Metadata trees of layers gone, or being written by a writer that died.
+  for (const auto& name : Names(root + "/meta")) {
+    if (!layer_ids.count(name) && name != "empty") add("meta/" + name);
+  }
   // Blobs a pull was cut off in the middle of (kept for the next pull to resume).
   for (const auto& name : Names(root + "/partial")) add("partial/" + name);
   return out;

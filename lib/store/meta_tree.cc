@@ -1,0 +1,191 @@
+// Store::MetaTree: a layer chain's merged tree as kernel overlayfs's metadata
+// layer over the store's blobs/ (a data-only lower layer, Linux 6.5+,
+// `lowerdir=META::DATA`), as composefs lays one out. Each regular file with
+// data is a sparse file of its size carrying trusted.overlay.metacopy and a
+// trusted.overlay.redirect naming its blob ("/ab/abcd..."): overlayfs shows
+// the file's metadata from here and reads its bytes from the blob, so every
+// image naming a blob shares one file and one page cache. docs/FORMAT.md
+// (`meta/`) has the layout.
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <map>
+#include <vector>
+
+#include "format/layer_merge.h"
+#include "store/store_impl.h"
+#include "util/file_lock.h"
+#include "util/file_util.h"
+#include "util/status_macros.h"
+
+namespace strata {
+
+namespace {
+
+Status Failed(const char* what, const std::string& path) {
+  return ErrnoStatus(what, path.empty() ? std::string("/") : path);
+}
+
+// An image's own trusted.overlay.* attribute would steer overlayfs: it is
+// stored escaped (overlayfs 6.7+ shows trusted.overlay.overlay.X as
+// trusted.overlay.X). Imports refuse them already; this keeps the tree safe
+// whatever an index says.
+std::string StoredXattrName(const std::string& name) {
+  static const std::string kOverlay = "trusted.overlay.";
+  return name.starts_with(kOverlay) ? kOverlay + "overlay." + name.substr(kOverlay.size()) : name;
+}
+
+class MetaWriter {
+ public:
+  MetaWriter(std::string root, int root_fd, std::string blobs_dir, const Store& store)
+      : root_(std::move(root)), root_fd_(root_fd), blobs_dir_(std::move(blobs_dir)), store_(store) {}
+
+  Status Write(const MergedTree& tree, const std::vector<LayerIndex>& layers) {
+    for (const auto& [key, ref] : tree.entries()) {
+      const std::string path(key);
+      const Entry* e = ref.entry;
+      if (e->type == EntryType::kHardlink) {
+        const Entry* data = layers[ref.layer].Find(e->link_target);
+        if (!data) return Status::Corruption("hardlink " + path + " names no entry");
+        RETURN_IF_ERROR(Regular(path, *data, {ref.layer, e->link_target}));
+      } else if (e->type == EntryType::kRegular) {
+        RETURN_IF_ERROR(Regular(path, *e, {ref.layer, e->path}));
+      } else {
+        RETURN_IF_ERROR(Other(path, *e));
+      }
+    }
+    // Directories' times last, deepest first: making their entries changed them.
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      const Entry& e = *it->second;
+      struct timespec times[2] = {{e.mtime_sec, e.mtime_nsec}, {e.mtime_sec, e.mtime_nsec}};
+      if (::utimensat(root_fd_, At(it->first), times, 0) != 0) return Failed("set times of", it->first);
+    }
+    return Status::OK();
+  }
+
+ private:
+  static const char* At(const std::string& path) { return path.empty() ? "." : path.c_str(); }
+
+  Status Regular(const std::string& path, const Entry& e, std::pair<size_t, std::string> data_key) {
+    // Names of one file in one layer are one inode here too.
+    auto [first, inserted] = linked_.try_emplace(std::move(data_key), path);
+    if (!inserted) {
+      if (::linkat(root_fd_, first->second.c_str(), root_fd_, path.c_str(), 0) != 0)
+        return Failed("link", path);
+      return Status::OK();
+    }
+    UniqueFd fd(::openat(root_fd_, path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Failed("create", path);
+    if (e.size > 0) {
+      const std::string blob = store_.BlobPath(e.content);
+      if (!blob.starts_with(blobs_dir_ + "/"))
+        return Status::Corruption("blob path outside the store: " + blob);
+      const std::string redirect = blob.substr(blobs_dir_.size());
+      if (::ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0 ||
+          ::fsetxattr(fd.get(), "trusted.overlay.metacopy", "", 0, 0) != 0 ||
+          ::fsetxattr(fd.get(), "trusted.overlay.redirect", redirect.data(), redirect.size(), 0) != 0) {
+        return Failed("write metadata of", path);
+      }
+    }
+    // Owner first: chown clears the set-id bits.
+    if (::fchown(fd.get(), e.uid, e.gid) != 0) return Failed("chown", path);
+    if (::fchmod(fd.get(), e.mode & 07777) != 0) return Failed("chmod", path);
+    for (const Xattr& x : e.xattrs) {
+      if (::fsetxattr(fd.get(), StoredXattrName(x.name).c_str(), x.value.data(), x.value.size(), 0) != 0)
+        return Failed(("set xattr " + x.name + " on").c_str(), path);
+    }
+    struct timespec times[2] = {{e.mtime_sec, e.mtime_nsec}, {e.mtime_sec, e.mtime_nsec}};
+    if (::futimens(fd.get(), times) != 0) return Failed("set times of", path);
+    return Status::OK();
+  }
+
+  Status Other(const std::string& path, const Entry& e) {
+    switch (e.type) {
+      case EntryType::kDirectory:
+        if (!path.empty() && ::mkdirat(root_fd_, path.c_str(), 0700) != 0) return Failed("mkdir", path);
+        dirs_.emplace_back(path, &e);
+        break;
+      case EntryType::kSymlink:
+        if (::symlinkat(e.link_target.c_str(), root_fd_, path.c_str()) != 0) return Failed("symlink", path);
+        break;
+      case EntryType::kCharDevice:
+      case EntryType::kBlockDevice:
+      case EntryType::kFifo:
+      case EntryType::kSocket: {
+        const mode_t type = e.type == EntryType::kCharDevice    ? S_IFCHR
+                            : e.type == EntryType::kBlockDevice ? S_IFBLK
+                            : e.type == EntryType::kFifo        ? S_IFIFO
+                                                                : S_IFSOCK;
+        if (::mknodat(root_fd_, path.c_str(), type | 0600, makedev(e.dev_major, e.dev_minor)) != 0)
+          return Failed("mknod", path);
+        break;
+      }
+      default: return Status::Corruption("unexpected entry " + path + " in a merged tree");
+    }
+    if (::fchownat(root_fd_, At(path), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) return Failed("chown", path);
+    if (e.type != EntryType::kSymlink && ::fchmodat(root_fd_, At(path), e.mode & 07777, 0) != 0)
+      return Failed("chmod", path);
+    const std::string abs = path.empty() ? root_ : root_ + "/" + path;
+    for (const Xattr& x : e.xattrs) {
+      if (::lsetxattr(abs.c_str(), StoredXattrName(x.name).c_str(), x.value.data(), x.value.size(), 0) != 0)
+        return Failed(("set xattr " + x.name + " on").c_str(), path);
+    }
+    if (e.type == EntryType::kDirectory) return Status::OK();  // its times once its entries are made
+    struct timespec times[2] = {{e.mtime_sec, e.mtime_nsec}, {e.mtime_sec, e.mtime_nsec}};
+    if (::utimensat(root_fd_, At(path), times, AT_SYMLINK_NOFOLLOW) != 0) return Failed("set times of", path);
+    return Status::OK();
+  }
+
+  const std::string root_;
+  const int root_fd_;
+  const std::string blobs_dir_;
+  const Store& store_;
+  std::map<std::pair<size_t, std::string>, std::string> linked_;  // (layer, data path) -> first name
+  std::vector<std::pair<std::string, const Entry*>> dirs_;
+};
+
+}  // namespace
+
+std::string Store::MetaTreePath(const std::string& top_layer) const {
+  return impl_->MetaDir(top_layer.empty() ? "empty" : top_layer);
+}
+
+Result<std::string> Store::MetaTree(const std::string& top_layer) {
+  const std::string final_dir = MetaTreePath(top_layer);
+  struct stat st;
+  if (::stat(final_dir.c_str(), &st) == 0) return final_dir;  // made once, never changed
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  if (::stat(final_dir.c_str(), &st) == 0) return final_dir;  // another made it meanwhile
+  ASSIGN_OR_RETURN(std::vector<LayerIndex> layers, ReadLayerChainIndexes(top_layer));
+  MergedTree tree;
+  for (size_t i = 0; i < layers.size(); ++i) tree.Apply(i, layers[i]);
+  Entry root;
+  root.type = EntryType::kDirectory;
+  root.mode = 0755;
+  if (tree.entries().find("") == tree.entries().end()) tree.entries().emplace("", MergedTree::Ref{0, &root});
+
+  const std::string meta_dir = impl_->root + "/meta";
+  RETURN_IF_ERROR(MakeDirs(meta_dir));
+  const std::string tmp = meta_dir + "/.tmp-" + RandomHex(8);
+  if (::mkdir(tmp.c_str(), 0700) != 0) return ErrnoStatus("mkdir", tmp);
+  Undo undo;
+  undo.Add(tmp);
+  {
+    UniqueFd root_fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd.valid()) return ErrnoStatus("open", tmp);
+    MetaWriter writer(tmp, root_fd.get(), impl_->root + "/blobs", *this);
+    RETURN_IF_ERROR(
+        writer.Write(tree, layers).WithContext("the metadata tree of layer " + top_layer.substr(0, 12)));
+    if (::syncfs(root_fd.get()) != 0) return ErrnoStatus("syncfs", tmp);
+  }
+  if (::rename(tmp.c_str(), final_dir.c_str()) != 0) return ErrnoStatus("rename", final_dir);
+  undo.Dismiss();
+  RETURN_IF_ERROR(FsyncDir(meta_dir));
+  return final_dir;
+}
+
+}  // namespace strata

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mounts the same lower layers with strata (from its store, with and without
-# -o passthrough or -o io_uring, and from plain directories as fuse-overlayfs takes them),
+# -o passthrough or -o io_uring, from plain directories as fuse-overlayfs takes them, and
+# through the kernel path: kernel overlayfs over the image's metadata tree and the blobs),
 # kernel overlayfs and fuse-overlayfs, and times the same operations on each, cold (caches
 # dropped) and warm. Prints one table: seconds, and the ratio to kernel
 # overlayfs. Run as root:  bash bench/union_bench.sh
@@ -92,7 +93,18 @@ mount_union() {
     strata) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" "$mnt" ;;
     strata-pt) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" -o passthrough "$mnt" ;;
     strata-uring) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" -o io_uring "$mnt" ;;
+    # What `strata mount --driver kernel` of a container mounts (its tree made once, below).
+    strata-kernel) mount -t overlay strata -o "lowerdir=${meta[$image]}::$STRATA_ROOT/blobs,upperdir=$bench/upper,workdir=$bench/work,metacopy=on,redirect_dir=on" "$mnt" ;;
   esac
+}
+# meta_tree IMAGE: the image's metadata tree, written by a first kernel mount if missing.
+meta_tree() {
+  local top
+  top=$("$bin/strata" image inspect "$1" | sed -n '/^Layers:/,$p' | tail -1 | tr -d ' ')
+  if [ ! -d "$STRATA_ROOT/meta/$top" ]; then
+    "$bin/strata" mount --driver kernel "$1" "$mnt" && umount "$mnt"
+  fi
+  echo "$STRATA_ROOT/meta/$top"
 }
 unmount() { umount "$mnt" 2>/dev/null || fusermount3 -u "$mnt"; }
 now() { date +%s.%N; }
@@ -123,7 +135,14 @@ rows=(
   "deb create-10k op_create" "deb untar-20k op_untar" "deb rm-rf-lower op_rmrf" "syn find op_find"
   "syn stat-all op_stat" "syn ls-lR op_lsR" "syn tar-c op_tar" "syn create-10k op_create" "syn untar-20k op_untar"
 )
-read -r -a kinds <<<"${KINDS:-kernel fuse-overlayfs strata-dirs strata strata-pt}"
+read -r -a kinds <<<"${KINDS:-kernel fuse-overlayfs strata-dirs strata strata-pt strata-kernel}"
+declare -A meta=()
+if [[ " ${kinds[*]} " == *" strata-kernel "* ]]; then
+  for s in "${sets[@]}"; do
+    image=$([ "$s" = deb ] && echo deb:2 || echo syn:1)
+    meta[$image]=$(meta_tree "$image")
+  done
+fi
 uring_param=/sys/module/fuse/parameters/enable_uring
 if [[ " ${kinds[*]} " == *" strata-uring "* ]]; then
   uring_saved=$(cat "$uring_param")
@@ -179,7 +198,8 @@ kinds = sys.argv[2:]
 # Ratios of each strata mount to the peers present.
 ratios = [(a, b) for a, b in [("strata", "fuse-overlayfs"), ("strata-dirs", "fuse-overlayfs"),
                               ("strata", "kernel"), ("strata-pt", "kernel"),
-                              ("strata-uring", "kernel"), ("strata-uring", "strata")] if a in kinds and b in kinds]
+                              ("strata-uring", "kernel"), ("strata-uring", "strata"),
+                              ("strata-kernel", "kernel")] if a in kinds and b in kinds]
 print(f"{'data':4} {'operation':18} {'cache':5} " + " ".join(f"{k:>14}" for k in kinds)
       + "".join(f"  {a + '/' + b:>20}" for a, b in ratios))
 for (s, name, temp), r in rows.items():

@@ -50,4 +50,20 @@ std::string ShortId(const std::string& id) {
   return id.substr(0, 12);
 }
 
+void AddDriverOption(CLI::App* cmd, std::string& driver) {
+  cmd->add_option("--driver", driver,
+                  "who mounts the tree: kernel (kernel overlayfs; root, Linux 6.8+), fuse (strata-fuse, any "
+                  "user) or auto (default: $STRATA_DRIVER, else the kernel where it can)")
+      ->check(CLI::IsMember({"auto", "fuse", "kernel"}));
+}
+
+MountDriver ChosenDriver(const std::string& flag) {
+  const char* env = std::getenv("STRATA_DRIVER");
+  const std::string name = !flag.empty() ? flag : env && *env ? env : "auto";
+  return Check(ParseMountDriver(name).status().ok()
+                   ? ParseMountDriver(name)
+                   : Status::InvalidArgument("STRATA_DRIVER: unknown mount driver " + name +
+                                             " (auto, fuse or kernel)"));
+}
+
 }  // namespace strata::cli

@@ -37,6 +37,12 @@ inline void Check(const Status& status) {
   if (!status.ok()) Fail(status);
 }
 
+// --driver on a command that mounts a tree: fuse, kernel or auto.
+void AddDriverOption(CLI::App* cmd, std::string& driver);
+// The flag's driver; without one $STRATA_DRIVER's, else auto (the kernel
+// path where it can be used, else FUSE).
+MountDriver ChosenDriver(const std::string& flag);
+
 std::string FormatTime(int64_t unix_seconds);
 // Prints JSON and a newline; bytes that are not UTF-8 (file names) print as U+FFFD.
 void PrintJson(const nlohmann::json& j);

@@ -38,7 +38,7 @@ std::string Shorten(const std::string& text, size_t width) {
 
 void AddBuildCommand(CLI::App& app, Context& ctx) {
   struct BuildArgs {
-    std::string file, context, target, runtime = "runc";
+    std::string file, context, target, runtime = "runc", driver;
     std::vector<std::string> tags, build_args;
     bool no_cache = false, quiet = false;
   };
@@ -51,6 +51,7 @@ void AddBuildCommand(CLI::App& app, Context& ctx) {
   build->add_flag("--no-cache", args->no_cache, "run every step, using no cached layer");
   build->add_option("--runtime", args->runtime, "OCI runtime for RUN (default runc)");
   build->add_flag("-q,--quiet", args->quiet, "print only the image id");
+  AddDriverOption(build, args->driver);
   build->add_option("CONTEXT", args->context, "build context directory")->required();
   build->callback([&ctx, args] {
     BuildOptions options;
@@ -60,6 +61,7 @@ void AddBuildCommand(CLI::App& app, Context& ctx) {
     options.target = args->target;
     options.no_cache = args->no_cache;
     options.runtime = args->runtime;
+    options.driver = ChosenDriver(args->driver);
     for (const auto& kv : args->build_args) {
       auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0) Fail("--build-arg wants KEY=VALUE, not " + kv);

@@ -1,4 +1,4 @@
-// strata mount / umount: a container's or an image's tree through strata-fuse.
+// strata mount / umount: a container's or an image's tree, through strata-fuse or kernel overlayfs.
 #include <errno.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -19,10 +19,11 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     bool passthrough = false;
     bool io_uring = false;
     bool verify = false;
+    std::string driver;
   };
   auto args = std::make_shared<MountArgs>();
   auto* mount = app.add_subcommand(
-      "mount", "mount a container's tree (writable: its layer) or an image's (read-only) on DIR (FUSE)");
+      "mount", "mount a container's tree (writable: its layer) or an image's (read-only) on DIR");
   mount->add_option("TARGET", args->target, "container name or id, or image name[:tag] or id")->required();
   mount->add_option("DIR", args->dir, "mount point (an existing directory)")->required();
   mount->add_flag("--allow-other", args->allow_other, "let other users see the mount");
@@ -33,7 +34,9 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
       "check each file's stored content against its digest when first opened (EIO if it does not match)");
   mount->add_flag("--io-uring", args->io_uring,
                   "take requests on per-CPU io_uring rings (Linux 6.14+ with fuse's enable_uring set)");
+  AddDriverOption(mount, args->driver);
   mount->callback([&ctx, args] {
+    const MountDriver driver = ChosenDriver(args->driver);
     Store& store = ctx.OpenStore();
     const bool container = ctx.OpenContainers().Get(args->target).ok();  // a container's name wins
     Image image;
@@ -44,7 +47,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     }
     if (container) {
       Check(MountContainer(ctx.OpenContainers(), args->target, args->dir,
-                           {args->allow_other, args->passthrough, args->io_uring, args->verify}));
+                           {args->allow_other, args->passthrough, args->io_uring, args->verify, "", driver}));
       return;
     }
     UnionMountSpec spec;
@@ -55,6 +58,7 @@ void AddMountCommands(CLI::App& app, Context& ctx) {
     spec.passthrough = args->passthrough;
     spec.io_uring = args->io_uring;
     spec.verify = args->verify;
+    spec.driver = driver;
     Check(MountUnion(spec));
   });
 

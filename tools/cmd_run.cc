@@ -14,7 +14,7 @@ namespace strata::cli {
 namespace {
 
 struct CreateArgs {
-  std::string name, workdir, user, entrypoint, runtime = "runc";
+  std::string name, workdir, user, entrypoint, runtime = "runc", driver;
   std::vector<std::string> volumes, mounts, env, security_opts;
   bool remove = false, detach = false, interactive = false, tty = false, privileged = false, verify = false;
 };
@@ -181,12 +181,14 @@ void AddCreateAndRun(CLI::App& app, Context& ctx) {
   run->add_flag("-d,--detach", run_args->detach, "run in the background and print the container id");
   run->add_flag("-i,--interactive", run_args->interactive, "keep standard input attached");
   run->add_option("--runtime", run_args->runtime, "OCI runtime (default runc)");
+  AddDriverOption(run, run_args->driver);
   run->callback([&ctx, run_args, run] {
     if (run_args->tty && run_args->interactive && !run_args->detach && !::isatty(STDIN_FILENO))
       Fail("the input device is not a TTY", 125);  // -it wants one to attach, as docker says
     ContainerInfo c = Create(ctx, *run_args, run->remaining(), 125);
     StartOptions options;
     options.runtime = run_args->runtime;
+    options.driver = ChosenDriver(run_args->driver);
     options.remove_when_done = run_args->remove;
     if (run_args->interactive) options.stdin_fd = STDIN_FILENO;
     if (run_args->detach) {
@@ -203,7 +205,7 @@ void AddStartStopKillWait(CLI::App& app, Context& ctx) {
   struct StartArgs {
     std::vector<std::string> names;
     bool attach = false, interactive = false;
-    std::string runtime = "runc";
+    std::string runtime = "runc", driver;
   };
   auto start_args = std::make_shared<StartArgs>();
   auto* start = app.add_subcommand("start", "run a container's command again, in its kept layer");
@@ -211,12 +213,14 @@ void AddStartStopKillWait(CLI::App& app, Context& ctx) {
   start->add_flag("-a,--attach", start_args->attach, "print its output and exit with its status");
   start->add_flag("-i,--interactive", start_args->interactive, "attach standard input (with -a)");
   start->add_option("--runtime", start_args->runtime, "OCI runtime (default runc)");
+  AddDriverOption(start, start_args->driver);
   start->callback([&ctx, start_args] {
     int last = 0;
     for (const auto& name : start_args->names) {
       ContainerInfo c = Check(ctx.OpenContainers().Get(name));
       StartOptions options;
       options.runtime = start_args->runtime;
+      options.driver = ChosenDriver(start_args->driver);
       if (start_args->interactive) options.stdin_fd = STDIN_FILENO;
       if (start_args->attach) {
         last = RunAttached(ctx, c.id, options);

@@ -27,6 +27,13 @@ int main(int argc, char** argv) {
       options.runtime = value();
     } else if (a == "--mount-program") {
       options.mount_program = value();
+    } else if (a == "--driver") {
+      auto driver = strata::ParseMountDriver(value());
+      if (!driver.ok()) {
+        std::fprintf(stderr, "strata-monitor: %s\n", driver.status().message().c_str());
+        return 125;
+      }
+      options.driver = *driver;
     } else if (a == "--ready-fd") {
       options.ready_fd = static_cast<int>(strata::ParseUnsigned(value(), 10, 1024).value_or(0));
     } else if (a == "--rm") {

@@ -18,6 +18,7 @@
 #include "strata/image.h"
 #include "strata/status.h"
 #include "strata/store.h"
+#include "strata/union_mount.h"
 
 namespace strata {
 
@@ -29,7 +30,8 @@ struct BuildOptions {
   std::string target{};   // stop after this stage; "" for the last
   bool no_cache = false;  // rebuild every step (the results still become cache)
   std::string runtime = "runc";
-  std::string mount_program{};  // "" for DefaultMountProgram()
+  std::string mount_program{};              // "" for DefaultMountProgram()
+  MountDriver driver = MountDriver::kAuto;  // who mounts a RUN step's tree
   // Step lines ("Step 2/5 : COPY . /app", " ---> Using cache") go here.
   std::function<void(const std::string& line)> log{};
   int output_fd = 1;  // where RUN commands' stdout and stderr go

@@ -15,12 +15,14 @@
 
 #include "strata/container.h"
 #include "strata/status.h"
+#include "strata/union_mount.h"
 
 namespace strata {
 
 struct StartOptions {
   std::string runtime = "runc";
-  std::string mount_program{};    // "" for DefaultMountProgram()
+  std::string mount_program{};  // "" for DefaultMountProgram()
+  MountDriver driver = MountDriver::kAuto;
   std::string monitor_program{};  // "" for DefaultMonitorProgram()
   int stdin_fd = -1;              // the command's standard input; -1: /dev/null (no -i)
   int stdout_fd = 1;
@@ -61,17 +63,19 @@ Result<ContainerInfo> WaitContainer(Containers& containers, const std::string& n
 struct MonitorOptions {
   std::string runtime = "runc";
   std::string mount_program{};
+  MountDriver driver = MountDriver::kAuto;
   bool remove_when_done = false;
   int ready_fd = -1;
 };
 int RunMonitor(Containers& containers, const std::string& id, const MonitorOptions& options);
 
 struct ContainerMountOptions {
-  bool allow_other = false;        // as UnionMountSpec's
-  bool passthrough = false;        // as UnionMountSpec's
-  bool io_uring = false;           // as UnionMountSpec's
-  bool verify = false;             // as UnionMountSpec's
-  std::string mount_program = "";  // "": DefaultMountProgram()
+  bool allow_other = false;                 // as UnionMountSpec's
+  bool passthrough = false;                 // as UnionMountSpec's
+  bool io_uring = false;                    // as UnionMountSpec's
+  bool verify = false;                      // as UnionMountSpec's
+  std::string mount_program = "";           // "": DefaultMountProgram()
+  MountDriver driver = MountDriver::kAuto;  // as UnionMountSpec's
 };
 
 // Mounts the container's tree, writable, on `mountpoint` (its writes land in

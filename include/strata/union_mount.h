@@ -10,6 +10,15 @@
 
 namespace strata {
 
+// Who serves the mount: strata-fuse (any user), kernel overlayfs over the
+// chain's metadata tree (root, Linux 6.8+: see Store::MetaTree), or the
+// kernel where KernelDriverUsable() says it can, else FUSE.
+enum class MountDriver { kAuto, kFuse, kKernel };
+
+// "auto", "fuse" or "kernel".
+Result<MountDriver> ParseMountDriver(const std::string& name);
+const char* MountDriverName(MountDriver driver);
+
 struct UnionMountSpec {
   std::string store_root{};
   std::string top_layer{};  // the lower tree is this layer and those below it; "" for an empty tree
@@ -27,6 +36,7 @@ struct UnionMountSpec {
   // strata-fuse's -o io_uring in the README.
   bool io_uring = false;
   bool verify = false;  // each blob checked against its digest at its first open; EIO if it does not match
+  MountDriver driver = MountDriver::kFuse;
   std::string lock_file{};  // when set, the daemon holds an exclusive flock on it while
                             // mounted, and the mount fails if another holds it
 };
@@ -35,10 +45,19 @@ struct UnionMountSpec {
 // installed one.
 std::string DefaultMountProgram();
 
+// OK when the kernel driver can mount here (root, outside a user namespace,
+// an overlayfs with data-only layers), else why not.
+Status KernelDriverUsable();
+
+// The driver a mount of `spec` gets: kAuto becomes kKernel when the kernel
+// driver is usable and the spec asks nothing only FUSE does (passthrough,
+// io_uring, verify), else kFuse.
+MountDriver ChooseMountDriver(const UnionMountSpec& spec);
+
 // Returns once the mount is live.
 Status MountUnion(const UnionMountSpec& spec, const std::string& program = DefaultMountProgram());
 
-// Unmounts a strata mount; the daemon exits.
+// Unmounts a strata mount (the FUSE daemon, if any, exits).
 Status UnmountUnion(const std::string& mountpoint);
 
 }  // namespace strata

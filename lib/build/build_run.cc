@@ -23,6 +23,7 @@ Status RunInUnion(Store& store, const StageState& stage, const std::vector<std::
   run.runtime.state_dir = scratch.dir();
   run.runtime.stdout_fd = run.runtime.stderr_fd = options.output_fd;
   run.mount_program = options.mount_program;
+  run.driver = options.driver;
   ASSIGN_OR_RETURN(*exit_status, RunInUnion(store, run));
   if (*exit_status != 0) {
     std::string shown;

@@ -66,6 +66,7 @@ Result<int> LaunchContainer(Containers& containers, const std::string& name_or_i
   std::vector<std::string> args = {
       program, "--root", containers.store().root(), "--runtime", options.runtime, "--ready-fd", "3"};
   if (!options.mount_program.empty()) args.insert(args.end(), {"--mount-program", options.mount_program});
+  args.insert(args.end(), {"--driver", MountDriverName(options.driver)});
   if (options.remove_when_done) args.push_back("--rm");
   args.push_back(c.id);
 
@@ -184,6 +185,7 @@ Status MountContainer(Containers& containers, const std::string& name_or_id, con
   spec.passthrough = options.passthrough;
   spec.io_uring = options.io_uring;
   spec.verify = options.verify;
+  spec.driver = options.driver;
   RETURN_IF_ERROR(
       MountUnion(spec, options.mount_program.empty() ? DefaultMountProgram() : options.mount_program));
   // Remembered so that `rm -f` can unmount it.

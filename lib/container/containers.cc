@@ -20,6 +20,7 @@
 #include "strata/container_run.h"
 #include "strata/text.h"
 #include "strata/union_view.h"
+#include "union/kernel_upper.h"
 #include "util/file_lock.h"
 #include "util/file_util.h"
 #include "util/status_macros.h"
@@ -272,6 +273,16 @@ Status Containers::Update(const ContainerInfo& info) {
   return impl_->Put(info, paths.record);
 }
 
+namespace {
+
+// `strata mount` has the container's layer: a strata-fuse daemon holds its
+// lock, or kernel overlayfs has its upper directory.
+bool LayerMounted(const ContainerPaths& paths) {
+  return !FileLock::TryAcquire(paths.lock, "container").ok() || UpperMountedByKernel(paths.upper);
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> Containers::Remove(const std::string& name_or_id,
                                                     const ContainerRemoveOptions& options) {
   ASSIGN_OR_RETURN(ContainerInfo found, impl_->Find(name_or_id));
@@ -283,15 +294,14 @@ Result<std::vector<std::string>> Containers::Remove(const std::string& name_or_i
     // Stopped first (without the lock: the monitor takes it to record the end).
     RETURN_IF_ERROR(StopContainer(*this, found.id, 0));
   }
-  if (!FileLock::TryAcquire(found_paths.lock, "container").ok()) {  // strata mount holds it
+  if (LayerMounted(found_paths)) {
     if (!options.force) {
       return Status::InUse("container " + found.name + " is mounted" +
                            (found.mounted_at.empty() ? "" : " at " + found.mounted_at) +
                            ": unmount it first, or remove it with force");
     }
     if (!found.mounted_at.empty()) ::umount2(found.mounted_at.c_str(), MNT_DETACH);
-    for (int i = 0; i < 100 && !FileLock::TryAcquire(found_paths.lock, "container").ok(); ++i)
-      ::usleep(50000);
+    for (int i = 0; i < 100 && LayerMounted(found_paths); ++i) ::usleep(50000);
   }
   std::vector<std::string> anonymous;
   {

@@ -150,6 +150,7 @@ int RunMonitor(Containers& containers, const std::string& id, const MonitorOptio
   if (!layers.ok()) return ready.Fail(layers.status()), 125;
   UnionRun run = DescribeRun(containers, *c, *layers);
   run.mount_program = options.mount_program;
+  run.driver = options.driver;
   if (Status st = AddMounts(containers, *c, run.spec); !st.ok()) return ready.Fail(st), 125;
   auto mounted = MountForRun(containers.store(), run);
   if (!mounted.ok()) return ready.Fail(mounted.status()), 125;

@@ -29,6 +29,7 @@ Result<MountedRun> MountForRun(Store& store, const UnionRun& run) {
   mount.fsync = run.fsync;
   mount.verify = run.verify;
   mount.lock_file = run.lock_file;
+  mount.driver = run.driver;
   RETURN_IF_ERROR(MountUnion(mount, run.mount_program.empty() ? DefaultMountProgram() : run.mount_program));
 
   MountedRun mounted;

@@ -1,5 +1,5 @@
 // Running a command with a writable union as its root file system: mount
-// the layers with the upper directory (strata-fuse), run the process with
+// the layers with the upper directory (strata-fuse or kernel overlayfs), run the process with
 // the OCI runtime, unmount, and drop the mount points the runtime had to make
 // (/proc, /sys, /dev where the image lacks them). What RUN and `strata start`
 // both do.
@@ -11,6 +11,7 @@
 #include "strata/runtime.h"
 #include "strata/status.h"
 #include "strata/store.h"
+#include "strata/union_mount.h"
 
 namespace strata {
 
@@ -24,6 +25,7 @@ struct UnionRun {
   RunSpec spec;           // rootfs, uid and gid are filled in here; PATH when env has none
   RuntimeOptions runtime;
   std::string mount_program;  // "" for DefaultMountProgram()
+  MountDriver driver = MountDriver::kAuto;
 };
 
 // The process's exit status (128 + signal when killed).

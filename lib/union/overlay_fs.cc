@@ -12,6 +12,7 @@
 
 #include "format/upper_dir.h"
 #include "strata/text.h"
+#include "union/kernel_upper.h"
 #include "union/overlay_impl.h"
 #include "util/status_macros.h"
 
@@ -133,6 +134,7 @@ Result<std::unique_ptr<OverlayFs>> OverlayFs::Open(std::unique_ptr<UnionView> lo
       return Status::InvalidArgument("upper and work directories must be on the same file system");
     }
     RemoveWorkLeftovers(work_fd.get());
+    RETURN_IF_ERROR(CompleteKernelCopyUps(options.upper_dir, options.work_dir, *lower));
   }
   return std::unique_ptr<OverlayFs>(
       new OverlayImpl(std::move(lower), std::move(options), std::move(upper_fd), std::move(work_fd)));

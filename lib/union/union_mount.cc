@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "union/kernel_mount.h"
 #include "util/file_util.h"
 #include "util/process.h"
 #include "util/status_macros.h"
@@ -18,9 +19,41 @@ std::string DefaultMountProgram() {
   return HelperProgram("strata-fuse", "STRATA_FUSE");
 }
 
+Result<MountDriver> ParseMountDriver(const std::string& name) {
+  if (name == "auto") return MountDriver::kAuto;
+  if (name == "fuse") return MountDriver::kFuse;
+  if (name == "kernel") return MountDriver::kKernel;
+  return Status::InvalidArgument("unknown mount driver " + name + " (auto, fuse or kernel)");
+}
+
+const char* MountDriverName(MountDriver driver) {
+  switch (driver) {
+    case MountDriver::kAuto: return "auto";
+    case MountDriver::kFuse: return "fuse";
+    case MountDriver::kKernel: return "kernel";
+  }
+  return "?";
+}
+
+Status KernelDriverUsable() {
+  return KernelPathUsable();
+}
+
+MountDriver ChooseMountDriver(const UnionMountSpec& spec) {
+  if (spec.driver != MountDriver::kAuto) return spec.driver;
+  const bool fuse_only = spec.passthrough || spec.io_uring || spec.verify;
+  return !fuse_only && KernelPathUsable().ok() ? MountDriver::kKernel : MountDriver::kFuse;
+}
+
 Status MountUnion(const UnionMountSpec& spec, const std::string& program) {
   if (spec.upper_dir.empty() != spec.work_dir.empty())
     return Status::InvalidArgument("an upper directory needs a work directory");
+  if (ChooseMountDriver(spec) == MountDriver::kKernel) {
+    if (spec.passthrough || spec.io_uring || spec.verify)
+      return Status::InvalidArgument(
+          "passthrough, io_uring and verify are the FUSE driver's (--driver fuse)");
+    return MountKernelOverlay(spec);
+  }
   std::vector<std::string> args = {program, "--root", spec.store_root, "--layer", spec.top_layer};
   if (!spec.upper_dir.empty()) {
     args.insert(args.end(), {"--upper", spec.upper_dir, "--work", spec.work_dir});

@@ -49,9 +49,14 @@ std::string DefaultMountProgram();
 // an overlayfs with data-only layers), else why not.
 Status KernelDriverUsable();
 
-// The driver a mount of `spec` gets: kAuto becomes kKernel when the kernel
-// driver is usable and the spec asks nothing only FUSE does (passthrough,
-// io_uring, verify), else kFuse.
+// The store's default driver: `"driver"` in `<store_root>/config.json`
+// ("auto", "fuse" or "kernel"); kAuto when the file or the key is missing.
+Result<MountDriver> StoreDefaultDriver(const std::string& store_root);
+
+// The driver a mount of `spec` gets: kAuto becomes the store's default
+// driver, and then, if that is kAuto too, kKernel when the kernel driver is
+// usable and the spec asks nothing only FUSE does (passthrough, io_uring,
+// verify), else kFuse.
 MountDriver ChooseMountDriver(const UnionMountSpec& spec);
 
 // Returns once the mount is live.

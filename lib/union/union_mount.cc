@@ -6,7 +6,10 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "union/kernel_mount.h"
 #include "util/file_util.h"
@@ -39,8 +42,26 @@ Status KernelDriverUsable() {
   return KernelPathUsable();
 }
 
+Result<MountDriver> StoreDefaultDriver(const std::string& store_root) {
+  const std::string path = store_root + "/config.json";
+  std::ifstream in(path);
+  if (!in) return MountDriver::kAuto;
+  nlohmann::json config = nlohmann::json::parse(in, nullptr, false);
+  if (config.is_discarded() || !config.is_object())
+    return Status::InvalidArgument(path + " is not a JSON object");
+  if (!config.contains("driver")) return MountDriver::kAuto;
+  if (!config["driver"].is_string()) return Status::InvalidArgument(path + ": driver is not a string");
+  auto driver = ParseMountDriver(config["driver"].get<std::string>());
+  if (!driver.ok()) return driver.status().WithContext(path);
+  return driver;
+}
+
 MountDriver ChooseMountDriver(const UnionMountSpec& spec) {
-  if (spec.driver != MountDriver::kAuto) return spec.driver;
+  MountDriver driver = spec.driver;
+  if (driver == MountDriver::kAuto) {
+    if (auto configured = StoreDefaultDriver(spec.store_root); configured.ok()) driver = *configured;
+  }
+  if (driver != MountDriver::kAuto) return driver;
   const bool fuse_only = spec.passthrough || spec.io_uring || spec.verify;
   return !fuse_only && KernelPathUsable().ok() ? MountDriver::kKernel : MountDriver::kFuse;
 }
@@ -48,6 +69,7 @@ MountDriver ChooseMountDriver(const UnionMountSpec& spec) {
 Status MountUnion(const UnionMountSpec& spec, const std::string& program) {
   if (spec.upper_dir.empty() != spec.work_dir.empty())
     return Status::InvalidArgument("an upper directory needs a work directory");
+  if (spec.driver == MountDriver::kAuto) RETURN_IF_ERROR(StoreDefaultDriver(spec.store_root).status());
   if (ChooseMountDriver(spec) == MountDriver::kKernel) {
     if (spec.passthrough || spec.io_uring || spec.verify)
       return Status::InvalidArgument(

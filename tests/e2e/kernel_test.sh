@@ -120,6 +120,13 @@ expect_eq "the RUN step's file" "$(S run --rm kb:1 cat /etc/built)" built
 expect_ok "auto mounts with the kernel" env -u STRATA_DRIVER "$STRATA" mount bb:1 "$mnt"
 expect_eq "auto chose the kernel" "$(on_kernel "$mnt")" kernel
 S umount "$mnt"
+echo '{"driver": "fuse"}' >"$STRATA_ROOT/config.json"
+expect_ok "the store's default driver" env -u STRATA_DRIVER "$STRATA" mount bb:1 "$mnt"
+expect_eq "the store's config chose FUSE" "$(on_kernel "$mnt")" fuse
+S umount "$mnt"
+echo '{"driver": "nfs"}' >"$STRATA_ROOT/config.json"
+expect_error "a bad store config" "config.json: unknown mount driver nfs" env -u STRATA_DRIVER "$STRATA" mount bb:1 "$mnt"
+rm "$STRATA_ROOT/config.json"
 expect_error "verify is FUSE's" "FUSE driver" S mount --driver kernel --verify bb:1 "$mnt"
 
 # --- the metadata trees go with their layers ---

@@ -42,7 +42,13 @@ std::string StoredXattrName(const std::string& name) {
 class MetaWriter {
  public:
   MetaWriter(std::string root, int root_fd, std::string blobs_dir, const Store& store)
-      : root_(std::move(root)), root_fd_(root_fd), blobs_dir_(std::move(blobs_dir)), store_(store) {}
+      : root_(std::move(root)),
+        root_fd_(root_fd),
+        blobs_dir_(std::move(blobs_dir)),
+        store_(store),
+        umask_(ProcessUmask()),
+        uid_(::geteuid()),
+        gid_(::getegid()) {}
 
   Status Write(const MergedTree& tree, const std::vector<LayerIndex>& layers) {
     for (const auto& [key, ref] : tree.entries()) {
@@ -58,9 +64,12 @@ class MetaWriter {
         RETURN_IF_ERROR(Other(path, *e));
       }
     }
-    // Directories' times last, deepest first: making their entries changed them.
+    // Directories' special bits and times last, deepest first: making their
+    // entries changed their times.
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
       const Entry& e = *it->second;
+      if ((e.mode & 07000) && ::fchmodat(root_fd_, At(it->first), e.mode & 07777, 0) != 0)
+        return Failed("chmod", it->first);
       struct timespec times[2] = {{e.mtime_sec, e.mtime_nsec}, {e.mtime_sec, e.mtime_nsec}};
       if (::utimensat(root_fd_, At(it->first), times, 0) != 0) return Failed("set times of", it->first);
     }
@@ -69,6 +78,12 @@ class MetaWriter {
 
  private:
   static const char* At(const std::string& path) { return path.empty() ? "." : path.c_str(); }
+  // Made by this process with the mode asked for: the owner is ours, the
+  // umask's bits are missing, and set-id and sticky bits need a chmod.
+  bool NeedsChown(const Entry& e) const { return e.uid != uid_ || e.gid != gid_; }
+  bool NeedsChmod(const Entry& e) const {
+    return NeedsChown(e) || (e.mode & 07000) || (e.mode & 0777 & umask_);
+  }
 
   Status Regular(const std::string& path, const Entry& e, std::pair<size_t, std::string> data_key) {
     // Names of one file in one layer are one inode here too.
@@ -78,7 +93,7 @@ class MetaWriter {
         return Failed("link", path);
       return Status::OK();
     }
-    UniqueFd fd(::openat(root_fd_, path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    UniqueFd fd(::openat(root_fd_, path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 0777));
     if (!fd.valid()) return Failed("create", path);
     if (e.size > 0) {
       const std::string blob = store_.BlobPath(e.content);
@@ -91,9 +106,9 @@ class MetaWriter {
         return Failed("write metadata of", path);
       }
     }
-    // Owner first: chown clears the set-id bits.
-    if (::fchown(fd.get(), e.uid, e.gid) != 0) return Failed("chown", path);
-    if (::fchmod(fd.get(), e.mode & 07777) != 0) return Failed("chmod", path);
+    // Owner first: chown clears the set-id bits. Most files need neither call.
+    if (NeedsChown(e) && ::fchown(fd.get(), e.uid, e.gid) != 0) return Failed("chown", path);
+    if (NeedsChmod(e) && ::fchmod(fd.get(), e.mode & 07777) != 0) return Failed("chmod", path);
     for (const Xattr& x : e.xattrs) {
       if (::fsetxattr(fd.get(), StoredXattrName(x.name).c_str(), x.value.data(), x.value.size(), 0) != 0)
         return Failed(("set xattr " + x.name + " on").c_str(), path);
@@ -106,7 +121,8 @@ class MetaWriter {
   Status Other(const std::string& path, const Entry& e) {
     switch (e.type) {
       case EntryType::kDirectory:
-        if (!path.empty() && ::mkdirat(root_fd_, path.c_str(), 0700) != 0) return Failed("mkdir", path);
+        if (!path.empty() && ::mkdirat(root_fd_, path.c_str(), e.mode & 0777) != 0)
+          return Failed("mkdir", path);
         dirs_.emplace_back(path, &e);
         break;
       case EntryType::kSymlink:
@@ -120,14 +136,20 @@ class MetaWriter {
                             : e.type == EntryType::kBlockDevice ? S_IFBLK
                             : e.type == EntryType::kFifo        ? S_IFIFO
                                                                 : S_IFSOCK;
-        if (::mknodat(root_fd_, path.c_str(), type | 0600, makedev(e.dev_major, e.dev_minor)) != 0)
+        if (::mknodat(root_fd_, path.c_str(), type | (e.mode & 0777), makedev(e.dev_major, e.dev_minor)) != 0)
           return Failed("mknod", path);
         break;
       }
       default: return Status::Corruption("unexpected entry " + path + " in a merged tree");
     }
-    if (::fchownat(root_fd_, At(path), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0) return Failed("chown", path);
-    if (e.type != EntryType::kSymlink && ::fchmodat(root_fd_, At(path), e.mode & 07777, 0) != 0)
+    if ((NeedsChown(e) || path.empty()) &&
+        ::fchownat(root_fd_, At(path), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return Failed("chown", path);
+    // A directory's set-id and sticky bits come last: a setgid directory
+    // would give what is made in it its group.
+    const bool later = e.type == EntryType::kDirectory && (e.mode & 07000);
+    if (e.type != EntryType::kSymlink && !later && (NeedsChmod(e) || path.empty()) &&
+        ::fchmodat(root_fd_, At(path), e.mode & 07777, 0) != 0)
       return Failed("chmod", path);
     const std::string abs = path.empty() ? root_ : root_ + "/" + path;
     for (const Xattr& x : e.xattrs) {
@@ -144,6 +166,9 @@ class MetaWriter {
   const int root_fd_;
   const std::string blobs_dir_;
   const Store& store_;
+  const mode_t umask_;
+  const uid_t uid_;
+  const gid_t gid_;
   std::map<std::pair<size_t, std::string>, std::string> linked_;  // (layer, data path) -> first name
   std::vector<std::pair<std::string, const Entry*>> dirs_;
 };

@@ -105,22 +105,6 @@ class LowerOpenFile final : public OpenFile {
   std::atomic<bool> switched_ = false;
 };
 
-namespace {
-
-// The process's umask without changing it (umask(2) only sets): /proc's Umask line.
-mode_t ProcessUmask() {
-  auto status = ReadFile("/proc/self/status");
-  if (!status.ok()) return 0777;  // unknown: always set modes exactly
-  size_t at = status->find("\nUmask:");
-  if (at == std::string::npos) return 0777;
-  size_t digits = status->find_first_of("01234567", at + 7);
-  if (digits == std::string::npos) return 0777;
-  auto value = ParseUnsigned(status->substr(digits, status->find('\n', digits) - digits), 8, 0777);
-  return value ? static_cast<mode_t>(*value) : 0777;
-}
-
-}  // namespace
-
 Result<std::unique_ptr<OverlayFs>> OverlayFs::Open(std::unique_ptr<UnionView> lower, OverlayOptions options) {
   UniqueFd upper_fd, work_fd;
   if (!options.upper_dir.empty()) {

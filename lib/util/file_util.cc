@@ -15,6 +15,7 @@
 #include <functional>
 #include <vector>
 
+#include "strata/text.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -292,6 +293,18 @@ void AdviseHugePages(void* p, size_t len) {
   const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + len) & ~(page - 1);
   if (end > begin)
     (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only
+}
+
+// The process's umask without changing it (umask(2) only sets): /proc's Umask line.
+mode_t ProcessUmask() {
+  auto status = ReadFile("/proc/self/status");
+  if (!status.ok()) return 0777;  // unknown: always set modes exactly
+  size_t at = status->find("\nUmask:");
+  if (at == std::string::npos) return 0777;
+  size_t digits = status->find_first_of("01234567", at + 7);
+  if (digits == std::string::npos) return 0777;
+  auto value = ParseUnsigned(status->substr(digits, status->find('\n', digits) - digits), 8, 0777);
+  return value ? static_cast<mode_t>(*value) : 0777;
 }
 
 }  // namespace strata

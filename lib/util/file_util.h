@@ -83,6 +83,10 @@ bool PathExists(const std::string& path);
 std::string DirName(const std::string& path);
 // Random lowercase hex, for temporary names.
 std::string RandomHex(size_t bytes);
+
+// The process's umask without changing it (umask(2) only sets): /proc's
+// Umask line; 0777 when unknown (callers then always set modes exactly).
+mode_t ProcessUmask();
 Status FillRandom(void* buf, size_t len);
 // Asks for huge pages (where the kernel's transparent huge pages allow it) for
 // the whole pages of [p, p + len) not yet touched: a large buffer then costs a

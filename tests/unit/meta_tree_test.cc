@@ -1,0 +1,112 @@
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "strata/store.h"
+#include "test_util.h"
+#include "util/file_util.h"
+
+using namespace strata;
+using namespace strata::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string XattrOf(const std::string& path, const char* name) {
+  char value[512];
+  ssize_t n = ::lgetxattr(path.c_str(), name, value, sizeof value);
+  return n < 0 ? "<none>" : std::string(value, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+TEST_CASE("a chain's metadata tree: the merged entries with their metadata, files pointing at blobs",
+          "[root]") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  TarSpec tool = File("bin/tool", "tool bytes", 04755);
+  tool.uid = 1000;
+  tool.gid = 1001;
+  tool.mtime = 1600000000;
+  tool.mtime_nsec = 123456789;
+  tool.xattrs = {{"user.note", "hello"}};
+  TarSpec mail = Dir("var/mail/", 02775);
+  mail.gid = 8;
+  TarSpec chr;
+  chr.name = "dev/null";
+  chr.kind = Kind::kChar;
+  chr.dev_major = 1;
+  chr.dev_minor = 3;
+  chr.mode = 0666;
+  WriteTar(tmp / "base.tar", {Dir("bin/"), tool, Hardlink("bin/tool2", "bin/tool"), Symlink("bin/sh", "tool"),
+                              File("etc/gone", "old"), File("etc/empty", ""), Dir("var/"), mail,
+                              File("var/mail/box", "mail"), Dir("dev/"), chr});
+  REQUIRE(store->ImportTar(tmp / "base.tar", {.ref = "base"}).ok());
+  WriteTar(tmp / "top.tar", {Dir("etc/"), File("etc/.wh.gone", ""), File("etc/new", "tool bytes")});
+  auto imported = store->ImportTar(tmp / "top.tar", {.from = "base", .ref = "top"});
+  REQUIRE(imported.ok());
+  const Image top = *imported;
+
+  auto made = store->MetaTree(top.layers.back());
+  REQUIRE(made.ok());
+  const std::string meta = *made;
+  CHECK(meta == store->MetaTreePath(top.layers.back()));
+  CHECK_FALSE(fs::exists(meta + "/etc/gone"));  // the whiteout applied
+
+  struct stat st;
+  REQUIRE(::lstat((meta + "/bin/tool").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 04755);
+  CHECK(st.st_uid == 1000);
+  CHECK(st.st_gid == 1001);
+  CHECK(st.st_size == 10);
+  {  // no data: it is in the blob (a hole all along)
+    UniqueFd fd(::open((meta + "/bin/tool").c_str(), O_RDONLY | O_CLOEXEC));
+    CHECK((::lseek(fd.get(), 0, SEEK_DATA) < 0 && errno == ENXIO));
+  }
+  CHECK(st.st_nlink == 2);  // bin/tool2 is the same inode
+  CHECK(st.st_mtim.tv_sec == 1600000000);
+  CHECK(st.st_mtim.tv_nsec == 123456789);
+  CHECK(XattrOf(meta + "/bin/tool", "user.note") == "hello");
+  CHECK(XattrOf(meta + "/bin/tool", "trusted.overlay.metacopy").empty());
+  // The redirect names the blob, below the blob directory (the data-only layer).
+  const std::string redirect = XattrOf(meta + "/bin/tool", "trusted.overlay.redirect");
+  REQUIRE(redirect.size() > 1);
+  CHECK(ReadBytes(store->BlobDir() + redirect) == "tool bytes");
+  // The same bytes in another layer: the same blob.
+  CHECK(XattrOf(meta + "/etc/new", "trusted.overlay.redirect") == redirect);
+  // An empty file has nothing to point at.
+  CHECK(XattrOf(meta + "/etc/empty", "trusted.overlay.metacopy") == "<none>");
+  REQUIRE(::lstat((meta + "/bin/sh").c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));
+  REQUIRE(::lstat((meta + "/dev/null").c_str(), &st) == 0);
+  CHECK(S_ISCHR(st.st_mode));
+  CHECK(st.st_rdev == makedev(1, 3));
+  CHECK((st.st_mode & 07777) == 0666);
+  // A setgid directory: its bits, and its files keep their own group.
+  REQUIRE(::lstat((meta + "/var/mail").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 02775);
+  CHECK(st.st_gid == 8);
+  REQUIRE(::lstat((meta + "/var/mail/box").c_str(), &st) == 0);
+  CHECK(st.st_gid == 0);
+
+  // Written once: a second call returns it as it is.
+  REQUIRE(::lstat(meta.c_str(), &st) == 0);
+  const ino_t ino = st.st_ino;
+  auto again = store->MetaTree(top.layers.back());
+  REQUIRE(again.ok());
+  CHECK(*again == meta);
+  REQUIRE(::lstat(meta.c_str(), &st) == 0);
+  CHECK(st.st_ino == ino);
+  // Gone with its layer; nothing left for prune.
+  REQUIRE(store->RemoveImage("top").ok());
+  CHECK_FALSE(fs::exists(meta));
+  auto leftovers = store->FindLeftovers();
+  REQUIRE(leftovers.ok());
+  CHECK(leftovers->paths.empty());
+}

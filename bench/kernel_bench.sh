@@ -40,16 +40,18 @@ with tarfile.open(sys.argv[2], "w") as out:
 PY
 top=$(top_of syn:1)
 first=() tarx=() later=()
+# Each after a sync and a pause: ext4 is slow to create files for a while after a big rm -rf.
+settle() { sync && echo 3 >/proc/sys/vm/drop_caches && sleep 10; }
 for _ in $(seq "$runs"); do
   rm -rf "${STRATA_ROOT:?}/meta/$top"
-  sync
+  settle
   t0=$(now); S mount --driver kernel syn:1 "$work/mnt"; t1=$(now)
   umount "$work/mnt"
   first+=("$(echo "$t1 - $t0" | bc)")
   t0=$(now); S mount --driver kernel syn:1 "$work/mnt"; t1=$(now)
   umount "$work/mnt"
   later+=("$(echo "$t1 - $t0" | bc)")
-  rm -rf "$work/x" && mkdir "$work/x" && sync
+  rm -rf "$work/x" && mkdir "$work/x" && settle
   t0=$(now); tar -C "$work/x" -xf "$work/nodata.tar"; sync -f "$work/x"; t1=$(now)
   tarx+=("$(echo "$t1 - $t0" | bc)")
 done

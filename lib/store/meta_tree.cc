@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "format/layer_merge.h"
 #include "store/store_impl.h"
 #include "util/file_lock.h"
 #include "util/file_util.h"
+#include "util/parallel.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -50,22 +52,60 @@ class MetaWriter {
         uid_(::geteuid()),
         gid_(::getegid()) {}
 
+  // Directories first, in order; then every other entry, on all cores (the
+  // kernel's work per create is most of the time); then the further names of
+  // hardlinked files; then directories' special bits and times, deepest first
+  // (making their entries changed their times).
   Status Write(const MergedTree& tree, const std::vector<LayerIndex>& layers) {
+    struct Item {
+      std::string path;
+      const Entry* entry;  // its metadata (a hardlink's: its data entry's)
+    };
+    std::vector<Item> files;
+    std::vector<std::pair<std::string, std::string>> links;            // (path, the file's first name)
+    std::map<std::pair<size_t, std::string>, std::string> first_name;  // (layer, data path) -> path
     for (const auto& [key, ref] : tree.entries()) {
-      const std::string path(key);
+      std::string path(key);
       const Entry* e = ref.entry;
-      if (e->type == EntryType::kHardlink) {
-        const Entry* data = layers[ref.layer].Find(e->link_target);
-        if (!data) return Status::Corruption("hardlink " + path + " names no entry");
-        RETURN_IF_ERROR(Regular(path, *data, {ref.layer, e->link_target}));
-      } else if (e->type == EntryType::kRegular) {
-        RETURN_IF_ERROR(Regular(path, *e, {ref.layer, e->path}));
-      } else {
+      if (e->type == EntryType::kDirectory) {
         RETURN_IF_ERROR(Other(path, *e));
+        continue;
+      }
+      if (e->type != EntryType::kRegular && e->type != EntryType::kHardlink) {
+        files.push_back({std::move(path), e});
+        continue;
+      }
+      std::pair<size_t, std::string> data_key{ref.layer,
+                                              e->type == EntryType::kHardlink ? e->link_target : e->path};
+      const Entry* data = e->type == EntryType::kHardlink ? layers[ref.layer].Find(e->link_target) : e;
+      if (!data) return Status::Corruption("hardlink " + path + " names no entry");
+      // Names of one file in one layer are one inode here too.
+      auto [first, inserted] = first_name.try_emplace(std::move(data_key), path);
+      if (inserted) {
+        files.push_back({std::move(path), data});
+      } else {
+        links.emplace_back(std::move(path), first->second);
       }
     }
-    // Directories' special bits and times last, deepest first: making their
-    // entries changed their times.
+    std::mutex failed_mu;
+    Status failed;
+    constexpr size_t kChunk = 256;
+    ParallelFor((files.size() + kChunk - 1) / kChunk, [&](size_t chunk) {
+      for (size_t i = chunk * kChunk; i < std::min(files.size(), (chunk + 1) * kChunk); ++i) {
+        const Item& f = files[i];
+        Status st =
+            f.entry->type == EntryType::kRegular ? Regular(f.path, *f.entry) : Other(f.path, *f.entry);
+        if (!st.ok()) {
+          std::lock_guard<std::mutex> lock(failed_mu);
+          if (failed.ok()) failed = st;
+          return;
+        }
+      }
+    });
+    RETURN_IF_ERROR(failed);
+    for (const auto& [path, target] : links) {
+      if (::linkat(root_fd_, target.c_str(), root_fd_, path.c_str(), 0) != 0) return Failed("link", path);
+    }
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
       const Entry& e = *it->second;
       if ((e.mode & 07000) && ::fchmodat(root_fd_, At(it->first), e.mode & 07777, 0) != 0)
@@ -85,14 +125,7 @@ class MetaWriter {
     return NeedsChown(e) || (e.mode & 07000) || (e.mode & 0777 & umask_);
   }
 
-  Status Regular(const std::string& path, const Entry& e, std::pair<size_t, std::string> data_key) {
-    // Names of one file in one layer are one inode here too.
-    auto [first, inserted] = linked_.try_emplace(std::move(data_key), path);
-    if (!inserted) {
-      if (::linkat(root_fd_, first->second.c_str(), root_fd_, path.c_str(), 0) != 0)
-        return Failed("link", path);
-      return Status::OK();
-    }
+  Status Regular(const std::string& path, const Entry& e) {
     UniqueFd fd(::openat(root_fd_, path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 0777));
     if (!fd.valid()) return Failed("create", path);
     if (e.size > 0) {
@@ -169,7 +202,6 @@ class MetaWriter {
   const mode_t umask_;
   const uid_t uid_;
   const gid_t gid_;
-  std::map<std::pair<size_t, std::string>, std::string> linked_;  // (layer, data path) -> first name
   std::vector<std::pair<std::string, const Entry*>> dirs_;
 };
 

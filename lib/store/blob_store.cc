@@ -54,9 +54,26 @@ Status ForEachBlock(const BlobBatch::BlockSource& next, uint64_t size,
 
 }  // namespace
 
+std::string BlobFileName(const Digest& d) {
+  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_";
+  std::string out;
+  out.reserve(22);
+  uint32_t bits = 0;
+  int have = 0;
+  for (uint8_t byte : d.bytes) {
+    bits = (bits << 8) | byte;
+    have += 8;
+    while (have >= 6) {
+      have -= 6;
+      out.push_back(kAlphabet[(bits >> have) & 63]);
+    }
+  }
+  if (have > 0) out.push_back(kAlphabet[(bits << (6 - have)) & 63]);
+  return out;
+}
+
 std::string BlobStore::PathOf(const Digest& d) const {
-  std::string hex = d.Hex();
-  return dir_ + "/" + hex.substr(0, 2) + "/" + hex;
+  return dir_ + "/" + BlobFileName(d);
 }
 
 bool BlobStore::Contains(const Digest& d) const {
@@ -220,18 +237,12 @@ Status BlobBatch::Commit(const std::unordered_set<Digest>& keep) {
   std::erase_if(pending_, [&](const auto& item) { return !keep.count(item.first); });
   if (pending_.empty()) return Status::OK();
   // One syncfs makes every temp file's data durable before any of them gets
-  // its final name; a second one makes the renames durable (cheaper than an
-  // fsync of each of up to 256 fan-out directories).
+  // its final name; a second one makes the renames durable.
   UniqueFd dirfd(::open(store_.dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dirfd.valid()) return ErrnoStatus("open", store_.dir());
   if (::syncfs(dirfd.get()) != 0) return ErrnoStatus("syncfs", store_.dir());
-  std::set<std::string> known_dirs;
   for (const auto& [digest, tmp] : pending_) {
     std::string final_path = store_.PathOf(digest);
-    std::string fan = DirName(final_path);
-    if (known_dirs.insert(fan).second && ::mkdir(fan.c_str(), 0755) != 0 && errno != EEXIST) {
-      return ErrnoStatus("mkdir", fan);
-    }
     if (::rename(tmp.c_str(), final_path.c_str()) != 0) return ErrnoStatus("rename", final_path);
     created_.push_back(digest);
   }

@@ -1,6 +1,10 @@
 // BlobStore: file contents kept once each, named by their keyed digest.
 //
-// Layout: blobs/<first two hex>/<32 hex>, mode 0444, never modified.
+// Layout: blobs/<22 characters>, the digest's 16 bytes in base64 (RFC 4648)
+// with `_` for `/` and no padding (no name starts with `-` or `.`), mode
+// 0444, never modified. The name is short so that
+// a kernel-path metadata file's redirect to it ("/" and the name, 23 bytes)
+// fits in an ext4 inode beside the metacopy mark, with no xattr block.
 // New content is written by a BlobBatch: each blob goes to a temporary file,
 // and Commit() flushes all of them with one syncfs() before renaming them into
 // place, so a blob under its final name is always complete, without paying one
@@ -19,6 +23,9 @@
 #include "util/file_util.h"
 
 namespace strata {
+
+// A blob's file name in blobs/ (see the layout above).
+std::string BlobFileName(const Digest& d);
 
 class BlobStore {
  public:

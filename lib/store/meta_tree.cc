@@ -2,7 +2,7 @@
 // layer over the store's blobs/ (a data-only lower layer, Linux 6.5+,
 // `lowerdir=META::DATA`), as composefs lays one out. Each regular file with
 // data is a sparse file of its size carrying trusted.overlay.metacopy and a
-// trusted.overlay.redirect naming its blob ("/ab/abcd..."): overlayfs shows
+// trusted.overlay.redirect naming its blob ("/q83vEjRW..."): overlayfs shows
 // the file's metadata from here and reads its bytes from the blob, so every
 // image naming a blob shares one file and one page cache. docs/FORMAT.md
 // (`meta/`) has the layout.

@@ -1,9 +1,12 @@
 #include "store/migrate.h"
+#include <stdio.h>
+#include <unistd.h>
 #include "format/json.h"
 
 #include <nlohmann/json.hpp>
 
 #include "format/reference.h"
+#include "store/blob_store.h"
 #include "util/file_util.h"
 #include "util/status_macros.h"
 
@@ -59,6 +62,35 @@ Status MigrateFrom1(const std::string& root, Catalog& catalog) {
   return txn.Commit();
 }
 
+// 2 -> 3: blobs/<two hex>/<32 hex> becomes blobs/<base64 name>. Each rename
+// is atomic and a rerun finds what is left, so a crash midway is resumed.
+// Metadata trees (derived, naming blobs by path) are dropped: they are made
+// again when next needed.
+Status MigrateFrom2(const std::string& root, Catalog& catalog) {
+  const std::string blobs = root + "/blobs";
+  ASSIGN_OR_RETURN(std::vector<std::string> fans, ListDir(blobs));
+  for (const std::string& fan : fans) {
+    if (fan.size() != 2) continue;  // a blob of the new layout, or a temporary
+    const std::string dir = blobs + "/" + fan;
+    ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
+    for (const std::string& hex : names) {
+      auto digest = Digest::FromHex(hex);
+      const std::string from = dir + "/" + hex;
+      if (!digest) {
+        RETURN_IF_ERROR(RemoveAll(from));  // a temporary of the old layout
+        continue;
+      }
+      const std::string to = blobs + "/" + BlobFileName(*digest);
+      if (::rename(from.c_str(), to.c_str()) != 0) return ErrnoStatus("rename", from);
+    }
+    RETURN_IF_ERROR(FsyncDir(blobs));
+    if (::rmdir(dir.c_str()) != 0) return ErrnoStatus("rmdir", dir);
+  }
+  RETURN_IF_ERROR(RemoveAll(root + "/meta"));
+  RETURN_IF_ERROR(FsyncDir(blobs));
+  return catalog.SetFormatVersion(3);
+}
+
 }  // namespace
 
 Status MigrateStore(const std::string& root, Catalog& catalog) {
@@ -70,6 +102,7 @@ Status MigrateStore(const std::string& root, Catalog& catalog) {
   }
   if (format == 0) return catalog.SetFormatVersion(kStoreFormat);  // a new store
   if (format == 1) RETURN_IF_ERROR(MigrateFrom1(root, catalog));
+  if (format <= 2) RETURN_IF_ERROR(MigrateFrom2(root, catalog));
   return Status::OK();
 }
 

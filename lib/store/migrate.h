@@ -11,12 +11,13 @@ namespace strata {
 
 // 1: containers and volumes in the catalog. 2: containers/<id>/config.json,
 // volumes/.records/<name>.json, image holds in the catalog, and tags in the
-// short form of the distribution grammar (format/reference.h).
-inline constexpr int kStoreFormat = 2;
+// short form of the distribution grammar (format/reference.h). 3: blobs/ flat,
+// each blob named by its digest in base64 (store/blob_store.h).
+inline constexpr int kStoreFormat = 3;
 
 // Brings the store at `root` to kStoreFormat. The caller holds the store lock.
 // Files are written first and the catalog changed in one transaction last, so
-// a crash in between leaves format 1 and the next open migrates again.
+// a crash in between leaves the older format and the next open migrates again.
 Status MigrateStore(const std::string& root, Catalog& catalog);
 
 }  // namespace strata

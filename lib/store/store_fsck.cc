@@ -166,7 +166,9 @@ Status Store::Impl::FsckRepair(const FsckFindings& found, FsckReport& report) {
 Result<Store::Leftovers> Store::Impl::FindLeftovers() {
   std::set<std::string> blob_names, layer_ids, image_ids;
   ASSIGN_OR_RETURN(auto blob_users, catalog->BlobUsers());
-  for (const auto& [hex, user] : blob_users) blob_names.insert(hex);
+  for (const auto& [hex, user] : blob_users) {
+    if (auto d = Digest::FromHex(hex)) blob_names.insert(BlobFileName(*d));
+  }
   ASSIGN_OR_RETURN(auto layers, catalog->Layers());
   for (const auto& l : layers) layer_ids.insert(l.id);
   ASSIGN_OR_RETURN(auto images, catalog->Images());
@@ -176,14 +178,8 @@ Result<Store::Leftovers> Store::Impl::FindLeftovers() {
     out.paths.push_back(rel);
     out.bytes += TreeBytes(root + "/" + rel);
   };
-  for (const auto& sub : Names(root + "/blobs")) {
-    if (sub.size() != 2) {  // a fan-out directory is two hex digits; anything else is a temporary
-      add("blobs/" + sub);
-      continue;
-    }
-    for (const auto& name : Names(root + "/blobs/" + sub)) {
-      if (!blob_names.count(name)) add("blobs/" + sub + "/" + name);
-    }
+  for (const auto& name : Names(root + "/blobs")) {  // temporaries (.tmp-*) too
+    if (!blob_names.count(name)) add("blobs/" + name);
   }
   for (const auto& name : Names(root + "/layers")) {
     if (!layer_ids.count(name)) add("layers/" + name);

@@ -41,7 +41,9 @@ PY
 mkdir -p "$STRATA_ROOT/layers/deadbeefdeadbeefdeadbeefdeadbeef"  # a crash leftover
 S fsck >"$WORK/fsck.out" 2>&1
 expect_eq "fsck fails on a flipped byte" "$?" 1
-expect_eq "fsck names the blob" "$(grep -c "problem: blob $(basename "$blob"): .*does not match" "$WORK/fsck.out")" 1
+# A blob's file name is its digest in base64 (`_` for `/`); fsck names it in hex.
+hex=$(python3 -c 'import base64, sys; print(base64.b64decode(sys.argv[1].replace("_", "/") + "==").hex())' "$(basename "$blob")")
+expect_eq "fsck names the blob" "$(grep -c "problem: blob $hex: .*does not match" "$WORK/fsck.out")" 1
 expect_eq "fsck names the images on it" "$(grep -c 'problem: image .*broken or missing' "$WORK/fsck.out")" 3
 expect_eq "fsck finds the leftover" "$(grep -c 'problem: layers/deadbeef.*not in the catalog' "$WORK/fsck.out")" 1
 expect_ok "fsck --repair" S fsck --repair

@@ -97,13 +97,13 @@ TEST_CASE("a store of a newer format is refused, and the refusal changes nothing
   TempDir tmp;
   { OpenTestStore(tmp); }
   const std::string db = tmp / "store/catalog.db";
-  CHECK(FormatOf(db) == "2");
-  Sql(db, "UPDATE meta SET value='3' WHERE key='format'");
+  CHECK(FormatOf(db) == "3");
+  Sql(db, "UPDATE meta SET value='4' WHERE key='format'");
   auto reopened = Store::Open(tmp / "store");
   REQUIRE_FALSE(reopened.ok());
   CHECK(reopened.status().code() == Code::kUnsupported);
-  CHECK_THAT(reopened.status().message(), Catch::Contains("format 3") && Catch::Contains("up to 2"));
-  CHECK(FormatOf(db) == "3");
+  CHECK_THAT(reopened.status().message(), Catch::Contains("format 4") && Catch::Contains("up to 3"));
+  CHECK(FormatOf(db) == "4");
 }
 
 TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated when opened") {
@@ -145,7 +145,7 @@ TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated 
           image_id + "');");
 
   auto store = OpenTestStore(tmp);
-  CHECK(FormatOf(db) == "2");
+  CHECK(FormatOf(db) == "3");
   auto volumes = OpenTestVolumes(*store);
   auto containers = OpenTestContainers(*store, *volumes);
   auto migrated = containers->Get("old");
@@ -164,6 +164,49 @@ TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated 
   CHECK(check->problems.empty());
   REQUIRE(containers->Remove("old", {}).ok());
   CHECK(store->RemoveImage(image_id, {.force = true}).ok());
+}
+
+TEST_CASE("a format 2 store (blobs fanned out by hex) gets short blob names when opened", "[root]") {
+  TempDir tmp;
+  Image image;
+  {
+    auto store = OpenTestStore(tmp);
+    image = ImportShellImage(*store, tmp);
+    REQUIRE(store->MetaTree(image.layers.back()).ok());
+  }
+  // Format 2's layout: blobs/<two hex>/<32 hex>, and a metadata tree naming blobs by path.
+  const fs::path blobs = tmp / "store/blobs";
+  size_t moved = 0;
+  auto store_for_names = OpenTestStore(tmp);
+  for (const auto& layer : image.layers) {
+    for (const auto& e : store_for_names->ReadLayerIndex(layer)->entries) {
+      if (e.type != EntryType::kRegular || e.size == 0) continue;
+      const fs::path now = store_for_names->BlobPath(e.content);
+      if (!fs::exists(now)) continue;
+      const std::string hex = e.content.Hex();
+      fs::create_directories(blobs / hex.substr(0, 2));
+      fs::rename(now, blobs / hex.substr(0, 2) / hex);
+      ++moved;
+    }
+  }
+  store_for_names.reset();
+  REQUIRE(moved > 0);
+  fs::create_directories(blobs / "ab/.tmp-old");  // an old layout's temporary
+  const std::string db = tmp / "store/catalog.db";
+  Sql(db, "UPDATE meta SET value='2' WHERE key='format'");
+
+  auto store = OpenTestStore(tmp);
+  CHECK(FormatOf(db) == "3");
+  for (const auto& entry : fs::directory_iterator(blobs)) {
+    CHECK(entry.is_regular_file());
+    CHECK(entry.path().filename().string().size() == 22);
+  }
+  CHECK_FALSE(fs::exists(tmp / "store/meta"));  // derived: made again when needed
+  auto report = store->Fsck({});
+  REQUIRE(report.ok());
+  CHECK(report->problems.empty());
+  auto meta = store->MetaTree(image.layers.back());
+  REQUIRE(meta.ok());
 }
 
 TEST_CASE("what a crashed create or remove leaves is found and repaired") {

@@ -80,6 +80,10 @@ TEST_CASE("a chain's metadata tree: the merged entries with their metadata, file
   CHECK(ReadBytes(store->BlobDir() + redirect) == "tool bytes");
   // The same bytes in another layer: the same blob.
   CHECK(XattrOf(meta + "/etc/new", "trusted.overlay.redirect") == redirect);
+  // The marks fit in the inode (ext4's 256-byte inodes here): no block at all.
+  CHECK(redirect.size() == 23);
+  REQUIRE(::lstat((meta + "/etc/new").c_str(), &st) == 0);
+  CHECK(st.st_blocks == 0);
   // An empty file has nothing to point at.
   CHECK(XattrOf(meta + "/etc/empty", "trusted.overlay.metacopy") == "<none>");
   REQUIRE(::lstat((meta + "/bin/sh").c_str(), &st) == 0);

@@ -141,7 +141,8 @@ BlobBatch::~BlobBatch() {
 
 Status BlobBatch::EnsureTempDir() {
   if (!tmp_dir_.empty()) return Status::OK();
-  std::string dir = store_.dir() + "/.tmp-" + RandomHex(8);
+  RETURN_IF_ERROR(MakeDirs(store_.temp_dir()));
+  std::string dir = store_.temp_dir() + "/.tmp-" + RandomHex(8);
   if (::mkdir(dir.c_str(), 0700) != 0) return ErrnoStatus("create directory", dir);
   tmp_dir_ = dir;
   return Status::OK();

@@ -29,9 +29,14 @@ std::string BlobFileName(const Digest& d);
 
 class BlobStore {
  public:
-  BlobStore(std::string dir, const Secret& secret) : dir_(std::move(dir)), secret_(secret) {}
+  // A batch's temporary files go under `temp_dir` (same file system; "" for
+  // `dir` itself): not beside the blobs, so that finding a crash's leftovers
+  // never lists the blob directory.
+  BlobStore(std::string dir, const Secret& secret, std::string temp_dir = "")
+      : dir_(std::move(dir)), temp_dir_(temp_dir.empty() ? dir_ : std::move(temp_dir)), secret_(secret) {}
 
   const std::string& dir() const { return dir_; }
+  const std::string& temp_dir() const { return temp_dir_; }
   const Secret& secret() const { return secret_; }
   std::string PathOf(const Digest& d) const;
   bool Contains(const Digest& d) const;
@@ -44,6 +49,7 @@ class BlobStore {
 
  private:
   std::string dir_;
+  std::string temp_dir_;
   const Secret& secret_;
 };
 

@@ -70,7 +70,11 @@ Status MigrateFrom2(const std::string& root, Catalog& catalog) {
   const std::string blobs = root + "/blobs";
   ASSIGN_OR_RETURN(std::vector<std::string> fans, ListDir(blobs));
   for (const std::string& fan : fans) {
-    if (fan.size() != 2) continue;  // a blob of the new layout, or a temporary
+    if (fan.starts_with(".tmp-")) {  // a batch's temporaries of the old layout
+      RETURN_IF_ERROR(RemoveAll(blobs + "/" + fan));
+      continue;
+    }
+    if (fan.size() != 2) continue;  // a blob of the new layout
     const std::string dir = blobs + "/" + fan;
     ASSIGN_OR_RETURN(std::vector<std::string> names, ListDir(dir));
     for (const std::string& hex : names) {

@@ -44,8 +44,10 @@ Status LoadOrCreateSecret(const std::string& root, Secret* secret) {
 
 // Temporary files of an operation that crashed: only safe to remove while we
 // hold the writer lock.
+// blobs/ is not listed: its temporaries are made under tmp/ (a big directory
+// would cost every open a long listing); format 2's were removed by its migration.
 void RemoveStaleTemps(const std::string& root) {
-  for (const char* top : kTopDirs) {
+  for (const char* top : {"layers", "images", "meta", "tmp"}) {
     std::string dir = root + "/" + top;
     auto names = ListDir(dir);
     if (!names.ok()) continue;
@@ -179,7 +181,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
   }
   if (auto lock = TryAcquireStoreLock(impl->root); lock.ok()) RemoveStaleTemps(impl->root);
   RemoveStaleScratch(impl->root);
-  impl->blobs = std::make_unique<BlobStore>(impl->root + "/blobs", impl->secret);
+  impl->blobs = std::make_unique<BlobStore>(impl->root + "/blobs", impl->secret, impl->root + "/tmp");
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 

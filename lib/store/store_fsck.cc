@@ -178,8 +178,11 @@ Result<Store::Leftovers> Store::Impl::FindLeftovers() {
     out.paths.push_back(rel);
     out.bytes += TreeBytes(root + "/" + rel);
   };
-  for (const auto& name : Names(root + "/blobs")) {  // temporaries (.tmp-*) too
+  for (const auto& name : Names(root + "/blobs")) {
     if (!blob_names.count(name)) add("blobs/" + name);
+  }
+  for (const auto& name : Names(root + "/tmp")) {  // a blob batch's temporaries
+    if (name.starts_with(".tmp-")) add("tmp/" + name);
   }
   for (const auto& name : Names(root + "/layers")) {
     if (!layer_ids.count(name)) add("layers/" + name);

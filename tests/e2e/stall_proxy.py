@@ -16,6 +16,14 @@ stalled_once = threading.Lock()
 log_lock = threading.Lock()
 
 
+def shut(*sockets):
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def client_to_upstream(client, upstream):
     try:
         while data := client.recv(65536):
@@ -26,11 +34,7 @@ def client_to_upstream(client, upstream):
             upstream.sendall(data)
     except OSError:
         pass
-    for s in (client, upstream):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    shut(client, upstream)
 
 
 def upstream_to_client(client, upstream):
@@ -47,11 +51,7 @@ def upstream_to_client(client, upstream):
             sent += len(data)
     except OSError:
         pass
-    for s in (client, upstream):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    shut(client, upstream)
 
 
 def serve(client):

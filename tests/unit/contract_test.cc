@@ -179,7 +179,9 @@ TEST_CASE("a format 2 store (blobs fanned out by hex) gets short blob names when
   size_t moved = 0;
   auto store_for_names = OpenTestStore(tmp);
   for (const auto& layer : image.layers) {
-    for (const auto& e : store_for_names->ReadLayerIndex(layer)->entries) {
+    auto index = store_for_names->ReadLayerIndex(layer);
+    REQUIRE(index.ok());
+    for (const auto& e : index->entries) {
       if (e.type != EntryType::kRegular || e.size == 0) continue;
       const fs::path now = store_for_names->BlobPath(e.content);
       if (!fs::exists(now)) continue;

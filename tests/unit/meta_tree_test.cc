@@ -38,12 +38,7 @@ TEST_CASE("a chain's metadata tree: the merged entries with their metadata, file
   tool.xattrs = {{"user.note", "hello"}};
   TarSpec mail = Dir("var/mail/", 02775);
   mail.gid = 8;
-  TarSpec chr;
-  chr.name = "dev/null";
-  chr.kind = Kind::kChar;
-  chr.dev_major = 1;
-  chr.dev_minor = 3;
-  chr.mode = 0666;
+  TarSpec chr = Device("dev/null", Kind::kChar, 1, 3);
   WriteTar(tmp / "base.tar", {Dir("bin/"), tool, Hardlink("bin/tool2", "bin/tool"), Symlink("bin/sh", "tool"),
                               File("etc/gone", "old"), File("etc/empty", ""), Dir("var/"), mail,
                               File("var/mail/box", "mail"), Dir("dev/"), chr});

@@ -41,6 +41,16 @@ TarSpec File(std::string name, std::string content, unsigned mode) {
   return s;
 }
 
+TarSpec Device(std::string name, Kind kind, unsigned major, unsigned minor) {
+  TarSpec s;
+  s.name = std::move(name);
+  s.kind = kind;
+  s.dev_major = major;
+  s.dev_minor = minor;
+  s.mode = 0666;
+  return s;
+}
+
 TarSpec Dir(std::string name, unsigned mode) {
   TarSpec s;
   s.name = std::move(name);

@@ -48,6 +48,8 @@ TarSpec File(std::string name, std::string content, unsigned mode = 0644);
 TarSpec Dir(std::string name, unsigned mode = 0755);
 TarSpec Symlink(std::string name, std::string target);
 TarSpec Hardlink(std::string name, std::string target);
+// A character or block device, mode 0666.
+TarSpec Device(std::string name, Kind kind, unsigned major, unsigned minor);
 
 enum class TarCompression { kNone, kGzip, kZstd };
 // Writes a pax tar with libarchive.

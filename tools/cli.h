@@ -59,5 +59,6 @@ void AddImageCommands(CLI::App& app, Context& ctx);
 void AddLayerCommands(CLI::App& app, Context& ctx);
 void AddMountCommands(CLI::App& app, Context& ctx);
 void AddVolumeCommands(CLI::App& app, Context& ctx);
+void AddVersionCommands(CLI::App& app, Context& ctx);
 
 }  // namespace strata::cli

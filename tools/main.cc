@@ -20,11 +20,14 @@ int main(int argc, char** argv) {
   strata::cli::AddLayerCommands(app, ctx);
   strata::cli::AddMountCommands(app, ctx);
   strata::cli::AddVolumeCommands(app, ctx);
+  strata::cli::AddVersionCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::RuntimeError& e) {
     return e.get_exit_code();

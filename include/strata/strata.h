@@ -18,4 +18,5 @@
 #include "strata/text.h"
 #include "strata/union_mount.h"
 #include "strata/union_view.h"
+#include "strata/version.h"
 #include "strata/volume.h"

@@ -13,6 +13,17 @@ tar -C "$src" -cf "$WORK/base.tar" .
 gzip -c "$WORK/base.tar" >"$WORK/base.tar.gz"
 zstd -q -c "$WORK/base.tar" >"$WORK/base.tar.zst"
 
+# version and info
+expect_eq "--version" "$("$STRATA" --version | grep -cE '^strata version [0-9]+\.[0-9]+\.[0-9]+ \(git ([0-9a-f]{12}|unknown)\)$')" 1
+expect_ok "version" "$STRATA" version
+expect_eq "version: the FUSE daemon's and its library's" "$(grep -cE 'strata-fuse: version|FUSE library version' "$WORK/out")" 2
+expect_eq "version: the kernel path, the FUSE modes" "$(grep -cE '^(Kernel path|FUSE passthrough|FUSE io_uring): ' "$WORK/out")" 3
+expect_ok "info of an empty store" "$STRATA" info
+expect_eq "info: root and counts" "$(grep -E '^(Root|Images|Containers):' "$WORK/out" | tr -s ' ')" "Root: $STRATA_ROOT
+Images: 0
+Containers: 0 (running 0)"
+expect_eq "info: the driver \$STRATA_DRIVER names" "$(STRATA_DRIVER=fuse "$STRATA" info | grep -c '^Mount driver: *fuse (chosen by \$STRATA_DRIVER)')" 1
+
 # import: the last line is the image id
 out=$("$STRATA" import "$WORK/base.tar" base:1)
 base_id=$(echo "$out" | tail -n1)

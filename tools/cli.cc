@@ -60,10 +60,9 @@ void AddDriverOption(CLI::App* cmd, std::string& driver) {
 MountDriver ChosenDriver(const std::string& flag) {
   const char* env = std::getenv("STRATA_DRIVER");
   const std::string name = !flag.empty() ? flag : env && *env ? env : "auto";
-  return Check(ParseMountDriver(name).status().ok()
-                   ? ParseMountDriver(name)
-                   : Status::InvalidArgument("STRATA_DRIVER: unknown mount driver " + name +
-                                             " (auto, fuse or kernel)"));
+  auto driver = ParseMountDriver(name);
+  if (!driver.ok() && flag.empty()) Fail("STRATA_DRIVER: " + driver.status().message());
+  return Check(std::move(driver));
 }
 
 }  // namespace strata::cli

@@ -85,7 +85,7 @@ void PrintInfo(Context& ctx) {
   spec.driver = ChosenDriver("");
   std::printf("%s\n", VersionLine().c_str());
   std::printf("Root:              %s\n", store.root().c_str());
-  std::printf("Mount driver:      %s", MountDriverName(ChooseMountDriver(spec)));
+  std::printf("Mount driver:      %s", MountDriverName(Check(ChooseMountDriver(spec))));
   std::printf(" (%s)\n", spec.driver == MountDriver::kAuto ? "auto" : "chosen by $STRATA_DRIVER");
   std::printf("Kernel path:       %s\n", KernelPathLine().c_str());
   std::printf("Images:            %zu\n", images.size());

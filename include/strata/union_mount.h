@@ -56,8 +56,8 @@ Result<MountDriver> StoreDefaultDriver(const std::string& store_root);
 // The driver a mount of `spec` gets: kAuto becomes the store's default
 // driver, and then, if that is kAuto too, kKernel when the kernel driver is
 // usable and the spec asks nothing only FUSE does (passthrough, io_uring,
-// verify), else kFuse.
-MountDriver ChooseMountDriver(const UnionMountSpec& spec);
+// verify), else kFuse. An error when the store's config.json is bad.
+Result<MountDriver> ChooseMountDriver(const UnionMountSpec& spec);
 
 // Returns once the mount is live.
 Status MountUnion(const UnionMountSpec& spec, const std::string& program = DefaultMountProgram());

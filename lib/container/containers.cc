@@ -278,7 +278,7 @@ namespace {
 // `strata mount` has the container's layer: a strata-fuse daemon holds its
 // lock, or kernel overlayfs has its upper directory.
 bool LayerMounted(const ContainerPaths& paths) {
-  return !FileLock::TryAcquire(paths.lock, "container").ok() || UpperMountedByKernel(paths.upper);
+  return !CheckUpperFree(paths.upper, paths.lock).ok();
 }
 
 }  // namespace

@@ -59,11 +59,12 @@ struct Scanner {
       e.dev_major = major(st.st_rdev);
       e.dev_minor = minor(st.st_rdev);
     }
-    if (e.type != EntryType::kWhiteout) e.xattrs = ReadXattrs(abs);
+    bool metacopy = false;  // seen in the same listing: no call of its own
+    if (e.type != EntryType::kWhiteout) e.xattrs = ReadXattrs(abs, &metacopy);
     if (e.type == EntryType::kDirectory) {
       e.opaque = upper::IsOpaque(abs);
       if (!e.opaque) e.redirect = upper::ReadRedirect(abs);
-    } else if (e.type == EntryType::kRegular && e.size > 0 && upper::IsMetacopy(abs)) {
+    } else if (e.type == EntryType::kRegular && e.size > 0 && metacopy) {
       e.metacopy = true;
       e.redirect = upper::ReadRedirect(abs);
     }
@@ -100,7 +101,7 @@ struct Scanner {
 
 }  // namespace
 
-std::vector<Xattr> ReadXattrs(const std::string& path) {
+std::vector<Xattr> ReadXattrs(const std::string& path, bool* metacopy) {
   std::vector<Xattr> out;
   ssize_t len = ::llistxattr(path.c_str(), nullptr, 0);
   if (len <= 0) return out;
@@ -109,7 +110,11 @@ std::vector<Xattr> ReadXattrs(const std::string& path) {
   for (size_t i = 0; len > 0 && i < static_cast<size_t>(len);) {
     std::string name(names.data() + i);
     i += name.size() + 1;
-    if (upper::IsPrivateXattr(name)) continue;
+    if (upper::IsPrivateXattr(name)) {
+      if (metacopy && (name == "trusted.overlay.metacopy" || name == "user.overlay.metacopy"))
+        *metacopy = true;
+      continue;
+    }
     ssize_t vlen = ::lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
     if (vlen < 0) continue;
     std::string value(static_cast<size_t>(vlen), '\0');

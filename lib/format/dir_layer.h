@@ -14,8 +14,9 @@
 namespace strata {
 
 // A host path's extended attributes, sorted, without the overlay's own
-// (none when the file system has none or refuses to list them).
-std::vector<Xattr> ReadXattrs(const std::string& path);
+// (none when the file system has none or refuses to list them). `metacopy`,
+// when given, is set if the overlay's metacopy mark was among them.
+std::vector<Xattr> ReadXattrs(const std::string& path, bool* metacopy = nullptr);
 
 // Regular files get placeholder digests (a counter, not a hash: the files are
 // read where they are, never copied); `content_paths` maps each to its file.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 
+#include "format/upper_dir.h"
+
 namespace strata {
 
 namespace {
@@ -116,11 +118,7 @@ std::string OriginInLower(const LayerIndex& upper, std::string_view path) {
   const Entry* e = upper.Find(path);
   const std::string_view name =
       path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
-  if (e && !e->redirect.empty()) {
-    if (e->redirect[0] == '/') return e->redirect.substr(1);
-    return JoinRel(OriginInLower(upper, ParentOf(path)), e->redirect);
-  }
-  return JoinRel(OriginInLower(upper, ParentOf(path)), name);
+  return upper::OriginOf(OriginInLower(upper, ParentOf(path)), name, e ? std::string_view(e->redirect) : "");
 }
 
 Status ResolveMetacopies(const std::vector<LayerIndex>& lower, LayerIndex& upper) {

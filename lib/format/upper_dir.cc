@@ -63,6 +63,12 @@ std::string ReadRedirect(const std::string& path) {
   return "";
 }
 
+std::string OriginOf(std::string_view dir_origin, std::string_view name, std::string_view redirect) {
+  if (!redirect.empty() && redirect[0] == '/') return std::string(redirect.substr(1));
+  const std::string_view own = redirect.empty() ? name : redirect;
+  return dir_origin.empty() ? std::string(own) : std::string(dir_origin) + "/" + std::string(own);
+}
+
 Status SetRedirect(const std::string& path, const std::string& origin) {
   // user.overlay.redirect is what the kernel reads with -o userxattr (no CAP_SYS_ADMIN).
   for (const char* name : {"trusted.overlay.redirect", "user.overlay.redirect"}) {

@@ -35,6 +35,10 @@ Status SetOpaque(const std::string& path);
 // A moved directory's origin (kernel overlayfs's redirect_dir): the xattr's
 // value, "" when it has none.
 std::string ReadRedirect(const std::string& path);
+// Where an upper entry called `name` with `redirect` ("" for none) has its
+// lower part, its directory's being at `dir_origin` ("" for the root): the
+// redirect's path when absolute, else the redirect's name, or its own, there.
+std::string OriginOf(std::string_view dir_origin, std::string_view name, std::string_view redirect);
 Status SetRedirect(const std::string& path, const std::string& origin);
 
 // A regular file kernel overlayfs copied up metadata only (metacopy=on): its

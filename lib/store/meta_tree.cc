@@ -184,8 +184,8 @@ class MetaWriter {
     if (e.type != EntryType::kSymlink && !later && (NeedsChmod(e) || path.empty()) &&
         ::fchmodat(root_fd_, At(path), e.mode & 07777, 0) != 0)
       return Failed("chmod", path);
-    const std::string abs = path.empty() ? root_ : root_ + "/" + path;
     for (const Xattr& x : e.xattrs) {
+      const std::string abs = path.empty() ? root_ : root_ + "/" + path;
       if (::lsetxattr(abs.c_str(), StoredXattrName(x.name).c_str(), x.value.data(), x.value.size(), 0) != 0)
         return Failed(("set xattr " + x.name + " on").c_str(), path);
     }

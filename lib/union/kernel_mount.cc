@@ -12,11 +12,9 @@
 
 #include <cstring>
 #include <fstream>
-#include <mutex>
 
 #include "strata/store.h"
 #include "union/kernel_upper.h"
-#include "util/file_lock.h"
 #include "util/file_util.h"
 #include "util/status_macros.h"
 
@@ -60,7 +58,7 @@ class FsContext {
 
 }  // namespace
 
-Status KernelPathUsable() {
+Status KernelDriverUsable() {
   static Status usable = [] {
     if (::geteuid() != 0)
       return Status::PermissionDenied("the kernel path needs root (FUSE is the rootless path)");
@@ -83,18 +81,8 @@ Status KernelPathUsable() {
   return usable;
 }
 
-Status CheckUpperFree(const std::string& upper, const std::string& lock_file) {
-  if (!lock_file.empty()) {  // a strata-fuse daemon holds it while it serves the layer
-    auto held = FileLock::TryAcquire(lock_file, lock_file);
-    if (!held.ok()) return Status::InUse("the layer is mounted elsewhere (" + lock_file + " is held)");
-  }
-  if (UpperMountedByKernel(upper))
-    return Status::InUse("the layer is mounted elsewhere (" + upper + " is an overlay's upper directory)");
-  return Status::OK();
-}
-
 Status MountKernelOverlay(const UnionMountSpec& spec) {
-  RETURN_IF_ERROR(KernelPathUsable());
+  RETURN_IF_ERROR(KernelDriverUsable());
   ASSIGN_OR_RETURN(auto store, Store::Open(spec.store_root));
   ASSIGN_OR_RETURN(std::string meta, store->MetaTree(spec.top_layer));
   const bool writable = !spec.upper_dir.empty();

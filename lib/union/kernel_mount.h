@@ -9,14 +9,6 @@
 
 namespace strata {
 
-// OK when this process can mount the kernel path here, else why not.
-// Probed once per process.
-Status KernelPathUsable();
-
-// kInUse when a strata-fuse daemon holds `lock_file` ("" for none) or a
-// kernel overlay mount uses `upper` as its upper directory.
-Status CheckUpperFree(const std::string& upper, const std::string& lock_file);
-
 Status MountKernelOverlay(const UnionMountSpec& spec);
 
 }  // namespace strata

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "format/upper_dir.h"
+#include "util/file_lock.h"
 #include "util/file_util.h"
 #include "util/status_macros.h"
 
@@ -23,15 +24,6 @@ namespace {
 
 std::string Join(const std::string& dir, const std::string& name) {
   return dir.empty() ? name : dir + "/" + name;
-}
-
-// Where the entry `name` of a directory whose lower contents are at
-// `dir_origin` has its own: its redirect (absolute, or a name beside it),
-// else the same name there.
-std::string OriginOf(const std::string& abs, const std::string& dir_origin, const std::string& name) {
-  const std::string redirect = upper::ReadRedirect(abs);
-  if (redirect.empty()) return Join(dir_origin, name);
-  return redirect[0] == '/' ? redirect.substr(1) : Join(dir_origin, redirect);
 }
 
 // `rel` in the upper directory; `origin`, where its contents are in the lower tree.
@@ -44,11 +36,12 @@ Status CompleteBelow(const std::string& upper, const std::string& rel, const std
     struct stat st;
     if (::lstat(child.c_str(), &st) != 0) return ErrnoStatus("stat", child);
     if (S_ISDIR(st.st_mode)) {
-      RETURN_IF_ERROR(CompleteBelow(upper, Join(rel, name), OriginOf(child, origin, name), lower));
+      RETURN_IF_ERROR(CompleteBelow(upper, Join(rel, name),
+                                    upper::OriginOf(origin, name, upper::ReadRedirect(child)), lower));
       continue;
     }
     if (!S_ISREG(st.st_mode) || st.st_size == 0 || !upper::IsMetacopy(child)) continue;
-    const std::string from = OriginOf(child, origin, name);
+    const std::string from = upper::OriginOf(origin, name, upper::ReadRedirect(child));
     auto node = lower.Resolve(from);
     if (!node.ok()) return Status::Corruption(child + ": a metacopy file with no lower file at " + from);
     ASSIGN_OR_RETURN(std::string data_path, lower.ContentPath(*node));
@@ -62,8 +55,7 @@ Status CompleteBelow(const std::string& upper, const std::string& rel, const std
   return Status::OK();
 }
 
-}  // namespace
-
+// Whether a kernel overlay mount of this machine has `upper` as its upper directory.
 bool UpperMountedByKernel(const std::string& upper) {
   char real[PATH_MAX];
   const std::string key = std::string("upperdir=") + (::realpath(upper.c_str(), real) ? real : upper.c_str());
@@ -78,11 +70,21 @@ bool UpperMountedByKernel(const std::string& upper) {
   return false;
 }
 
+}  // namespace
+
+Status CheckUpperFree(const std::string& upper, const std::string& lock_file) {
+  if (!lock_file.empty()) {  // a strata-fuse daemon holds it while it serves the layer
+    auto held = FileLock::TryAcquire(lock_file, lock_file);
+    if (!held.ok()) return Status::InUse("the layer is mounted elsewhere (" + lock_file + " is held)");
+  }
+  if (UpperMountedByKernel(upper))
+    return Status::InUse("the layer is mounted elsewhere (" + upper + " is an overlay's upper directory)");
+  return Status::OK();
+}
+
 Status CompleteKernelCopyUps(const std::string& upper_dir, const std::string& work_dir,
                              const UnionView& lower) {
-  if (UpperMountedByKernel(upper_dir))
-    return Status::InUse("the layer is mounted elsewhere (" + upper_dir +
-                         " is a kernel overlay's upper directory)");
+  RETURN_IF_ERROR(CheckUpperFree(upper_dir, ""));      // the daemon calling holds the lock
   const std::string kernel_work = work_dir + "/work";  // made by every kernel overlay mount
   struct stat st;
   if (::lstat(kernel_work.c_str(), &st) != 0) return Status::OK();

@@ -1,4 +1,5 @@
-// The FUSE path taking over an upper directory the kernel path wrote
+// An upper directory both drivers may mount, one at a time: whether one has
+// it now, and the FUSE path taking over one the kernel path wrote
 // (kernel_upper.cc).
 #pragma once
 
@@ -9,8 +10,9 @@
 
 namespace strata {
 
-// Whether a kernel overlay mount of this machine has `upper` as its upper directory.
-bool UpperMountedByKernel(const std::string& upper);
+// kInUse when a strata-fuse daemon holds `lock_file` ("" for none) or a
+// kernel overlay mount of this machine has `upper` as its upper directory.
+Status CheckUpperFree(const std::string& upper, const std::string& lock_file);
 
 // kInUse when a kernel overlay mount uses `upper_dir`. Else, when kernel overlayfs has used `work_dir` (it
 // holds the kernel's `work/`), completes every metacopy file of `upper_dir` with its data from `lower`, then

@@ -38,10 +38,6 @@ const char* MountDriverName(MountDriver driver) {
   return "?";
 }
 
-Status KernelDriverUsable() {
-  return KernelPathUsable();
-}
-
 Result<MountDriver> StoreDefaultDriver(const std::string& store_root) {
   const std::string path = store_root + "/config.json";
   std::ifstream in(path);
@@ -56,21 +52,21 @@ Result<MountDriver> StoreDefaultDriver(const std::string& store_root) {
   return driver;
 }
 
-MountDriver ChooseMountDriver(const UnionMountSpec& spec) {
+Result<MountDriver> ChooseMountDriver(const UnionMountSpec& spec) {
   MountDriver driver = spec.driver;
   if (driver == MountDriver::kAuto) {
-    if (auto configured = StoreDefaultDriver(spec.store_root); configured.ok()) driver = *configured;
+    ASSIGN_OR_RETURN(driver, StoreDefaultDriver(spec.store_root));
   }
   if (driver != MountDriver::kAuto) return driver;
   const bool fuse_only = spec.passthrough || spec.io_uring || spec.verify;
-  return !fuse_only && KernelPathUsable().ok() ? MountDriver::kKernel : MountDriver::kFuse;
+  return !fuse_only && KernelDriverUsable().ok() ? MountDriver::kKernel : MountDriver::kFuse;
 }
 
 Status MountUnion(const UnionMountSpec& spec, const std::string& program) {
   if (spec.upper_dir.empty() != spec.work_dir.empty())
     return Status::InvalidArgument("an upper directory needs a work directory");
-  if (spec.driver == MountDriver::kAuto) RETURN_IF_ERROR(StoreDefaultDriver(spec.store_root).status());
-  if (ChooseMountDriver(spec) == MountDriver::kKernel) {
+  ASSIGN_OR_RETURN(MountDriver driver, ChooseMountDriver(spec));
+  if (driver == MountDriver::kKernel) {
     if (spec.passthrough || spec.io_uring || spec.verify)
       return Status::InvalidArgument(
           "passthrough, io_uring and verify are the FUSE driver's (--driver fuse)");

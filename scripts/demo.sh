@@ -44,7 +44,7 @@ step "strata image inspect demo/app:1.0 --json"
 strata image inspect demo/app:1.0 --json
 step "strata layer ls"
 strata layer ls
-top=$(strata image inspect demo/app:1.0 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][-1])')
+top=$(strata image inspect demo/app:1.0 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][-1])')
 step "strata layer inspect $top --entries"
 strata layer inspect "$top" --entries
 
@@ -99,7 +99,7 @@ step "strata system df"
 strata system df
 
 step "Export is reproducible: export twice, compare, re-import to the same layer"
-base=$(strata image inspect busybox --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')
+base=$(strata image inspect busybox --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][0])')
 strata layer export "$base" -o "$work/a.tar.zst" --compress zstd
 strata layer export "$base" -o "$work/b.tar.zst" --compress zstd
 cmp "$work/a.tar.zst" "$work/b.tar.zst" && echo "byte-identical exports"

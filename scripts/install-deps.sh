@@ -6,7 +6,7 @@ packages=(
   cmake g++ clang make pkg-config clang-format python3 tar gzip zstd attr acl procps util-linux
   libfuse3-dev fuse3 liburing-dev zlib1g-dev libxxhash-dev libzstd-dev libarchive-dev libssl-dev
   nlohmann-json3-dev libsqlite3-dev libcli11-dev catch2 libseccomp-dev libcurl4-openssl-dev
-  busybox-static podman runc umoci skopeo docker-registry apache2-utils openssl
+  busybox-static podman runc umoci skopeo docker-registry apache2-utils openssl zsh
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -60,5 +60,6 @@ void AddLayerCommands(CLI::App& app, Context& ctx);
 void AddMountCommands(CLI::App& app, Context& ctx);
 void AddVolumeCommands(CLI::App& app, Context& ctx);
 void AddVersionCommands(CLI::App& app, Context& ctx);
+void AddCompletionCommand(CLI::App& app);
 
 }  // namespace strata::cli

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "output_format.h"
+#include "progress_display.h"
 
 namespace strata::cli {
 
@@ -78,7 +80,11 @@ void AddBuildCommand(CLI::App& app, Context& ctx) {
     options.cancelled = [] { return g_interrupted != 0; };
     CatchInterrupts();
     BuildReport report;
-    auto image = Build(ctx.OpenStore(), options, &report);
+    Store& store = ctx.OpenStore();
+    auto image = [&] {
+      StoreProgress progress(store, args->quiet);
+      return Build(store, options, &report);
+    }();
     if (g_interrupted) Fail(image.ok() ? "interrupted" : image.status().message() + " (interrupted)", 130);
     if (!image.ok()) Fail(image.status().message(), report.failed_run_status ? report.failed_run_status : 1);
     if (!args->quiet) {
@@ -94,22 +100,25 @@ void AddHistoryCommand(CLI::App& app, Context& ctx) {
   auto ref = std::make_shared<std::string>();
   auto json_out = std::make_shared<bool>(false);
   auto no_trunc = std::make_shared<bool>(false);
+  auto format = std::make_shared<std::string>();
   auto* history = app.add_subcommand("history", "show the steps that made an image, newest first");
   history->add_option("IMAGE", *ref, "name[:tag], id or id prefix")->required();
   history->add_flag("--json", *json_out, "print JSON");
   history->add_flag("--no-trunc", *no_trunc, "do not shorten ids and commands");
-  history->callback([&ctx, ref, json_out, no_trunc] {
+  history->add_option("-f,--format", *format, "per step: a JSON pointer or {{.Field}} (JSON's field names)");
+  history->callback([&ctx, ref, json_out, no_trunc, format] {
     auto rows = Check(ImageHistory(ctx.OpenStore(), *ref));
-    if (*json_out) {
+    if (*json_out || !format->empty()) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& r : rows) {
-        out.push_back({{"layer", r.layer},
-                       {"created", r.created},
-                       {"created_by", r.created_by},
-                       {"size", r.size},
-                       {"comment", r.comment}});
+        // As docker's history API names them; a config-only step has no layer.
+        out.push_back({{"Id", r.layer.empty() ? "<missing>" : r.layer},
+                       {"Created", FormatRfc3339(r.created, r.created_nanos)},
+                       {"CreatedBy", r.created_by},
+                       {"Size", r.size},
+                       {"Comment", r.comment}});
       }
-      PrintJson(out);
+      PrintItems(out, *format);
       return;
     }
     std::printf("%-14s %-21s %-46s %-10s %s\n", "LAYER", "CREATED", "CREATED BY", "SIZE", "COMMENT");

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.h"
+#include "output_format.h"
+#include "progress_display.h"
 
 namespace strata::cli {
 
@@ -40,19 +42,22 @@ std::string Joined(const std::vector<std::string>& args) {
 void AddListCommands(CLI::App& app, Context& ctx) {
   struct PsArgs {
     bool all = false, json = false, quiet = false;
+    std::string format;
   };
   auto ps_args = std::make_shared<PsArgs>();
   auto* ps = app.add_subcommand("ps", "list containers (running ones; -a for all)");
   ps->add_flag("-a,--all", ps_args->all, "all containers");
   ps->add_flag("--json", ps_args->json, "print JSON");
   ps->add_flag("-q,--quiet", ps_args->quiet, "ids only");
+  ps->add_option("-f,--format", ps_args->format,
+                 "per container: a JSON pointer or {{.Field}} (--json's names)");
   ps->callback([&ctx, ps_args] {
     std::vector<ContainerInfo> shown;
     for (auto& c : Check(ctx.OpenContainers().List())) {
       if (ps_args->all || c.state == ContainerState::kRunning) shown.push_back(std::move(c));
     }
-    if (ps_args->json) {
-      std::printf("%s\n", ToJson(shown).c_str());
+    if (ps_args->json || !ps_args->format.empty()) {
+      PrintItems(nlohmann::json::parse(ToJson(shown)), ps_args->format);
       return;
     }
     if (!ps_args->quiet) {
@@ -106,12 +111,19 @@ void AddLayerOfContainerCommands(CLI::App& app, Context& ctx) {
     for (const auto& change : changes) std::printf("%c %s\n", change.kind, change.path.c_str());
   });
 
-  auto commit_args = std::make_shared<std::pair<std::string, std::string>>();
+  struct CommitArgs {
+    std::string container, image;
+    bool quiet = false;
+  };
+  auto commit_args = std::make_shared<CommitArgs>();
   auto* commit = app.add_subcommand("commit", "make a container's writable layer an image layer");
-  commit->add_option("CONTAINER", commit_args->first, "name or id")->required();
-  commit->add_option("IMAGE", commit_args->second, "name[:tag] for the new image");
+  commit->add_option("CONTAINER", commit_args->container, "name or id")->required();
+  commit->add_option("IMAGE", commit_args->image, "name[:tag] for the new image");
+  commit->add_flag("-q,--quiet", commit_args->quiet, "no progress");
   commit->callback([&ctx, commit_args] {
-    Image image = Check(ctx.OpenContainers().Commit(commit_args->first, commit_args->second));
+    Containers& containers = ctx.OpenContainers();
+    StoreProgress progress(ctx.OpenStore(), commit_args->quiet);
+    Image image = Check(containers.Commit(commit_args->container, commit_args->image));
     std::printf("%s\n", image.id.c_str());
   });
 

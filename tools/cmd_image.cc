@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "output_format.h"
 
 namespace strata::cli {
 
@@ -112,19 +113,32 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
 
   AddListImages(image->add_subcommand("ls", "list images"), ctx);
 
-  auto* inspect = image->add_subcommand("inspect", "show an image");
-  auto inspect_ref = std::make_shared<std::string>();
-  auto inspect_json = std::make_shared<bool>(false);
-  inspect->add_option("IMAGE", *inspect_ref, "name[:tag], id or id prefix")->required();
-  inspect->add_flag("--json", *inspect_json, "print JSON");
-  inspect->callback([&ctx, inspect_ref, inspect_json] {
+  struct InspectArgs {
+    std::vector<std::string> refs;
+    std::string format;
+    bool json = false;
+  };
+  auto inspect_args = std::make_shared<InspectArgs>();
+  auto* inspect = image->add_subcommand("inspect", "show images (docker's JSON with --json or --format)");
+  inspect->add_option("IMAGE", inspect_args->refs, "name[:tag], id or id prefix")->required();
+  inspect->add_flag("--json", inspect_args->json, "print docker's JSON: an array, one object per image");
+  inspect->add_option("-f,--format", inspect_args->format,
+                      "per image: a JSON pointer (/Config/Env) or {{.Field}}, {{.A.B}}, {{json .Field}}");
+  inspect->callback([&ctx, inspect_args] {
     Store& store = ctx.OpenStore();
-    Image img = Check(store.GetImage(*inspect_ref));
-    if (*inspect_json) {
-      std::printf("%s\n", ToJson(img).c_str());
-    } else {
-      PrintImage(store, img);
+    std::vector<Image> images;
+    for (const auto& ref : inspect_args->refs) images.push_back(Check(store.GetImage(ref)));
+    if (!inspect_args->json && inspect_args->format.empty()) {
+      for (const auto& img : images) PrintImage(store, img);
+      return;
     }
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& img : images) {
+      nlohmann::json item = nlohmann::json::parse(ToJson(img));
+      item["Size"] = ImageSize(store, img);
+      items.push_back(std::move(item));
+    }
+    PrintItems(items, inspect_args->format);
   });
 
   AddRemoveImages(image->add_subcommand("rm", "remove images, and the layers no other image needs"), ctx);

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "progress_display.h"
 
 namespace strata::cli {
 
@@ -85,18 +86,22 @@ void AddLayerCommands(CLI::App& app, Context& ctx) {
   auto* exp = layer->add_subcommand("export", "write a layer as a reproducible tar");
   struct ExportArgs {
     std::string id, out, compress = "none";
+    bool quiet = false;
   };
   auto export_args = std::make_shared<ExportArgs>();
   exp->add_option("LAYER", export_args->id, "layer id or unique prefix")->required();
   exp->add_option("-o,--output", export_args->out, "output file, or - for standard output")->required();
   exp->add_option("--compress", export_args->compress, "none, gzip or zstd")
       ->check(CLI::IsMember({"none", "gzip", "zstd"}));
+  exp->add_flag("-q,--quiet", export_args->quiet, "no progress");
   exp->callback([&ctx, export_args] {
     const std::string& name = export_args->compress;
     Compression c = name == "gzip"   ? Compression::kGzip
                     : name == "zstd" ? Compression::kZstd
                                      : Compression::kNone;
-    Check(ctx.OpenStore().ExportLayer(export_args->id, export_args->out, c));
+    Store& store = ctx.OpenStore();
+    StoreProgress progress(store, export_args->quiet);
+    Check(store.ExportLayer(export_args->id, export_args->out, c));
   });
 
   auto* rm = layer->add_subcommand("rm", "remove layers no image uses");

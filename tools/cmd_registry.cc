@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "progress_display.h"
 
 namespace strata::cli {
 
@@ -21,7 +22,6 @@ class TransferDisplay {
 
   void operator()(const TransferEvent& e) {
     if (quiet_) return;
-    if (e.kind == TransferEvent::kMessage) return;  // the per-blob lines say it all
     auto [it, added] = lines_.try_emplace(e.id, "");
     if (added) order_.push_back(e.id);
     std::string text = Describe(e);
@@ -47,15 +47,12 @@ class TransferDisplay {
       case TransferEvent::kPushing: {
         std::string verb = e.kind == TransferEvent::kPushing ? "Pushing" : "Downloading";
         if (e.total == 0) return verb;
-        const int width = 50, filled = static_cast<int>(width * e.done / e.total);
-        std::string bar = "[" + std::string(filled, '=') + (filled < width ? ">" : "") +
-                          std::string(width - filled - (filled < width ? 1 : 0), ' ') + "]";
-        return verb + " " + bar + " " + HumanSize(e.done) + "/" + HumanSize(e.total);
+        return verb + " " + ProgressBar(e.done, e.total, 50) + " " + HumanSize(e.done) + "/" +
+               HumanSize(e.total);
       }
       case TransferEvent::kVerifying: return "Verifying Checksum";
       case TransferEvent::kDone: return pushing_ ? "Pushed" : "Pull complete";
       case TransferEvent::kMounted: return "Mounted from another repository";
-      case TransferEvent::kMessage: return e.text;
     }
     return "";
   }

@@ -1,6 +1,7 @@
 #include <cstdio>
 
 #include "cli.h"
+#include "output_format.h"
 
 namespace strata::cli {
 
@@ -62,12 +63,14 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   });
 
   auto inspect_names = std::make_shared<std::vector<std::string>>();
+  auto inspect_format = std::make_shared<std::string>();
   auto* inspect = volume->add_subcommand("inspect", "show volumes as JSON");
   inspect->add_option("NAME", *inspect_names, "volume name")->required();
-  inspect->callback([&ctx, inspect_names] {
+  inspect->add_option("-f,--format", *inspect_format, "per volume: a JSON pointer or {{.Field}}");
+  inspect->callback([&ctx, inspect_names, inspect_format] {
     std::vector<VolumeInfo> volumes;
     for (const auto& name : *inspect_names) volumes.push_back(Check(ctx.OpenVolumes().Get(name)));
-    std::printf("%s\n", ToJson(volumes).c_str());
+    PrintItems(nlohmann::json::parse(ToJson(volumes)), *inspect_format);
   });
 
   auto rm_names = std::make_shared<std::vector<std::string>>();

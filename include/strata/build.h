@@ -57,6 +57,7 @@ Result<Image> Build(Store& store, const BuildOptions& options, BuildReport* repo
 struct HistoryRow {
   std::string layer;  // "" for a config-only step
   int64_t created = 0;
+  uint32_t created_nanos = 0;
   std::string created_by;
   uint64_t size = 0;
   std::string comment;

@@ -87,6 +87,7 @@ struct ContainerChange {
   std::string path;
 };
 
+// `ps --json`: docker's keys, times in RFC 3339.
 std::string ToJson(const std::vector<ContainerInfo>& containers);
 
 // Where a container's files are, named once: containers/<id>/...

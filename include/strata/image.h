@@ -20,10 +20,11 @@ struct LayerInfo {
 };
 
 struct HistoryEntry {
-  int64_t created = 0;
+  int64_t created = 0;  // seconds since the epoch
   std::string created_by;
   std::string comment;
   bool empty_layer = false;
+  uint32_t created_nanos = 0;  // and nanoseconds (an OCI config's time keeps them)
 };
 
 // What a container made from the image runs with (the OCI image config's "config").
@@ -71,11 +72,15 @@ struct Image {
   std::vector<std::string> names;  // "name:tag" references that point here
   // "name@sha256:..." for each registry manifest this image was pulled from or pushed as.
   std::vector<std::string> repo_digests;
-  int64_t created = 0;
-  Platform platform;  // the store fills in the host's for an image that names none
+  int64_t created = 0;         // seconds since the epoch
+  uint32_t created_nanos = 0;  // and nanoseconds (an OCI config's time keeps them)
+  Platform platform;           // the store fills in the host's for an image that names none
 };
 
-// JSON forms used by `inspect --json` and `ls --json`.
+// JSON forms used by `inspect --json` and `ls --json`. An image is shaped
+// as `docker image inspect` prints one (Id, RepoTags, RepoDigests, Created
+// in RFC 3339, Config with ExposedPorts and Volumes as objects, Os,
+// Architecture, History), its strata layers under GraphDriver.Data.Layers.
 std::string ToJson(const Image& image);
 std::string ToJson(const LayerInfo& layer);
 std::string ToJson(const std::vector<Image>& images);

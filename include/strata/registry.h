@@ -32,11 +32,10 @@ struct RegistryOptions {
 
 // What a transfer reports: one line per change of a blob's state.
 struct TransferEvent {
-  enum Kind { kWaiting, kExists, kDownloading, kVerifying, kDone, kPushing, kMounted, kMessage };
-  Kind kind = kMessage;
-  std::string id;  // the blob's short digest ("" for a message)
+  enum Kind { kWaiting, kExists, kDownloading, kVerifying, kDone, kPushing, kMounted };
+  Kind kind = kWaiting;
+  std::string id;  // the blob's short digest
   uint64_t done = 0, total = 0;
-  std::string text;  // for kMessage
 };
 
 struct PullOptions {

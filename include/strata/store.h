@@ -22,6 +22,7 @@
 
 #include "strata/entry.h"
 #include "strata/image.h"
+#include "strata/progress.h"
 #include "strata/status.h"
 
 namespace strata {
@@ -82,6 +83,12 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   const std::string& root() const;
+
+  // Long operations on this store (ImportTar, ImportDirectory, CommitLayer,
+  // ImportLayerTar, ExportLayer, and what load, save and build do with them)
+  // report their progress to `fn` ({} for none: the default).
+  void SetProgress(ProgressFn fn);
+  const ProgressFn& progress() const;
 
   // Reads a tar (plain, gzip, zstd or xz) from `path` ("-" for standard input)
   // and makes it one layer on top of `options.from`'s layers.

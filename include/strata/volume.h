@@ -44,7 +44,8 @@ class VolumeDriver {
   virtual Result<std::vector<std::string>> List() = 0;
 };
 
-// `volume inspect` / `volume ls --json`: Docker's keys (Name, Driver, Mountpoint...).
+// `volume inspect` / `volume ls --json`: Docker's keys (Name, Driver, Mountpoint...),
+// CreatedAt in RFC 3339.
 std::string ToJson(const std::vector<VolumeInfo>& volumes);
 
 // The built-in driver: a directory per volume under <root>/volumes/<name>/_data.

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "util/file_util.h"
+#include "util/progress_meter.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -65,8 +66,11 @@ Result<uint64_t> ResolveDir(OverlayFs& fs, std::string_view path, bool create) {
   return stack.back();
 }
 
-Status CopyBytes(const std::string& from, int to_fd) {
-  return ReadChunks(from, [&](const char* data, size_t len) { return WriteAll(to_fd, data, len, from); });
+Status CopyBytes(const std::string& from, int to_fd, ProgressMeter* progress) {
+  return ReadChunks(from, [&](const char* data, size_t len) {
+    if (progress) progress->Add(len);
+    return WriteAll(to_fd, data, len, from);
+  });
 }
 
 // Puts one entry at parent/name, replacing a non-directory there. Returns its node.
@@ -97,7 +101,8 @@ Result<uint64_t> PutEntry(OverlayFs& fs, uint64_t parent, const std::string& nam
       ASSIGN_OR_RETURN(auto created, fs.Create(parent, name, perms, O_WRONLY | O_CREAT | O_EXCL, owner));
       made = created.first;
       file = std::move(created.second);
-      if (!e.content_path.empty()) RETURN_IF_ERROR(CopyBytes(e.content_path, file->CurrentFd()));
+      if (!e.content_path.empty())
+        RETURN_IF_ERROR(CopyBytes(e.content_path, file->CurrentFd(), options.progress));
       break;
     }
     default: {
@@ -142,6 +147,12 @@ Status PutTree(OverlayFs& fs, uint64_t dir, const std::string& dir_path, const s
 }
 
 }  // namespace
+
+uint64_t TreeContentBytes(const SourceTree& tree) {
+  uint64_t total = 0;
+  for (const SourceEntry& e : tree.entries) total += S_ISREG(e.mode) ? e.size : 0;
+  return total;
+}
 
 Status CopyIntoUnion(OverlayFs& fs, const std::string& dest, bool dest_is_dir,
                      const std::vector<SourceTree>& sources, const CopyOptions& options) {

@@ -15,10 +15,16 @@
 
 namespace strata {
 
+class ProgressMeter;
+
 struct CopyOptions {
-  std::optional<uint32_t> uid, gid;  // --chown
-  std::optional<uint32_t> mode;      // --chmod
+  std::optional<uint32_t> uid, gid;   // --chown
+  std::optional<uint32_t> mode;       // --chmod
+  ProgressMeter* progress = nullptr;  // told the bytes copied
 };
+
+// Bytes of the regular files a tree holds: what copying it writes.
+uint64_t TreeContentBytes(const SourceTree& tree);
 
 // Copies `sources` to `dest` (absolute) with Docker's rules: a directory
 // source copies its contents; `dest_is_dir` (a trailing '/', or several

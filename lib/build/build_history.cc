@@ -12,6 +12,7 @@ Result<std::vector<HistoryRow>> ImageHistory(Store& store, const std::string& re
   for (const HistoryEntry& h : image.history) {
     HistoryRow row;
     row.created = h.created;
+    row.created_nanos = h.created_nanos;
     row.created_by = h.created_by;
     row.comment = h.comment;
     if (!h.empty_layer && next_layer < image.layers.size()) {

@@ -19,6 +19,7 @@
 #include "strata/text.h"
 #include "strata/union_view.h"
 #include "util/file_util.h"
+#include "util/progress_meter.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -306,8 +307,14 @@ Result<std::string> Builder::CopyOwnership(const Instruction& ins, CopyOptions* 
 
 // Copies each source into the stage's union; an ADD'ed local archive is unpacked first.
 Status Builder::ApplyCopy(Scratch& scratch, const CopySources& sources, const std::vector<bool>& unpack,
-                          const std::string& dest, bool dest_is_dir, const CopyOptions& copy) {
+                          const std::string& dest, bool dest_is_dir, const CopyOptions& options) {
   ASSIGN_OR_RETURN(auto fs, OpenUnion(store_, *stage_, scratch));
+  uint64_t total = 0;
+  for (size_t i = 0; i < sources.trees.size(); ++i)
+    total += unpack[i] ? 0 : TreeContentBytes(sources.trees[i]);
+  ProgressMeter progress(store_.progress(), "Copying", dest, total);
+  CopyOptions copy = options;
+  copy.progress = &progress;
   for (size_t i = 0; i < sources.trees.size(); ++i) {
     if (!unpack[i]) {
       RETURN_IF_ERROR(CopyIntoUnion(*fs, dest, dest_is_dir, {sources.trees[i]}, copy));
@@ -320,8 +327,11 @@ Status Builder::ApplyCopy(Scratch& scratch, const CopySources& sources, const st
     unpacked = real;
     RETURN_IF_ERROR(ExtractTar(sources.trees[i].entries[0].content_path, unpacked));
     ASSIGN_OR_RETURN(SourceTree tree, CollectHostTree(unpacked));
+    total += TreeContentBytes(tree);
+    progress.SetTotal(total);
     RETURN_IF_ERROR(CopyIntoUnion(*fs, dest, /*dest_is_dir=*/true, {tree}, copy));
   }
+  progress.Finish();
   return Status::OK();
 }
 

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "strata/text.h"
+
 namespace strata {
 
 using nlohmann::json;
@@ -110,8 +112,16 @@ Result<ContainerInfo> DecodeContainer(const std::string& text) {
 }
 
 std::string ToJson(const std::vector<ContainerInfo>& containers) {
+  // The record's times are seconds; shown, they are RFC 3339 (never: Go's zero time, as docker's).
+  auto time = [](int64_t t) { return t == 0 ? std::string("0001-01-01T00:00:00Z") : FormatRfc3339(t); };
   json out = json::array();
-  for (const auto& c : containers) out.push_back(InfoToJson(c));
+  for (const auto& c : containers) {
+    json j = InfoToJson(c);
+    j["Created"] = time(c.created);
+    j["StartedAt"] = time(c.started);
+    j["FinishedAt"] = time(c.finished);
+    out.push_back(std::move(j));
+  }
   return DumpJson(out, 2);
 }
 

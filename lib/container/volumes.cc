@@ -9,6 +9,7 @@
 #include "format/json.h"
 #include "format/reference.h"
 #include "strata/store.h"
+#include "strata/text.h"
 #include "strata/volume.h"
 #include "util/file_lock.h"
 #include "util/file_util.h"
@@ -216,7 +217,7 @@ std::string ToJson(const std::vector<VolumeInfo>& volumes) {
                    {"Options", v.options},
                    {"Scope", "local"},
                    {"Anonymous", v.anonymous},
-                   {"CreatedAt", v.created},
+                   {"CreatedAt", FormatRfc3339(v.created)},
                    {"UsedBy", v.users}});
   }
   return DumpJson(out, 2);

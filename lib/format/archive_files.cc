@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "util/file_util.h"
+#include "util/progress_meter.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -80,6 +81,7 @@ Status ExtractTar(const std::string& path, const std::string& dir, const Extract
     while ((r = archive_read_data_block(in, &buf, &len, &offset)) == ARCHIVE_OK) {
       // Any short write is a failure (libarchive may only warn), named by its
       // errno: "no space left on device" must not come back as a parse error.
+      if (options.progress) options.progress->Set(static_cast<uint64_t>(archive_filter_bytes(in, -1)));
       if (archive_write_data_block(out, buf, len, offset) != ARCHIVE_OK) {
         int error_number = archive_errno(out);
         st = Status::IOError(name + ": " +
@@ -102,7 +104,7 @@ Status ExtractTar(const std::string& path, const std::string& dir, const Extract
 
 namespace {
 
-Status AddTree(archive* out, const std::string& root, const std::string& rel) {
+Status AddTree(archive* out, const std::string& root, const std::string& rel, ProgressMeter* progress) {
   std::string dir = rel.empty() ? root : root + "/" + rel;
   ASSIGN_OR_RETURN(auto names, ListDir(dir));
   for (const auto& name : names) {
@@ -121,12 +123,13 @@ Status AddTree(archive* out, const std::string& root, const std::string& rel) {
     archive_entry_free(e);
     RETURN_IF_ERROR(s);
     if (S_ISDIR(st.st_mode)) {
-      RETURN_IF_ERROR(AddTree(out, root, child));
+      RETURN_IF_ERROR(AddTree(out, root, child, progress));
       continue;
     }
     RETURN_IF_ERROR(ReadChunks(path, [&](const char* data, size_t len) -> Status {
       if (archive_write_data(out, data, len) != static_cast<la_ssize_t>(len))
         return Status::IOError(std::string("tar: ") + archive_error_string(out));
+      if (progress) progress->Add(len);
       return Status::OK();
     }));
   }
@@ -135,7 +138,8 @@ Status AddTree(archive* out, const std::string& root, const std::string& rel) {
 
 }  // namespace
 
-Status TarDirectory(const std::string& dir, const std::string& out_path) {
+Status TarDirectory(const std::string& dir, const std::string& out_path, ProgressMeter* progress) {
+  if (progress && progress->active()) progress->SetTotal(TreeBytes(dir));
   return WriteOutputFile(out_path, 0644, [&](int fd, const std::string&) {
     archive* out = archive_write_new();
     archive_write_set_format_pax_restricted(out);
@@ -143,7 +147,7 @@ Status TarDirectory(const std::string& dir, const std::string& out_path) {
     Status st;
     if (archive_write_open_fd(out, fd) != ARCHIVE_OK)
       st = Status::IOError(std::string("tar: ") + archive_error_string(out));
-    if (st.ok()) st = AddTree(out, dir, "");
+    if (st.ok()) st = AddTree(out, dir, "", progress);
     if (archive_write_close(out) != ARCHIVE_OK && st.ok())
       st = Status::IOError(std::string("tar: ") + archive_error_string(out));
     archive_write_free(out);

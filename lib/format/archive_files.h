@@ -10,6 +10,8 @@
 
 namespace strata {
 
+class ProgressMeter;
+
 struct ExtractOptions {
   // Regular files and directories only, what `load` reads: never a link
   // that could point it elsewhere. A symlink is not made but named in
@@ -19,6 +21,7 @@ struct ExtractOptions {
   // restored.
   bool files_only = false;
   std::set<std::string>* symlinks = nullptr;  // with files_only: their names, as the archive has them
+  ProgressMeter* progress = nullptr;          // told the archive's bytes read so far
 };
 
 // Unpacks a (possibly compressed) tar into `dir` (a path without symlinks):
@@ -27,6 +30,7 @@ Status ExtractTar(const std::string& path, const std::string& dir, const Extract
 
 // Packs `dir`'s tree into a plain pax tar at `out_path` (names relative to
 // `dir`, sorted; owner 0, mtime 0: the same tree gives the same bytes), atomically.
-Status TarDirectory(const std::string& dir, const std::string& out_path);
+// `progress`, when given, gets the total and the bytes written.
+Status TarDirectory(const std::string& dir, const std::string& out_path, ProgressMeter* progress = nullptr);
 
 }  // namespace strata

@@ -28,6 +28,7 @@ Result<size_t> GzipSource::Fill() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return Status::IOError(std::string("read: ") + std::strerror(errno));
     in_len_ += static_cast<size_t>(n);
+    consumed_ += static_cast<uint64_t>(n);
     return static_cast<size_t>(n);
   }
 }
@@ -59,6 +60,7 @@ Result<size_t> GzipSource::Read(char* out, size_t cap) {
         ssize_t n = ::read(fd_, out, cap);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) return Status::IOError(std::string("read: ") + std::strerror(errno));
+        consumed_ += static_cast<uint64_t>(n);
         return static_cast<size_t>(n);
       }
     }

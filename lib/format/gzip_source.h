@@ -9,6 +9,7 @@
 
 #include <zlib.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,7 @@ class GzipSource {
   // ("gzip: incorrect data check").
   Result<size_t> Read(char* out, size_t cap);
   bool gzip() const { return mode_ == Mode::kGzip; }
+  uint64_t consumed() const { return consumed_; }  // bytes read from the fd so far
 
  private:
   enum class Mode { kUnknown, kPlain, kGzip };
@@ -40,6 +42,7 @@ class GzipSource {
   bool member_done_ = false;
   std::unique_ptr<unsigned char[]> in_;
   size_t in_pos_ = 0, in_len_ = 0;
+  uint64_t consumed_ = 0;
 };
 
 }  // namespace strata

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "strata/text.h"
+
 namespace strata {
 
 using nlohmann::json;
@@ -24,10 +26,12 @@ json ConfigToJson(const ImageConfig& c) {
 json HistoryToJson(const std::vector<HistoryEntry>& history) {
   json out = json::array();
   for (const auto& h : history) {
-    out.push_back({{"created", h.created},
-                   {"created_by", h.created_by},
-                   {"comment", h.comment},
-                   {"empty_layer", h.empty_layer}});
+    json e = {{"created", h.created},
+              {"created_by", h.created_by},
+              {"comment", h.comment},
+              {"empty_layer", h.empty_layer}};
+    if (h.created_nanos != 0) e["created_nanos"] = h.created_nanos;  // absent before: ids stay
+    out.push_back(std::move(e));
   }
   return out;
 }
@@ -37,6 +41,7 @@ json ImageToJson(const Image& image) {
          {"layers", image.layers},
          {"config", ConfigToJson(image.config)},
          {"history", HistoryToJson(image.history)}};
+  if (image.created_nanos != 0) j["created_nanos"] = image.created_nanos;
   // Absent in images made before platforms were recorded: their ids stay as they were.
   if (!image.platform.empty()) {
     j["os"] = image.platform.os;
@@ -48,7 +53,38 @@ json ImageToJson(const Image& image) {
 
 json LayerToJson(const LayerInfo& l) {
   return json{{"id", l.id},     {"parent", l.parent},       {"diff_digest", l.diff_digest},
-              {"size", l.size}, {"entries", l.entry_count}, {"created", l.created}};
+              {"size", l.size}, {"entries", l.entry_count}, {"created", FormatRfc3339(l.created)}};
+}
+
+// Empty lists and maps as docker prints them: null.
+template <typename T>
+json OrNull(const T& value) {
+  return value.empty() ? json(nullptr) : json(value);
+}
+
+// `docker image inspect`'s shape, for the fields that mean the same here.
+json InspectJson(const Image& image) {
+  const ImageConfig& c = image.config;
+  json config = {{"User", c.user},
+                 {"Env", OrNull(c.env)},
+                 {"Cmd", OrNull(c.cmd)},
+                 {"WorkingDir", c.working_dir},
+                 {"Entrypoint", OrNull(c.entrypoint)},
+                 {"Volumes", c.volumes.empty() ? json(nullptr) : JsonSet(c.volumes)},
+                 {"Labels", OrNull(c.labels)}};
+  if (!c.exposed_ports.empty()) config["ExposedPorts"] = JsonSet(c.exposed_ports);
+  if (!c.shell.empty()) config["Shell"] = c.shell;
+  json j = {{"Id", image.id},
+            {"RepoTags", image.names},
+            {"RepoDigests", image.repo_digests},
+            {"Created", FormatRfc3339(image.created, image.created_nanos)},
+            {"Config", config},
+            {"Architecture", image.platform.architecture},
+            {"Os", image.platform.os},
+            {"GraphDriver", {{"Name", "strata"}, {"Data", {{"Layers", image.layers}}}}},
+            {"History", OciHistoryJson(image.history)}};
+  if (!image.platform.variant.empty()) j["Variant"] = image.platform.variant;
+  return j;
 }
 
 template <typename T>
@@ -57,6 +93,23 @@ void Get(const json& j, const char* key, T* out) {
 }
 
 }  // namespace
+
+json OciHistoryJson(const std::vector<HistoryEntry>& history) {
+  json out = json::array();
+  for (const auto& h : history) {
+    json e = {{"created", FormatRfc3339(h.created, h.created_nanos)}, {"created_by", h.created_by}};
+    if (!h.comment.empty()) e["comment"] = h.comment;
+    if (h.empty_layer) e["empty_layer"] = true;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+json JsonSet(const std::vector<std::string>& keys) {
+  json out = json::object();
+  for (const auto& k : keys) out[k] = json::object();
+  return out;
+}
 
 std::string EncodeImageConfig(const Image& image) {
   return DumpJson(ImageToJson(image));
@@ -68,6 +121,7 @@ Result<Image> DecodeImageConfig(std::string_view text) {
   try {
     Image image;
     Get(j, "created", &image.created);
+    Get(j, "created_nanos", &image.created_nanos);
     Get(j, "layers", &image.layers);
     Get(j, "os", &image.platform.os);
     Get(j, "architecture", &image.platform.architecture);
@@ -90,6 +144,7 @@ Result<Image> DecodeImageConfig(std::string_view text) {
         Get(item, "created_by", &e.created_by);
         Get(item, "comment", &e.comment);
         Get(item, "empty_layer", &e.empty_layer);
+        Get(item, "created_nanos", &e.created_nanos);
         image.history.push_back(std::move(e));
       }
     }
@@ -100,11 +155,7 @@ Result<Image> DecodeImageConfig(std::string_view text) {
 }
 
 std::string ToJson(const Image& image) {
-  json j = ImageToJson(image);
-  j["id"] = image.id;
-  j["names"] = image.names;
-  j["repo_digests"] = image.repo_digests;
-  return DumpJson(j, 2);
+  return DumpJson(InspectJson(image), 2);
 }
 
 std::string ToJson(const LayerInfo& layer) {
@@ -113,13 +164,7 @@ std::string ToJson(const LayerInfo& layer) {
 
 std::string ToJson(const std::vector<Image>& images) {
   json out = json::array();
-  for (const auto& image : images) {
-    json j = ImageToJson(image);
-    j["id"] = image.id;
-    j["names"] = image.names;
-    j["repo_digests"] = image.repo_digests;
-    out.push_back(std::move(j));
-  }
+  for (const auto& image : images) out.push_back(InspectJson(image));
   return DumpJson(out, 2);
 }
 

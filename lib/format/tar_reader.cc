@@ -18,6 +18,10 @@ constexpr size_t kChunk = 128 * 1024;
 constexpr size_t kWindowKeep = 4 * kMaxExtensionHeader;  // > any header region we accept
 }  // namespace
 
+uint64_t TarReader::bytes_read() const {
+  return source_ ? source_->consumed() : 0;
+}
+
 TarReader::~TarReader() {
   if (tar_) archive_read_free(tar_);
   if (raw_) archive_read_free(raw_);

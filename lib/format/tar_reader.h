@@ -30,6 +30,8 @@ class TarReader {
   Result<bool> Next(Entry* e);
   // The current entry's data, block by block, with offsets (gaps are holes).
   Status ReadBlock(const void** data, size_t* len, int64_t* offset, bool* done);
+  // Bytes read from the fd so far (compressed, as the file holds them).
+  uint64_t bytes_read() const;
 
  private:
   TarReader() = default;

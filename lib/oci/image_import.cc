@@ -3,6 +3,8 @@
 #include <map>
 #include <set>
 
+#include "util/file_util.h"
+#include "util/progress_meter.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -31,7 +33,7 @@ std::string MediaTypeOf(BlobCompression c) {
   }
 }
 
-Status VerifyDiffIds(PendingImage& image, size_t first_number) {
+Status VerifyDiffIds(PendingImage& image, size_t first_number, ProgressMeter* progress) {
   if (image.layer_files.size() != image.config.diff_ids.size())
     return Status::InvalidArgument("the config names " + std::to_string(image.config.diff_ids.size()) +
                                    " layers, the manifest " + std::to_string(image.layer_files.size()));
@@ -48,6 +50,7 @@ Status VerifyDiffIds(PendingImage& image, size_t first_number) {
                                      BlobCompressionName(*image.declared[i]));
     }
     if (!image.declared[i]) image.sources[i].media_type = MediaTypeOf(digest.compression);
+    if (progress) progress->Add(FileSizeOr0(image.layer_files[i]));
   }
   return Status::OK();
 }
@@ -86,8 +89,7 @@ Result<std::vector<json>> ForPlatform(const json& descriptors, const Platform& w
 }
 
 Result<std::vector<Image>> ImportImages(Store& store, std::vector<PendingImage>& pending,
-                                        const std::string& what,
-                                        const std::function<void(const std::string&)>& say) {
+                                        const std::string& what) {
   const std::string& path = what;
   // Everything checks out: import. A failure now undoes what this load added.
   std::set<std::string> old_layers, old_images;  // what undo must never touch
@@ -110,7 +112,6 @@ Result<std::vector<Image>> ImportImages(Store& store, std::vector<PendingImage>&
         parent = p.existing[i];
         continue;
       }
-      say("layer " + std::to_string(i + 1) + "/" + std::to_string(p.layer_files.size()));
       auto layer = store.ImportLayerTar(parent, p.layer_files[i],
                                         i < p.before_commit.size() ? p.before_commit[i] : nullptr);
       if (!layer.ok()) {

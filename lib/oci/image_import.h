@@ -16,6 +16,8 @@
 
 namespace strata {
 
+class ProgressMeter;
+
 inline constexpr const char* kOciLayerTar = "application/vnd.oci.image.layer.v1.tar";
 inline constexpr const char* kIndexType = "application/vnd.oci.image.index.v1+json";
 inline constexpr const char* kDockerListType = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -48,7 +50,8 @@ std::string MediaTypeOf(BlobCompression c);
 // Checks each layer file against its DiffID, and its compression against its
 // media type (a lie is refused); fills in the media type where none was declared.
 // Errors number the layers from `first_number` (bottom first).
-Status VerifyDiffIds(PendingImage& image, size_t first_number = 1);
+// `progress`, when given, is told each layer file's size as it is checked.
+Status VerifyDiffIds(PendingImage& image, size_t first_number = 1, ProgressMeter* progress = nullptr);
 
 Platform DescriptorPlatform(const nlohmann::json& descriptor);
 // The descriptors of an index meant for `want`: those whose platform matches,
@@ -62,7 +65,6 @@ Result<std::vector<nlohmann::json>> ForPlatform(const nlohmann::json& descriptor
 // to save or push again), the images, their names. A failure undoes what this
 // call added; `what` names the source in errors.
 Result<std::vector<Image>> ImportImages(Store& store, std::vector<PendingImage>& pending,
-                                        const std::string& what,
-                                        const std::function<void(const std::string&)>& say);
+                                        const std::string& what);
 
 }  // namespace strata

@@ -41,7 +41,17 @@ Result<LayerBlob> GetLayerBlob(Store& store, const std::string& layer_id, Compre
     if (::rename(plain.c_str(), scratch_file.c_str()) != 0) return ErrnoStatus("rename", scratch_file);
   } else {
     ::unlink(plain.c_str());
-    RETURN_IF_ERROR(store.ExportLayer(layer_id, scratch_file, compression));
+    // The second pass, shown as what it adds.
+    const ProgressFn outer = store.progress();
+    if (outer) {
+      store.SetProgress([&outer](ProgressEvent e) {
+        e.action = "Compressing";
+        outer(e);
+      });
+    }
+    Status compressed = store.ExportLayer(layer_id, scratch_file, compression);
+    store.SetProgress(outer);
+    RETURN_IF_ERROR(compressed);
   }
   ASSIGN_OR_RETURN(std::string hex, Sha256File(scratch_file));
   blob.path = scratch_file;

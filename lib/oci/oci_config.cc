@@ -1,5 +1,7 @@
 #include "oci/oci_config.h"
+#include "format/image_json.h"
 #include "format/json.h"
+#include "strata/text.h"
 #include "util/status_macros.h"
 
 #include <time.h>
@@ -12,25 +14,11 @@ using nlohmann::json;
 
 namespace {
 
-std::string Rfc3339(int64_t t) {
-  time_t tt = static_cast<time_t>(t);
-  struct tm tm;
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-int64_t ParseRfc3339(const std::string& s) {
-  struct tm tm {};
-  if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return 0;
-  return static_cast<int64_t>(timegm(&tm));  // fractions and zones other than Z are dropped
-}
-
-json Set(const std::vector<std::string>& keys) {
-  json out = json::object();
-  for (const auto& k : keys) out[k] = json::object();
-  return out;
+// A config's time; one that is missing or does not parse counts as the epoch (as docker's does).
+Timestamp ConfigTime(const json& j) {
+  const auto it = j.find("created");
+  if (it == j.end() || !it->is_string()) return {};
+  return ParseRfc3339(it->get<std::string>()).value_or(Timestamp{});
 }
 
 std::vector<std::string> Keys(const json& j) {
@@ -57,18 +45,12 @@ std::string OciConfigJson(const Image& image, const std::vector<std::string>& di
   if (!c.working_dir.empty()) config["WorkingDir"] = c.working_dir;
   if (!c.user.empty()) config["User"] = c.user;
   if (!c.labels.empty()) config["Labels"] = c.labels;
-  if (!c.exposed_ports.empty()) config["ExposedPorts"] = Set(c.exposed_ports);
-  if (!c.volumes.empty()) config["Volumes"] = Set(c.volumes);
+  if (!c.exposed_ports.empty()) config["ExposedPorts"] = JsonSet(c.exposed_ports);
+  if (!c.volumes.empty()) config["Volumes"] = JsonSet(c.volumes);
   if (!c.shell.empty()) config["Shell"] = c.shell;
-  json history = json::array();
-  for (const auto& h : image.history) {
-    json e = {{"created", Rfc3339(h.created)}, {"created_by", h.created_by}};
-    if (!h.comment.empty()) e["comment"] = h.comment;
-    if (h.empty_layer) e["empty_layer"] = true;
-    history.push_back(e);
-  }
+  const json history = OciHistoryJson(image.history);
   const Platform platform = image.platform.empty() ? HostPlatform() : image.platform;
-  json out = {{"created", Rfc3339(image.created)},
+  json out = {{"created", FormatRfc3339(image.created, image.created_nanos)},
               {"architecture", platform.architecture},
               {"os", platform.os},
               {"config", config},
@@ -84,7 +66,9 @@ Result<OciImageConfig> ParseOciConfig(const std::string& text) {
   try {
     OciImageConfig out;
     Image& image = out.image;
-    image.created = ParseRfc3339(j.value("created", ""));
+    const Timestamp created = ConfigTime(j);
+    image.created = created.seconds;
+    image.created_nanos = created.nanos;
     image.platform = {j.value("os", ""), j.value("architecture", ""), j.value("variant", "")};
     if (image.platform.architecture.empty() != image.platform.os.empty())
       return Status::InvalidArgument("image config names an architecture or an os, not both");
@@ -106,8 +90,9 @@ Result<OciImageConfig> ParseOciConfig(const std::string& text) {
     image.config.exposed_ports = Keys(c.value("ExposedPorts", json::object()));
     image.config.volumes = Keys(c.value("Volumes", json::object()));
     for (const auto& h : j.value("history", json::array())) {
-      image.history.push_back({ParseRfc3339(h.value("created", "")), h.value("created_by", ""),
-                               h.value("comment", ""), h.value("empty_layer", false)});
+      const Timestamp when = ConfigTime(h);
+      image.history.push_back({when.seconds, h.value("created_by", ""), h.value("comment", ""),
+                               h.value("empty_layer", false), when.nanos});
     }
     const json& rootfs = j.at("rootfs");
     if (rootfs.value("type", "") != "layers")

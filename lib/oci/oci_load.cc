@@ -17,6 +17,7 @@
 #include "store/scratch.h"
 #include "strata/oci.h"
 #include "util/file_util.h"
+#include "util/progress_meter.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -162,18 +163,19 @@ Result<std::vector<PendingImage>> ReadDockerArchive(const Unpacked& archive) {
 }  // namespace
 
 Result<std::vector<Image>> LoadImages(Store& store, const std::string& path, const LoadOptions& options) {
-  auto say = [&](const std::string& line) {
-    if (options.progress) options.progress(line);
-  };
   const Platform want = options.platform.empty() ? HostPlatform() : options.platform;
   if (!PathExists(path)) return Status::NotFound("no such file: " + path);
   ASSIGN_OR_RETURN(Scratch scratch, Scratch::Make(store.root()));
   char real[PATH_MAX];
   if (!::realpath(scratch.upper().c_str(), real)) return ErrnoStatus("realpath", scratch.upper());
   Unpacked archive{real, {}};
-  say("unpacking " + path);
-  RETURN_IF_ERROR(
-      ExtractTar(path, archive.root, {.files_only = true, .symlinks = &archive.symlinks}).WithContext(path));
+  {
+    ProgressMeter unpacking(store.progress(), "Unpacking", ShortName(path), FileSizeOr0(path));
+    RETURN_IF_ERROR(ExtractTar(path, archive.root,
+                               {.files_only = true, .symlinks = &archive.symlinks, .progress = &unpacking})
+                        .WithContext(path));
+    unpacking.Finish();
+  }
 
   std::vector<PendingImage> pending;
   const std::string& root = archive.root;
@@ -185,6 +187,10 @@ Result<std::vector<Image>> LoadImages(Store& store, const std::string& path, con
     return Status::InvalidArgument(path + ": neither an OCI image layout nor a docker save archive");
   }
   if (pending.empty()) return Status::InvalidArgument(path + ": the archive holds no image");
+  uint64_t layer_bytes = 0;
+  for (const auto& image : pending)
+    for (const auto& file : image.layer_files) layer_bytes += FileSizeOr0(file);
+  ProgressMeter verifying(store.progress(), "Verifying", ShortName(path), layer_bytes);
   for (auto& image : pending) {
     // Without --platform an image of another platform loads (as docker's does) and is refused at run.
     const Platform& have = image.config.image.platform;
@@ -192,11 +198,10 @@ Result<std::vector<Image>> LoadImages(Store& store, const std::string& path, con
       return Status::NotFound(path + ": the image in it is for " + PlatformString(have) + ", not " +
                               PlatformString(want));
     }
-    say("verifying " + std::to_string(image.layer_files.size()) + " layers");
-    RETURN_IF_ERROR(VerifyDiffIds(image).WithContext(path));
+    RETURN_IF_ERROR(VerifyDiffIds(image, 1, &verifying).WithContext(path));
   }
-
-  return ImportImages(store, pending, path, say);
+  verifying.Finish();
+  return ImportImages(store, pending, path);
 }
 
 }  // namespace strata

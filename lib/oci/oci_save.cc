@@ -14,6 +14,7 @@
 #include "store/scratch.h"
 #include "strata/oci.h"
 #include "util/file_util.h"
+#include "util/progress_meter.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -76,8 +77,6 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
   LayoutWriter layout(scratch.dir() + "/layout");
   RETURN_IF_ERROR(layout.Init());
   std::map<std::string, SavedLayer> saved;  // layer id -> blob
-  size_t total = 0, done = 0;
-  for (const auto& image : images) total += image.layers.size();
 
   json manifests = json::array();
   for (size_t i = 0; i < images.size(); ++i) {
@@ -85,11 +84,7 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
     std::vector<std::string> diff_ids;
     json layers = json::array();
     for (const auto& id : image.layers) {
-      ++done;
       if (!saved.count(id)) {
-        if (options.progress)
-          options.progress("layer " + std::to_string(done) + "/" + std::to_string(total) + " " +
-                           id.substr(0, 12));
         ASSIGN_OR_RETURN(LayerBlob layer,
                          GetLayerBlob(store, id, options.compression, scratch.dir() + "/layer"));
         std::string file = layer.path;
@@ -129,7 +124,10 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
                 {"manifests", manifests}};
   RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/index.json", DumpJson(index)));
   RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
-  return TarDirectory(layout.dir(), out_path);
+  ProgressMeter writing(store.progress(), "Writing", ShortName(out_path), 0);
+  RETURN_IF_ERROR(TarDirectory(layout.dir(), out_path, &writing));
+  writing.Finish();
+  return Status::OK();
 }
 
 }  // namespace strata

@@ -113,7 +113,7 @@ Status FetchLayerBlob(RegistryClient& client, const Descriptor& d, const std::st
                       const std::function<void(const TransferEvent&)>& progress) {
   const std::string id = Short(d.digest);
   auto report = [&](TransferEvent::Kind kind, uint64_t done) {
-    if (progress) progress({kind, id, done, d.size, ""});
+    if (progress) progress({kind, id, done, d.size});
   };
   Status last_error;
   // A connection dropped mid-blob is taken up where it stopped (Range), `retries` times.
@@ -205,9 +205,6 @@ Result<std::map<std::pair<std::string, std::string>, std::string>> LayersByDiffI
 
 Result<Image> Pull(Store& store, const std::string& ref_text, const PullOptions& options) {
   ASSIGN_OR_RETURN(RegistryRef ref, ParseRegistryRef(ref_text));
-  auto say = [&](const std::string& text) {
-    if (options.progress) options.progress({TransferEvent::kMessage, "", 0, 0, text});
-  };
   RegistryClient client(options.registry, ref.ApiHost(), ref.repository, false);
   const Platform want = options.platform.empty() ? HostPlatform() : options.platform;
 
@@ -271,7 +268,7 @@ Result<Image> Pull(Store& store, const std::string& ref_text, const PullOptions&
     pending.existing.push_back(existing[i].value_or(""));
     if (options.progress)
       options.progress({existing[i] ? TransferEvent::kExists : TransferEvent::kWaiting,
-                        Short(layers[i].digest), 0, layers[i].size, ""});
+                        Short(layers[i].digest), 0, layers[i].size});
   }
 
   // Fetch, `parallel` at once, each on its own connection.
@@ -323,7 +320,7 @@ Result<Image> Pull(Store& store, const std::string& ref_text, const PullOptions&
     }
   });
   std::vector<PendingImage> images = {pending};
-  auto imported = ImportImages(store, images, client.Repo(), say);
+  auto imported = ImportImages(store, images, client.Repo());
   verifier.join();
   // Imported (the store has them) or refused (bad bytes are not resumed): the blobs go.
   for (size_t i : fetched) ::unlink(pending.layer_files[i].c_str());
@@ -333,7 +330,7 @@ Result<Image> Pull(Store& store, const std::string& ref_text, const PullOptions&
   RETURN_IF_ERROR(store.AddRepoDigest(image.id, local.substr(0, local.rfind(':')) + "@" + top.digest));
   for (size_t i : fetched) {
     if (options.progress)
-      options.progress({TransferEvent::kDone, Short(layers[i].digest), layers[i].size, layers[i].size, ""});
+      options.progress({TransferEvent::kDone, Short(layers[i].digest), layers[i].size, layers[i].size});
   }
   ASSIGN_OR_RETURN(Image final_image, store.GetImage(image.id));
   return final_image;

@@ -105,7 +105,7 @@ Result<std::string> Push(Store& store, const std::string& image_ref, const std::
   ASSIGN_OR_RETURN(RegistryRef ref, ParseRegistryRef(dest));
   if (!ref.digest.empty()) return Status::InvalidArgument("push to a tag, not a digest: " + dest);
   auto event = [&](TransferEvent::Kind kind, const std::string& digest, uint64_t done, uint64_t total) {
-    if (options.progress) options.progress({kind, Short(digest), done, total, ""});
+    if (options.progress) options.progress({kind, Short(digest), done, total});
   };
   RegistryClient client(options.registry, ref.ApiHost(), ref.repository, true);
   // A repository on the same registry the image came from: blobs can be mounted from it.

@@ -154,6 +154,14 @@ const std::string& Store::root() const {
   return impl_->root;
 }
 
+void Store::SetProgress(ProgressFn fn) {
+  impl_->progress = std::move(fn);
+}
+
+const ProgressFn& Store::progress() const {
+  return impl_->progress;
+}
+
 Result<std::unique_ptr<Store>> Store::Open(const std::string& root) {
   if (root.empty()) return Status::InvalidArgument("store root is empty");
   auto impl = std::make_unique<Impl>();

@@ -44,6 +44,7 @@ struct Store::Impl {
   Secret secret{};
   std::unique_ptr<Catalog> catalog;
   std::unique_ptr<BlobStore> blobs;
+  ProgressFn progress;  // Store::SetProgress's
 
   std::string LayerDir(const std::string& id) const { return root + "/layers/" + id; }
   std::string ImageDir(const std::string& id) const { return root + "/images/" + id; }

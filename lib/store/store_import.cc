@@ -5,6 +5,7 @@
 // image config, and last the catalog transaction that makes them exist. A
 // failure before the commit removes everything this import created.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "store/store_impl.h"
 #include "util/file_lock.h"
 #include "util/file_util.h"
+#include "util/progress_meter.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -47,9 +49,17 @@ Result<uint64_t> FreeBytes(const std::string& dir) {
   return static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
 }
 
-Result<ParsedLayer> ReadLayer(TarReader& reader, BlobBatch& batch, uint64_t free_bytes) {
+// The size of the file `fd` reads (0 for a pipe): a tar import's progress total.
+uint64_t InputSize(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+Result<ParsedLayer> ReadLayer(TarReader& reader, BlobBatch& batch, uint64_t free_bytes,
+                              ProgressMeter& progress) {
   LayerBuilder builder;
   for (;;) {
+    progress.Set(reader.bytes_read());
     Entry e;
     ASSIGN_OR_RETURN(bool more, reader.Next(&e));
     if (!more) break;
@@ -63,6 +73,7 @@ Result<ParsedLayer> ReadLayer(TarReader& reader, BlobBatch& batch, uint64_t free
     if (!stored || stored->type != EntryType::kRegular || stored->size == 0) continue;
     ASSIGN_OR_RETURN(stored->content, batch.Add(stored->size, [&](const void** data, size_t* len,
                                                                   int64_t* offset, bool* done) {
+      progress.Set(reader.bytes_read());
       return reader.ReadBlock(data, len, offset, done);
     }));
     free_bytes -= stored->size;
@@ -70,6 +81,7 @@ Result<ParsedLayer> ReadLayer(TarReader& reader, BlobBatch& batch, uint64_t free
   ParsedLayer out;
   out.index = std::move(builder).Finish();
   CountContent(&out);
+  progress.Finish();
   return out;
 }
 
@@ -81,7 +93,8 @@ Result<ParsedLayer> ReadLayer(TarReader& reader, BlobBatch& batch, uint64_t free
 // `lower` loads the layers below; it is called only when a directory moved.
 using LowerLoader = std::function<Result<std::vector<LayerIndex>>()>;
 Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, const LowerLoader& lower,
-                                       const BlobStore& blobs, BlobBatch& batch, uint64_t free_bytes) {
+                                       const BlobStore& blobs, BlobBatch& batch, uint64_t free_bytes,
+                                       const ProgressFn& report) {
   uint64_t next_id = 0;
   std::unordered_map<Digest, std::string> paths;
   ParsedLayer out;
@@ -96,6 +109,11 @@ Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, const LowerLoader
   } else {
     out.index = std::move(upper);
   }
+  uint64_t total = 0;
+  for (const Entry& e : out.index.entries) {
+    if (e.type == EntryType::kRegular && paths.count(e.content)) total += e.size;
+  }
+  ProgressMeter progress(report, "Committing", "", total);
   for (Entry& e : out.index.entries) {
     if (e.path.empty()) e.implicit = true;
     if (e.type != EntryType::kRegular || e.size == 0) continue;
@@ -119,11 +137,13 @@ Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, const LowerLoader
                        *len = static_cast<size_t>(n);
                        *off = offset;
                        offset += n;
+                       progress.Add(static_cast<uint64_t>(n));
                        return Status::OK();
                      }));
     free_bytes -= e.size;
   }
   CountContent(&out);
+  progress.Finish();
   return out;
 }
 
@@ -154,7 +174,9 @@ Result<Image> Store::ImportTarFd(int fd, const std::string& source_name, const I
       options, "strata import " + source_name,
       [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
         ASSIGN_OR_RETURN(auto reader, TarReader::Open(fd));
-        auto parsed = ReadLayer(*reader, batch, free_bytes);
+        ProgressMeter progress(impl_->progress, "Importing",
+                               source_name == "-" ? "stdin" : ShortName(source_name), InputSize(fd));
+        auto parsed = ReadLayer(*reader, batch, free_bytes, progress);
         if (!parsed.ok() && parsed.status().code() == Code::kInvalidArgument) {
           return Status::InvalidArgument(source_name + ": " + parsed.status().message());
         }
@@ -169,10 +191,10 @@ Result<Image> Store::ImportDirectory(const std::string& dir, const ImportOptions
     ASSIGN_OR_RETURN(Image base, GetImage(options.from));
     return ReadLayerChainIndexes(base.layers.empty() ? "" : base.layers.back());
   };
-  return impl_->ImportLayer(options, "strata commit " + dir,
-                            [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
-                              return ReadDirectoryLayer(dir, lower, *impl_->blobs, batch, free_bytes);
-                            });
+  return impl_->ImportLayer(
+      options, "strata commit " + dir, [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
+        return ReadDirectoryLayer(dir, lower, *impl_->blobs, batch, free_bytes, impl_->progress);
+      });
 }
 
 Result<Store::Impl::StagedLayer> Store::Impl::StageLayer(const std::string& parent, const ReadLayerFn& read,
@@ -217,7 +239,7 @@ Result<LayerInfo> Store::CommitLayer(const std::string& parent_layer, const std:
   // The layers below, for the directories a RUN step moved.
   const LowerLoader lower = [&] { return ReadLayerChainIndexes(parent_layer); };
   return impl_->AddLayer(parent_layer, cache_key, [&](BlobBatch& batch, uint64_t free_bytes) {
-    return ReadDirectoryLayer(dir, lower, *impl_->blobs, batch, free_bytes);
+    return ReadDirectoryLayer(dir, lower, *impl_->blobs, batch, free_bytes, impl_->progress);
   });
 }
 
@@ -227,7 +249,8 @@ Result<LayerInfo> Store::ImportLayerTar(const std::string& parent_layer, const s
   if (!fd.valid()) return ErrnoStatus("open", path);
   return impl_->AddLayer(parent_layer, "", [&](BlobBatch& batch, uint64_t free_bytes) -> Result<ParsedLayer> {
     ASSIGN_OR_RETURN(auto reader, TarReader::Open(fd.get()));
-    auto parsed = ReadLayer(*reader, batch, free_bytes);
+    ProgressMeter progress(impl_->progress, "Extracting", ShortName(path), InputSize(fd.get()));
+    auto parsed = ReadLayer(*reader, batch, free_bytes, progress);
     if (!parsed.ok()) return parsed.status().WithContext(path);
     if (before_commit) RETURN_IF_ERROR(before_commit());
     return parsed;

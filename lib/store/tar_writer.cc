@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "util/progress_meter.h"
 #include "util/status_macros.h"
 
 namespace strata {
@@ -42,8 +43,8 @@ void SetMetadata(struct archive_entry* ae, const Entry& e) {
 
 class LayerTarWriter {
  public:
-  LayerTarWriter(const LayerIndex& index, const BlobStore& blobs, struct archive* a)
-      : index_(index), blobs_(blobs), a_(a) {}
+  LayerTarWriter(const LayerIndex& index, const BlobStore& blobs, struct archive* a, ProgressMeter* progress)
+      : index_(index), blobs_(blobs), a_(a), progress_(progress) {}
 
   Status WriteAll() {
     for (const Entry& e : index_.entries) {
@@ -117,6 +118,7 @@ class LayerTarWriter {
       RETURN_IF_ERROR(blobs_.Read(e.content, [&](const void* data, size_t len) {
         if (archive_write_data(a_, data, len) != static_cast<la_ssize_t>(len)) return ArchiveError(a_, name);
         written += len;
+        if (progress_) progress_->Add(len);
         return Status::OK();
       }));
       if (written != e.size) return Status::Corruption("blob for '" + e.path + "' has the wrong size");
@@ -127,11 +129,13 @@ class LayerTarWriter {
   const LayerIndex& index_;
   const BlobStore& blobs_;
   struct archive* a_;
+  ProgressMeter* progress_;
 };
 
 }  // namespace
 
-Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Compression compression) {
+Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Compression compression,
+                     ProgressMeter* progress) {
   ArchivePtr a(archive_write_new(), &archive_write_free);
   archive_write_set_format_pax(a.get());  // full pax: keeps nanosecond mtimes
   // libarchive pads the last block by the kind of output it sees; fix it so a
@@ -146,7 +150,7 @@ Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Co
     case Compression::kZstd: archive_write_add_filter_zstd(a.get()); break;
   }
   if (archive_write_open_fd(a.get(), fd) != ARCHIVE_OK) return ArchiveError(a.get(), "open");
-  RETURN_IF_ERROR(LayerTarWriter(index, blobs, a.get()).WriteAll());
+  RETURN_IF_ERROR(LayerTarWriter(index, blobs, a.get(), progress).WriteAll());
   if (archive_write_close(a.get()) != ARCHIVE_OK) return ArchiveError(a.get(), "close");
   return Status::OK();
 }

@@ -10,7 +10,11 @@
 
 namespace strata {
 
+class ProgressMeter;
+
 // Every blob read is verified against its digest; a mismatch fails the write.
-Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Compression compression);
+// `progress`, when given, is told the bytes of file content written.
+Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Compression compression,
+                     ProgressMeter* progress = nullptr);
 
 }  // namespace strata

@@ -269,6 +269,11 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
+uint64_t FileSizeOr0(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
 uint64_t TreeBytes(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return 0;

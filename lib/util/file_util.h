@@ -71,6 +71,8 @@ Status MakePrivateDir(const std::string& path, mode_t mode = 0700);
 Status TightenMode(const std::string& path, mode_t mode);
 // The names in a directory, "." and ".." left out, sorted.
 Result<std::vector<std::string>> ListDir(const std::string& dir);
+// The size of the file at `path` (symlinks followed); 0 when it cannot be read.
+uint64_t FileSizeOr0(const std::string& path);
 // Bytes of regular files at or below `path` (symlinks not followed); 0 when unreadable.
 uint64_t TreeBytes(const std::string& path);
 // The same for a directory open as `dir_fd`, which stays open.

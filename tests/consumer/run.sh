@@ -7,6 +7,11 @@ src=$2
 tmp=$(mktemp -d /tmp/strata-consumer.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+# The shell completions come with it, made from the CLI's own definition.
+grep -q '^complete -o default -F _strata strata$' "$tmp/prefix/share/bash-completion/completions/strata" ||
+  { echo "bash completion not installed"; exit 1; }
+grep -q '^#compdef strata$' "$tmp/prefix/share/zsh/vendor-completions/_strata" ||
+  { echo "zsh completion not installed"; exit 1; }
 cmake -S "$src" -B "$tmp/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/build" >/dev/null
 out=$("$tmp/build/consumer" "$tmp/store")

@@ -23,8 +23,8 @@ build() {
 }
 cached() { grep -c "Using cache" "$WORK/build.out"; }
 # Layer ids of an image, one per line, bottom first.
-layers() { "$STRATA" image inspect --json "$1" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["layers"]))'; }
-config() { "$STRATA" image inspect --json "$1" | python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin)['config']$2))"; }
+layers() { "$STRATA" image inspect --json "$1" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"]))'; }
+config() { "$STRATA" image inspect --json "$1" | python3 -c "import json,sys; print(json.dumps(json.load(sys.stdin)[0]['Config']$2))"; }
 # Runs a shell command in a mounted image and prints its output.
 in_image() {
   local m=$WORK/mnt
@@ -115,7 +115,7 @@ expect_eq "a copied-up parent keeps its mode" "$(in_image cache:1 'stat -c %a tm
 expect_eq "config: env" "$(config cache:1 "['Env']")" '["APP_HOME=/srv/app", "GREETING=hello there"]'
 expect_eq "config: user, workdir" "$(config cache:1 "['User']")$(config cache:1 "['WorkingDir']")" '"app""/srv/app"'
 expect_eq "config: label with ARG" "$(config cache:1 "['Labels']")" '{"org.example.flavor": "plain"}'
-expect_eq "config: exposed port" "$(config cache:1 "['ExposedPorts']")" '["8080/tcp"]'
+expect_eq "config: exposed port" "$(config cache:1 "['ExposedPorts']")" '{"8080/tcp": {}}'
 
 # A changed source file rebuilds its COPY and everything after it.
 echo "module 7 changed" >"$ctx/src/lib/m7.txt"

@@ -28,16 +28,16 @@ expect_eq "info: the driver \$STRATA_DRIVER names" "$(STRATA_DRIVER=fuse "$STRAT
 out=$("$STRATA" import "$WORK/base.tar" base:1)
 base_id=$(echo "$out" | tail -n1)
 expect_eq "image id is 32 hex" "$(echo "$base_id" | grep -cE '^[0-9a-f]{32}$')" 1
-base_layer=$("$STRATA" image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')
-expect_eq "inspect names the image" "$("$STRATA" image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" "$base_id"
+base_layer=$("$STRATA" image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][0])')
+expect_eq "inspect names the image" "$("$STRATA" image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Id"])')" "$base_id"
 
 # the same tar compressed, or from stdin, is the same layer
 for f in base.tar.gz base.tar.zst; do
   id=$("$STRATA" import "$WORK/$f" | tail -n1)
-  expect_eq "$f gives the same layer" "$("$STRATA" image inspect "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')" "$base_layer"
+  expect_eq "$f gives the same layer" "$("$STRATA" image inspect "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][0])')" "$base_layer"
 done
 id=$("$STRATA" import - <"$WORK/base.tar" | tail -n1)
-expect_eq "stdin gives the same layer" "$("$STRATA" image inspect "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')" "$base_layer"
+expect_eq "stdin gives the same layer" "$("$STRATA" image inspect "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][0])')" "$base_layer"
 
 # a second layer on top, with a whiteout
 mkdir -p "$WORK/app/opt/app"
@@ -45,9 +45,9 @@ echo "print('app')" >"$WORK/app/opt/app/main.py"
 touch "$WORK/app/etc/.wh.passwd" 2>/dev/null || { mkdir -p "$WORK/app/etc" && touch "$WORK/app/etc/.wh.passwd"; }
 tar -C "$WORK/app" -cf "$WORK/app.tar" .
 app_id=$("$STRATA" import "$WORK/app.tar" app:1 --from base:1 | tail -n1)
-layers=$("$STRATA" image inspect app:1 --json | python3 -c 'import json,sys; l=json.load(sys.stdin)["layers"]; print(len(l), l[0])')
+layers=$("$STRATA" image inspect app:1 --json | python3 -c 'import json,sys; l=json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"]; print(len(l), l[0])')
 expect_eq "app has base's layer below its own" "$layers" "2 $base_layer"
-expect_eq "whiteout listed" "$("$STRATA" layer inspect "$("$STRATA" image inspect app:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][1])')" --entries | grep -c '^w.* /etc/passwd$')" 1
+expect_eq "whiteout listed" "$("$STRATA" layer inspect "$("$STRATA" image inspect app:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][1])')" --entries | grep -c '^w.* /etc/passwd$')" 1
 
 # listings
 expect_ok "image ls" "$STRATA" image ls
@@ -55,7 +55,7 @@ expect_eq "image ls shows both names" "$(grep -cE '^(base|app) ' "$WORK/out")" 2
 expect_ok "layer ls --json" "$STRATA" layer ls --json
 expect_eq "layer ls --json parses" "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$WORK/out")" 2
 expect_ok "tag" "$STRATA" tag app:1 app:latest
-expect_eq "tag resolves" "$("$STRATA" image inspect app --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')" "$app_id"
+expect_eq "tag resolves" "$("$STRATA" image inspect app --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Id"])')" "$app_id"
 
 # export is reproducible and re-imports to the same layer
 for c in none gzip zstd; do
@@ -63,7 +63,7 @@ for c in none gzip zstd; do
   "$STRATA" layer export "$base_layer" -o "$WORK/e2.$c" --compress "$c"
   expect_eq "export $c is byte-identical" "$(cmp -s "$WORK/e1.$c" "$WORK/e2.$c" && echo same)" same
   id=$("$STRATA" import "$WORK/e1.$c" | tail -n1)
-  expect_eq "export $c re-imports to the same layer" "$("$STRATA" image inspect "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')" "$base_layer"
+  expect_eq "export $c re-imports to the same layer" "$("$STRATA" image inspect "$id" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][0])')" "$base_layer"
 done
 "$STRATA" layer export "$base_layer" -o - >"$WORK/stdout.tar"
 expect_eq "export to stdout" "$(cmp -s "$WORK/stdout.tar" "$WORK/e1.none" && echo same)" same
@@ -94,7 +94,7 @@ expect_ok "image rm untags" "$STRATA" image rm app:latest
 expect_eq "untag only" "$(grep -c '^Deleted' "$WORK/out")" 0
 expect_ok "image rm deletes" "$STRATA" image rm app:1
 expect_eq "top layer deleted" "$(grep -c '^Deleted: layer' "$WORK/out")" 1
-expect_eq "base still there" "$("$STRATA" image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0])')" "$base_layer"
+expect_eq "base still there" "$("$STRATA" image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][0])')" "$base_layer"
 
 # volumes
 expect_ok "volume create" "$STRATA" volume create data_volume --label team=db

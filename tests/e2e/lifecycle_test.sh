@@ -70,7 +70,7 @@ wait "$cli"
 expect_eq "SIGTERM to run is forwarded: the container's status" "$?" 3
 expect_eq "its trap ran" "$(cat "$WORK/fwd.out")" "got TERM"
 expect_eq "recorded as exited (3)" "$(S ps -a | grep -c 'Exited (3).*fwd$')" 1
-expect_eq "with a real finish time" "$(S ps -a --json | python3 -c "import json,sys,time; c=[c for c in json.load(sys.stdin) if c['Name']=='fwd'][0]; print(abs(c['FinishedAt']-time.time())<60)")" True
+expect_eq "with a real finish time" "$(S ps -a --json | python3 -c "import calendar,json,sys,time; c=[c for c in json.load(sys.stdin) if c['Name']=='fwd'][0]; print(abs(calendar.timegm(time.strptime(c['FinishedAt'], '%Y-%m-%dT%H:%M:%SZ'))-time.time())<60)")" True
 expect_eq "its mount is gone" "$(grep -c "$STRATA_ROOT" /proc/mounts)" 0
 
 # Ctrl-C is SIGINT to the terminal's process group: run in a group of its own.

@@ -71,7 +71,7 @@ S mount made "$WORK/mnt"
 expect_eq "its file" "$(cat "$WORK/mnt/srv/data.txt")" "from umoci"
 expect_eq "its symlink" "$(readlink "$WORK/mnt/srv/link")" "data.txt"
 S umount "$WORK/mnt"
-expect_eq "its config" "$(S image inspect --json made | python3 -c 'import json,sys; c=json.load(sys.stdin)["config"]; print(c["Env"], c["Cmd"])')" \
+expect_eq "its config" "$(S image inspect --json made | python3 -c 'import json,sys; c=json.load(sys.stdin)[0]["Config"]; print(c["Env"], c["Cmd"])')" \
   "['FROM=umoci'] ['/bin/true']"
 
 expect_ok "save umoci's image again" S save made -o "$WORK/made.tar"
@@ -84,7 +84,7 @@ expect_eq "with the same file" "$(cat "$WORK/ub3/rootfs/srv/data.txt")" "from um
 expect_ok "skopeo copy to docker-archive" skopeo copy --quiet "oci:$WORK/layout:app:1" "docker-archive:$WORK/docker.tar:docker.io/library/app:2"
 export STRATA_ROOT=$WORK/store4
 expect_ok "load a docker-archive" S load -i "$WORK/docker.tar"
-expect_eq "named by RepoTags" "$(S image ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["names"])')" "['app:2']"  # the short form docker shows
+expect_eq "named by RepoTags" "$(S image ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["RepoTags"])')" "['app:2']"  # the short form docker shows
 S mount docker.io/library/app:2 "$WORK/mnt" && tree "$WORK/mnt" >"$WORK/docker.tree"; S umount "$WORK/mnt"
 expect_eq "the docker-archive's tree" "$(cat "$WORK/docker.tree")" "$(cat "$WORK/app.tree")"
 
@@ -126,7 +126,7 @@ i["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json", "dige
 json.dump(i, open(d + "/index.json", "w"))
 PY
 tar -C "$WORK/multi" -cf "$WORK/multi.tar" .
-arch_of() { S image inspect --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["architecture"])'; }
+arch_of() { S image inspect --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Architecture"])'; }
 export STRATA_ROOT=$WORK/store5
 expect_ok "load a multi-platform index" S load -i "$WORK/multi.tar"
 expect_eq "it loads the host's platform" "$(arch_of app:1)" "$host_arch"

@@ -38,7 +38,7 @@ expect_eq "catalog tightened" "$(stat -c %a "$STRATA_ROOT/catalog.db")" 600
 expect_eq "secret tightened" "$(stat -c %a "$STRATA_ROOT/secret")" 600
 
 # --- -o names an output as it is ----------------------------------------------------------
-layer=$(S image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][-1])')
+layer=$(S image inspect base:1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["GraphDriver"]["Data"]["Layers"][-1])')
 expect_ok "layer export to /dev/null" S layer export "$layer" -o /dev/null
 expect_eq "/dev/null is still a character device" "$(stat -c %F /dev/null)" "character special file"
 expect_eq "and nothing was left beside it" "$(ls /dev | grep -c '^null\.tmp-')" 0
@@ -123,7 +123,7 @@ expect_ok "system prune" env STRATA_ROOT="$K" "$STRATA" system prune
 expect_eq "and reclaims them: the store is as it was" "$(STRATA_ROOT=$K store_state)" "$k_before"
 expect_ok "fsck is clean" env STRATA_ROOT="$K" "$STRATA" fsck
 expect_ok "the load, once more, whole" env STRATA_ROOT="$K" "$STRATA" load -i "$WORK/killed.tar"
-expect_eq "its image" "$(STRATA_ROOT=$K S image ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["names"])')" "['kill:3']"
+expect_eq "its image" "$(STRATA_ROOT=$K S image ls --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["RepoTags"])')" "['kill:3']"
 expect_ok "fsck is clean after" env STRATA_ROOT="$K" "$STRATA" fsck
 
 # --- out of space during load: said so, the store as it was ---------------------------------

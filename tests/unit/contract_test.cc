@@ -69,6 +69,33 @@ TEST_CASE("text helpers: Split, JoinPath, HumanSize, ParseUnsigned") {
   CHECK_FALSE(ParseUnsigned("8", 8));
 }
 
+TEST_CASE("RFC 3339 times print as Go's RFC3339Nano and parse with fractions and zones") {
+  CHECK(FormatRfc3339(0) == "1970-01-01T00:00:00Z");
+  CHECK(FormatRfc3339(1700000000) == "2023-11-14T22:13:20Z");
+  CHECK(FormatRfc3339(1700000000, 120000000) == "2023-11-14T22:13:20.12Z");
+  CHECK(FormatRfc3339(1700000000, 1) == "2023-11-14T22:13:20.000000001Z");
+  auto t = ParseRfc3339("2023-11-14T22:13:20.12Z");
+  REQUIRE(t);
+  CHECK(t->seconds == 1700000000);
+  CHECK(t->nanos == 120000000);
+  auto zoned = ParseRfc3339("2023-11-15T00:13:20+02:00");
+  REQUIRE(zoned);
+  CHECK(zoned->seconds == 1700000000);
+  auto west = ParseRfc3339("2023-11-14T17:13:20.5-05:00");
+  REQUIRE(west);
+  CHECK(west->seconds == 1700000000);
+  CHECK(west->nanos == 500000000);
+  CHECK(ParseRfc3339("2023-11-14T22:13:20.1234567891Z")->nanos == 123456789);  // past 9 digits: cut
+  CHECK_FALSE(ParseRfc3339(""));
+  CHECK_FALSE(ParseRfc3339("2023-11-14"));
+  CHECK_FALSE(ParseRfc3339("2023-11-14T22:13:20"));    // no zone
+  CHECK_FALSE(ParseRfc3339("2023-11-14T22:13:20.Z"));  // an empty fraction
+  CHECK_FALSE(ParseRfc3339("2023-13-14T22:13:20Z"));   // month 13
+  CHECK_FALSE(ParseRfc3339("2023-11-14T22:13:20Zjunk"));
+  CHECK_FALSE(ParseRfc3339("2023-11-14T22:13:20+0200"));
+  CHECK_FALSE(ParseRfc3339("+023-11-14T22:13:20Z"));
+}
+
 TEST_CASE("a Result made from an OK status is an internal error, never a value-less success") {
   Result<int> r = Status::OK();
   CHECK_FALSE(r.ok());

@@ -69,6 +69,25 @@ TEST_CASE("an image config goes to OCI and back") {
   CHECK_FALSE(ParseOciConfig(R"({"rootfs":{"type":"layers","diff_ids":["md5:x"]}})").ok());
 }
 
+TEST_CASE("an OCI config's times keep their nanoseconds and their zone") {
+  const std::string rootfs = R"("rootfs":{"type":"layers","diff_ids":[]})";
+  auto parsed = ParseOciConfig(R"({"created":"2023-06-13T21:47:54.373286052+02:00",)" + rootfs +
+                               R"(,"history":[{"created":"2023-06-13T19:47:54.5Z","created_by":"x"}]})");
+  REQUIRE(parsed.ok());
+  CHECK(parsed->image.created == 1686685674);  // 19:47:54 UTC
+  CHECK(parsed->image.created_nanos == 373286052);
+  REQUIRE(parsed->image.history.size() == 1);
+  CHECK(parsed->image.history[0].created_nanos == 500000000);
+  // Written again as docker writes it: UTC, the fraction without trailing zeros.
+  const std::string again = OciConfigJson(parsed->image, {});
+  CHECK_THAT(again, Catch::Contains(R"("created":"2023-06-13T19:47:54.373286052Z")"));
+  CHECK_THAT(again, Catch::Contains(R"("created":"2023-06-13T19:47:54.5Z")"));
+  // A time that does not parse is the epoch, never a throw.
+  auto odd = ParseOciConfig(R"({"created":"yesterday",)" + rootfs + "}");
+  REQUIRE(odd.ok());
+  CHECK(odd->image.created == 0);
+}
+
 TEST_CASE("platforms parse, print and match as containerd's do") {
   CHECK(PlatformString(*ParsePlatform("linux/arm64")) == "linux/arm64");
   CHECK(PlatformString(*ParsePlatform("arm/v7")) == "linux/arm/v7");  // "arm/v7": os defaults to linux

@@ -415,3 +415,53 @@ TEST_CASE("readers do not wait for a writer") {
   REQUIRE((*reader)->ListLayers()->size() == 1);
   ::close(fd);
 }
+
+TEST_CASE("imports, commits and exports report progress through the store's function") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  std::vector<ProgressEvent> events;
+  store->SetProgress([&](const ProgressEvent& e) { events.push_back(e); });
+  const std::string big(3 << 20, 'b');
+  WriteTar(tmp / "a.tar", {File("big", big), File("small", "s")});
+  const uint64_t tar_size = fs::file_size(tmp / "a.tar");
+  auto image = store->ImportTar(tmp / "a.tar", {.ref = "p:1"});
+  REQUIRE(image.ok());
+  // One operation: a first event with nothing done, the last one finished and whole.
+  REQUIRE(events.size() >= 2);
+  CHECK(events.front().action == "Importing");
+  CHECK(events.front().id == "a.tar");
+  CHECK(events.front().done == 0);
+  CHECK(events.front().total == tar_size);
+  CHECK_FALSE(events.front().finished);
+  CHECK(events.back().finished);
+  CHECK(events.back().done == tar_size);
+  for (const auto& e : events) CHECK(e.done <= e.total);
+
+  events.clear();
+  const std::string layer = image->layers.back();
+  REQUIRE(store->ExportLayer(layer, tmp / "out.tar", Compression::kNone).ok());
+  REQUIRE(events.size() >= 2);
+  CHECK(events.front().action == "Exporting");
+  CHECK(events.front().id == layer.substr(0, 12));
+  CHECK(events.back().finished);
+  CHECK(events.back().total == big.size() + 1);  // the files' bytes
+
+  events.clear();
+  fs::create_directories(tmp / "upper");
+  WriteBytes(tmp / "upper/new", std::string(5000, 'n'));
+  REQUIRE(store->ImportDirectory(tmp / "upper", {.from = "p:1"}).ok());
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().action == "Committing");
+  CHECK(events.back().finished);
+  CHECK(events.back().total == 5000);
+
+  // A failed import sends no finished event; without a function nothing is sent.
+  events.clear();
+  WriteBytes(tmp / "bad.tar", "not a tar at all");
+  CHECK_FALSE(store->ImportTar(tmp / "bad.tar", {}).ok());
+  for (const auto& e : events) CHECK_FALSE(e.finished);
+  store->SetProgress(nullptr);
+  events.clear();
+  REQUIRE(store->ImportTar(tmp / "a.tar", {}).ok());
+  CHECK(events.empty());
+}

@@ -13,12 +13,13 @@ namespace strata::cli {
 
 namespace {
 
-// Docker's per-blob progress: on a terminal, one line per blob redrawn in
-// place; otherwise a plain line at each change of state; nothing when quiet.
+// Docker's per-blob progress, on stderr (ids and digests stay on stdout): on
+// a terminal, one line per blob redrawn in place; otherwise a plain line at
+// each change of state; nothing when quiet.
 class TransferDisplay {
  public:
   TransferDisplay(bool quiet, bool pushing)
-      : quiet_(quiet), pushing_(pushing), tty_(::isatty(STDOUT_FILENO)) {}
+      : quiet_(quiet), pushing_(pushing), tty_(::isatty(STDERR_FILENO)) {}
 
   void operator()(const TransferEvent& e) {
     if (quiet_) return;
@@ -29,8 +30,7 @@ class TransferDisplay {
     const bool state_changed = StateOf(text) != StateOf(it->second);
     it->second = text;
     if (!tty_) {
-      if (state_changed) std::printf("%s: %s\n", e.id.c_str(), StateOf(text).c_str());
-      std::fflush(stdout);
+      if (state_changed) std::fprintf(stderr, "%s: %s\n", e.id.c_str(), StateOf(text).c_str());
       return;
     }
     Redraw();
@@ -58,10 +58,9 @@ class TransferDisplay {
   }
 
   void Redraw() {
-    if (drawn_ > 0) std::printf("\033[%zuA", drawn_);
-    for (const auto& id : order_) std::printf("\r\033[K%s: %s\n", id.c_str(), lines_[id].c_str());
+    if (drawn_ > 0) std::fprintf(stderr, "\033[%zuA", drawn_);
+    for (const auto& id : order_) std::fprintf(stderr, "\r\033[K%s: %s\n", id.c_str(), lines_[id].c_str());
     drawn_ = order_.size();
-    std::fflush(stdout);
   }
 
   bool quiet_, pushing_, tty_;

@@ -73,7 +73,8 @@ expect_ok "skopeo push" skopeo copy -q --dest-tls-verify=false "oci:$WORK/oci:tw
 
 # --- pull: the files are umoci's, the DiffIDs skopeo's ---
 expect_ok "pull" S pull "$plain/team/bb:2"
-grep -q "Pull complete" "$WORK/out" || fail "pull: no per-layer progress: $(cat "$WORK/out")"
+grep -q "Pull complete" "$WORK/err" || fail "pull: no per-layer progress on stderr: $(cat "$WORK/err")"
+expect_eq "pull: stdout has the result only" "$(grep -c 'Pull complete' "$WORK/out")" 0
 expect_eq "pull -q" "$(S pull -q "$plain/team/bb:2")" "$plain/team/bb:2"
 mkdir -p "$WORK/mnt"
 expect_ok "mount the pulled image" S mount "$plain/team/bb:2" "$WORK/mnt"
@@ -90,13 +91,13 @@ expect_eq "pull --all-tags" "$(S pull -q --all-tags "$plain/team/bb" | sort | tr
 expect_error "--all-tags with a tag" "without a tag or digest" S pull --all-tags "$plain/team/bb:2"
 layers_before=$(S layer ls --json)
 expect_ok "pull again" S pull "$plain/team/bb:2"
-grep -q "Already exists" "$WORK/out" && ok || fail "second pull fetched again: $(cat "$WORK/out")"
+grep -q "Already exists" "$WORK/err" && ok || fail "second pull fetched again: $(cat "$WORK/err")"
 expect_eq "no new layers" "$(S layer ls --json)" "$layers_before"
 
 # --- push: skopeo inspects it, podman pulls and runs it; the same image twice, one digest ---
 expect_ok "push" S push "$plain/team/bb:2" "$plain/mine/bb:1"
 pushed=$(sed -n 's/^digest: //p' "$WORK/out")
-grep -q "Mounted from another repository" "$WORK/out" && ok || fail "push: no cross-repository mount: $(cat "$WORK/out")"
+grep -q "Mounted from another repository" "$WORK/err" && ok || fail "push: no cross-repository mount: $(cat "$WORK/err")"
 expect_eq "push twice, one digest" "$(S push -q "$plain/team/bb:2" "$plain/mine/bb:1")" "$pushed"
 expect_eq "skopeo sees the digest" "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$plain/mine/bb:1")" "$pushed"
 expect_eq "DiffIDs survive the round trip" \
@@ -113,7 +114,7 @@ expect_ok "build on the pulled image" S build -t built:1 "$WORK/ctx"
 expect_ok "push zstd" S push --compression zstd built:1 "$plain/mine/built:zstd"
 expect_ok "pull it back" S pull "$plain/mine/built:zstd"
 expect_error "docker format needs gzip" "Docker schema 2 carries gzip layers only" \
-  S push --format docker --compression zstd built:1 "$plain/mine/built:docker"
+  S push -q --format docker --compression zstd built:1 "$plain/mine/built:docker"
 expect_ok "push --format docker" S push --format docker built:1 "$plain/mine/built:docker"
 expect_eq "docker manifest type" \
   "$(skopeo inspect --tls-verify=false --raw "docker://$plain/mine/built:docker" | python3 -c 'import json,sys; print(json.load(sys.stdin)["mediaType"])')" \
@@ -207,11 +208,14 @@ export STRATA_ROOT=$WORK/store2  # a store that has none of the image's layers y
 expect_ok "pull with a bearer token" S pull "$fake/good/img:two"
 S rmi "$fake/good/img:two" >/dev/null
 store_state >"$WORK/state1"
-expect_error "a blob that lies" "$fake/badblob/img: .*does not match its digest" S pull "$fake/badblob/img:two"
+# -q: the progress lines (stderr) left out, the error is one line.
+expect_error "a blob that lies" "$fake/badblob/img: .*does not match its digest" S pull -q "$fake/badblob/img:two"
+S pull "$fake/badblob/img:two" 2>"$WORK/err" >/dev/null
+expect_eq "without -q: progress, then the error as the last line" "$(tail -1 "$WORK/err" | grep -c 'does not match its digest')" 1
 expect_error "a DiffID that lies" "$fake/baddiff/img: layer 2 (sha256:.*) does not match its DiffID sha256:0000" \
-  S pull "$fake/baddiff/img:two"
+  S pull -q "$fake/baddiff/img:two"
 expect_error "a huge manifest" "$fake/hugemanifest/img: manifest two: .*over 4 MiB" S pull "$fake/hugemanifest/img:two"
-expect_error "a short body" "$fake/shortbody/img: blob sha256:" S pull "$fake/shortbody/img:two"
+expect_error "a short body" "$fake/shortbody/img: blob sha256:" S pull -q "$fake/shortbody/img:two"
 expect_error "no such repository" "$fake/good/img: manifest nope: HTTP 404" S pull "$fake/good/img:nope"
 expect_error "a registry that fails" "$fake/broken/img: manifest two: HTTP 500 (UNKNOWN: it broke)" S pull "$fake/broken/img:two"
 expect_error "a registry that refuses" "$fake/forbidden/img: manifest two: HTTP 403 (DENIED: not for you)" \

@@ -74,6 +74,12 @@ Result<std::string> NormalizeReference(std::string_view ref) {
   return out + ":" + tag;
 }
 
+std::string QualifiedReference(const std::string& normalized) {
+  const size_t slash = normalized.find('/');
+  if (slash != std::string::npos && LooksLikeDomain(normalized.substr(0, slash))) return normalized;
+  return (slash == std::string::npos ? "docker.io/library/" : "docker.io/") + normalized;
+}
+
 bool LooksLikeId(std::string_view s) {
   if (s.empty() || s.size() > 32) return false;
   for (char c : s) {

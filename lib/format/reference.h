@@ -13,6 +13,11 @@ namespace strata {
 // one name ("busybox:latest"), and so are localhost/x:1 and x:1 ("x:1").
 Result<std::string> NormalizeReference(std::string_view ref);
 
+// A normalized name with its registry spelled out, as containerd names
+// images: "busybox:latest" -> "docker.io/library/busybox:latest",
+// "team/app:1" -> "docker.io/team/app:1"; "localhost:5000/x:1" stays.
+std::string QualifiedReference(const std::string& normalized);
+
 // True for a string that can only be an id or id prefix (lowercase hex).
 bool LooksLikeId(std::string_view s);
 

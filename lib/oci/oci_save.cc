@@ -8,6 +8,7 @@
 
 #include "format/archive_files.h"
 #include "format/json.h"
+#include "format/reference.h"
 #include "format/sha256.h"
 #include "oci/layer_blob.h"
 #include "oci/oci_config.h"
@@ -58,6 +59,11 @@ class LayoutWriter {
   std::string dir_;
 };
 
+// Where a layout keeps a blob: "blobs/sha256/<hex>".
+std::string BlobPath(const Descriptor& d) {
+  return "blobs/sha256/" + d.digest.substr(7);
+}
+
 struct SavedLayer {
   Descriptor blob;
   std::string diff_id;
@@ -79,10 +85,14 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
   std::map<std::string, SavedLayer> saved;  // layer id -> blob
 
   json manifests = json::array();
+  // Docker's own view of the same blobs (manifest.json, repositories), as
+  // docker save writes beside the OCI layout since Docker 25: Docker 20.10's
+  // load reads only these.
+  json docker_manifest = json::array(), repositories = json::object();
   for (size_t i = 0; i < images.size(); ++i) {
     const Image& image = images[i];
     std::vector<std::string> diff_ids;
-    json layers = json::array();
+    json layers = json::array(), docker_layers = json::array();
     for (const auto& id : image.layers) {
       if (!saved.count(id)) {
         ASSIGN_OR_RETURN(LayerBlob layer,
@@ -97,6 +107,7 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
       }
       diff_ids.push_back(saved[id].diff_id);
       layers.push_back(saved[id].blob.ToJson());
+      docker_layers.push_back(BlobPath(saved[id].blob));
     }
     ASSIGN_OR_RETURN(Descriptor config, layout.AddBytes(OciConfigJson(image, diff_ids), kConfigType));
     json manifest = {
@@ -115,8 +126,17 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
     if (names.empty()) manifests.push_back(descriptor);
     for (const auto& n : names) {
       json d = descriptor;
-      d["annotations"] = {{"org.opencontainers.image.ref.name", n}};
+      // ctr import names the image by the second.
+      d["annotations"] = {{"org.opencontainers.image.ref.name", n},
+                          {"io.containerd.image.name", QualifiedReference(n)}};
       manifests.push_back(d);
+    }
+    docker_manifest.push_back({{"Config", BlobPath(config)}, {"RepoTags", names}, {"Layers", docker_layers}});
+    for (const auto& n : names) {  // repo -> tag -> the top layer, by its blob's hex
+      const size_t colon = n.rfind(':');
+      if (!image.layers.empty())
+        repositories[n.substr(0, colon)][n.substr(colon + 1)] =
+            saved[image.layers.back()].blob.digest.substr(7);
     }
   }
   json index = {{"schemaVersion", 2},
@@ -124,6 +144,9 @@ Status SaveImages(Store& store, const std::vector<std::string>& refs, const std:
                 {"manifests", manifests}};
   RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/index.json", DumpJson(index)));
   RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})"));
+  RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/manifest.json", DumpJson(docker_manifest)));
+  if (!repositories.empty())
+    RETURN_IF_ERROR(WriteFileAtomic(layout.dir() + "/repositories", DumpJson(repositories)));
   ProgressMeter writing(store.progress(), "Writing", ShortName(out_path), 0);
   RETURN_IF_ERROR(TarDirectory(layout.dir(), out_path, &writing));
   writing.Finish();

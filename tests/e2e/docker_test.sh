@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Docker reads what strata saves (issue 18's Docker part): a real dockerd
+# (Debian's docker.io 20.10, its own data root, exec root, socket and
+# containerd, no network) loads a `strata save` tar, which carries Docker's
+# manifest.json and repositories beside the OCI layout over the same blobs,
+# and runs it; OCI tools still read the same tar.
+source "$(dirname "$0")/lib.sh"
+DOCKER=/usr/bin/docker  # Debian's client (a newer one elsewhere on PATH would do too)
+for tool in dockerd containerd runc skopeo "$DOCKER"; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed"; exit 1; }
+done
+S() { "$STRATA" "$@"; }
+D=$WORK/docker
+mkdir -p "$D/data" "$D/exec"
+echo '{}' >"$D/daemon.json"
+dockerd --config-file "$D/daemon.json" --data-root "$D/data" --exec-root "$D/exec" -H "unix://$D/sock" \
+  --pidfile "$D/pid" --iptables=false --ip6tables=false --bridge=none --storage-driver vfs \
+  --exec-opt native.cgroupdriver=cgroupfs >"$D/log" 2>&1 &
+dockerd_pid=$!
+stop_docker() {
+  kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+  grep -o " $D[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
+  rm -rf "$WORK"
+}
+trap stop_docker EXIT
+docker_() { "$DOCKER" -H "unix://$D/sock" "$@"; }
+for _ in $(seq 100); do docker_ version >/dev/null 2>&1 && break; sleep 0.2; done
+expect_ok "dockerd is up" docker_ version
+
+busybox_rootfs "$WORK/rootfs"
+echo "root:x:0:0:root:/root:/bin/sh" >"$WORK/rootfs/etc/passwd"
+tar -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
+S import -q "$WORK/rootfs.tar" bb:1 >/dev/null
+mkdir -p "$WORK/ctx" && head -c 100000 /dev/urandom >"$WORK/ctx/payload"
+printf 'FROM bb:1\nCOPY payload /srv/payload\nENV GREETING=hello\nCMD ["sh", "-c", "echo $GREETING"]\n' \
+  >"$WORK/ctx/Dockerfile"
+S build -q -t app:1 "$WORK/ctx" >/dev/null
+
+for compression in gzip zstd none; do
+  [ "$compression" = zstd ] && continue  # Docker 20.10 reads gzip and plain layers, not zstd
+  expect_ok "save ($compression)" S save app:1 -o "$WORK/app-$compression.tar" --compression $compression
+  expect_ok "docker load ($compression)" docker_ load -i "$WORK/app-$compression.tar"
+  expect_eq "docker names it" "$(grep -c '^Loaded image: app:1$' "$WORK/out")" 1
+  expect_eq "docker runs it: its CMD and ENV" "$(docker_ run --rm --network none app:1)" "hello"
+  expect_eq "the copied file, byte for byte" "$(docker_ run --rm --network none app:1 sha256sum /srv/payload | cut -d' ' -f1)" \
+    "$(sha256sum "$WORK/ctx/payload" | cut -d' ' -f1)"
+  docker_ rmi app:1 >/dev/null
+done
+
+# One set of blobs, two views: every path manifest.json names is a blob of the OCI layout.
+mkdir -p "$WORK/x" && tar -C "$WORK/x" -xf "$WORK/app-gzip.tar"
+expect_eq "manifest.json's files are the layout's blobs" \
+  "$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))[0]; print(sorted([m["Config"]] + m["Layers"]) == sorted(m["Layers"] + [m["Config"]]) and all(p.startswith("blobs/sha256/") for p in [m["Config"]] + m["Layers"]))' "$WORK/x/manifest.json")" True
+expect_eq "no blob stored twice" "$(find "$WORK/x" -type f | grep -vc '^'"$WORK/x"'/blobs/')" 4  # oci-layout index.json manifest.json repositories
+expect_eq "repositories names the top layer" "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(list(r), list(r["app"]))' "$WORK/x/repositories")" "['app'] ['1']"
+expect_eq "the index names it for containerd too" \
+  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["annotations"]["io.containerd.image.name"])' "$WORK/x/index.json")" \
+  "docker.io/library/app:1"
+expect_ok "skopeo still reads it as an OCI archive" skopeo inspect "oci-archive:$WORK/app-gzip.tar"
+expect_ok "and as a docker archive" skopeo inspect "docker-archive:$WORK/app-gzip.tar"
+S rmi app:1 >/dev/null
+expect_ok "strata loads its own save" S load -q -i "$WORK/app-gzip.tar"
+
+# Docker's save of what it loaded comes back into strata (a docker-archive).
+docker_ load -i "$WORK/app-gzip.tar" >/dev/null
+docker_ save app:1 -o "$WORK/from-docker.tar"
+S rmi app:1 >/dev/null
+expect_ok "strata loads docker's save" S load -i "$WORK/from-docker.tar"
+mkdir -p "$WORK/mnt"
+S mount app:1 "$WORK/mnt" && {
+  expect_eq "with the same file" "$(sha256sum <"$WORK/mnt/srv/payload")" "$(sha256sum <"$WORK/ctx/payload")"
+  S umount "$WORK/mnt"
+}
+finish

@@ -49,9 +49,20 @@ done
 
 # One set of blobs, two views: every path manifest.json names is a blob of the OCI layout.
 mkdir -p "$WORK/x" && tar -C "$WORK/x" -xf "$WORK/app-gzip.tar"
-expect_eq "manifest.json's files are the layout's blobs" \
-  "$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]))[0]; print(sorted([m["Config"]] + m["Layers"]) == sorted(m["Layers"] + [m["Config"]]) and all(p.startswith("blobs/sha256/") for p in [m["Config"]] + m["Layers"]))' "$WORK/x/manifest.json")" True
-expect_eq "no blob stored twice" "$(find "$WORK/x" -type f | grep -vc '^'"$WORK/x"'/blobs/')" 4  # oci-layout index.json manifest.json repositories
+cat >"$WORK/views.py" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+blob = lambda digest: "blobs/sha256/" + digest.split(":")[1]
+index = json.load(open(os.path.join(d, "index.json")))
+oci = json.load(open(os.path.join(d, blob(index["manifests"][0]["digest"]))))
+docker = json.load(open(os.path.join(d, "manifest.json")))[0]
+same = docker["Config"] == blob(oci["config"]["digest"]) and docker["Layers"] == [blob(l["digest"]) for l in oci["layers"]]
+print(same and all(os.path.isfile(os.path.join(d, p)) for p in [docker["Config"]] + docker["Layers"]))
+PY
+expect_eq "manifest.json names the OCI manifest's own blobs" "$(python3 "$WORK/views.py" "$WORK/x")" True
+expect_eq "nothing else stored: the layout's files and Docker's two" \
+  "$(find "$WORK/x" -type f ! -path "$WORK/x/blobs/*" -printf '%f\n' | sort | tr '\n' ' ')" "index.json manifest.json oci-layout repositories "
+expect_eq "each blob once: the manifest, the config, the two layers" "$(find "$WORK/x/blobs" -type f | wc -l)" 4
 expect_eq "repositories names the top layer" "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(list(r), list(r["app"]))' "$WORK/x/repositories")" "['app'] ['1']"
 expect_eq "the index names it for containerd too" \
   "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["annotations"]["io.containerd.image.name"])' "$WORK/x/index.json")" \

@@ -68,6 +68,15 @@ struct ImageHold {
   std::string description;  // for messages: "container busy_turing"
 };
 
+// Something outside the store that keeps a layer without an image (a
+// snapshot containerd committed): removal and prune leave a held layer, and
+// the layers below it, alone.
+struct LayerHold {
+  std::string layer_id;
+  std::string holder;       // a unique key, "snapshot:<key>"
+  std::string description;  // for messages: "containerd snapshot default/3/sha256:..."
+};
+
 struct RemoveImageReport {
   std::vector<std::string> untagged;
   std::string deleted_image;  // "" when only a tag was removed
@@ -157,6 +166,12 @@ class Store {
   Status HoldImage(const ImageHold& hold);
   Status ReleaseImage(const std::string& image_id, const std::string& holder);
   Result<std::vector<ImageHold>> ListImageHolds();
+  Status HoldLayer(const LayerHold& hold);
+  // Releases the hold, then removes the layer, and the layers below it, that
+  // nothing else uses (an image, a child layer, the build cache, a hold);
+  // returns the layers removed. Releasing a hold that is not there is no error.
+  Result<std::vector<std::string>> ReleaseLayer(const std::string& layer_id, const std::string& holder);
+  Result<std::vector<LayerHold>> ListLayerHolds();
 
   Result<std::vector<LayerInfo>> ListLayers();
   Result<LayerInfo> GetLayer(const std::string& id_or_prefix);

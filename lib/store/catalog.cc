@@ -34,6 +34,9 @@ CREATE INDEX IF NOT EXISTS build_cache_layer ON build_cache(layer_id);
 CREATE TABLE IF NOT EXISTS image_holds(
   image_id TEXT NOT NULL, holder TEXT NOT NULL, description TEXT NOT NULL,
   PRIMARY KEY(image_id, holder)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS layer_holds(
+  layer_id TEXT NOT NULL, holder TEXT NOT NULL, description TEXT NOT NULL,
+  PRIMARY KEY(layer_id, holder)) WITHOUT ROWID;
 )sql";
 
 Status DbError(sqlite3* db, const std::string& what) {
@@ -204,6 +207,7 @@ std::string Catalog::LayerUser::Describe() const {
     case Kind::kImage: return "image " + id.substr(0, 12);
     case Kind::kChildLayer: return "layer " + id.substr(0, 12);
     case Kind::kBuildCache: return "the build cache";
+    case Kind::kHold: return id;
     case Kind::kNone: break;
   }
   return "nothing";
@@ -223,6 +227,10 @@ Result<Catalog::LayerUser> Catalog::FindLayerUser(const std::string& id) {
   cache.Bind(id);
   ASSIGN_OR_RETURN(bool cached, cache.Step());
   if (cached) return LayerUser{Kind::kBuildCache, ""};
+  Stmt hold(db_, "SELECT description FROM layer_holds WHERE layer_id=? LIMIT 1");
+  hold.Bind(id);
+  ASSIGN_OR_RETURN(bool held, hold.Step());
+  if (held) return LayerUser{Kind::kHold, hold.Text(0)};
   return LayerUser{};
 }
 
@@ -393,6 +401,29 @@ Result<std::vector<Catalog::HoldRow>> Catalog::Holds(const std::string& image_id
                   ? "SELECT image_id, holder, description FROM image_holds ORDER BY image_id, holder"
                   : "SELECT image_id, holder, description FROM image_holds WHERE image_id=? ORDER BY holder");
   if (!image_id.empty()) s.Bind(image_id);
+  std::vector<HoldRow> out;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
+    out.push_back({s.Text(0), s.Text(1), s.Text(2)});
+    return Status::OK();
+  }));
+  return out;
+}
+
+Status Catalog::InsertLayerHold(const std::string& layer_id, const std::string& holder,
+                                const std::string& description) {
+  return Stmt(db_, "INSERT OR REPLACE INTO layer_holds VALUES(?,?,?)")
+      .Bind(layer_id)
+      .Bind(holder)
+      .Bind(description)
+      .Run();
+}
+
+Status Catalog::DeleteLayerHold(const std::string& layer_id, const std::string& holder) {
+  return Stmt(db_, "DELETE FROM layer_holds WHERE layer_id=? AND holder=?").Bind(layer_id).Bind(holder).Run();
+}
+
+Result<std::vector<Catalog::HoldRow>> Catalog::LayerHolds() {
+  Stmt s(db_, "SELECT layer_id, holder, description FROM layer_holds ORDER BY layer_id, holder");
   std::vector<HoldRow> out;
   RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
     out.push_back({s.Text(0), s.Text(1), s.Text(2)});

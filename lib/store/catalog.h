@@ -50,12 +50,12 @@ class Catalog {
   Result<std::vector<LayerInfo>> Layers();
   // Removes the layer and returns those of its blobs no other layer uses.
   Result<std::vector<Digest>> DeleteLayer(const std::string& id);
-  // What keeps a layer: an image, a child layer or the build cache (the first
-  // one found, in that order), or nothing.
+  // What keeps a layer: an image, a child layer, the build cache or a hold
+  // (the first one found, in that order), or nothing.
   struct LayerUser {
-    enum class Kind { kNone, kImage, kChildLayer, kBuildCache };
+    enum class Kind { kNone, kImage, kChildLayer, kBuildCache, kHold };
     Kind kind = Kind::kNone;
-    std::string id;  // the image or child layer's id
+    std::string id;  // the image or child layer's id; a hold's description
     bool none() const { return kind == Kind::kNone; }
     std::string Describe() const;  // "image 0123456789ab", "the build cache"
   };
@@ -93,6 +93,11 @@ class Catalog {
   Status InsertHold(const std::string& image_id, const std::string& holder, const std::string& description);
   Status DeleteHold(const std::string& image_id, const std::string& holder);
   Result<std::vector<HoldRow>> Holds(const std::string& image_id = "");  // "" for every image
+  // Layer holds (strata::LayerHold), in the same shape (image_id is the layer's id).
+  Status InsertLayerHold(const std::string& layer_id, const std::string& holder,
+                         const std::string& description);
+  Status DeleteLayerHold(const std::string& layer_id, const std::string& holder);
+  Result<std::vector<HoldRow>> LayerHolds();
 
   // meta.format: the store's on-disk format (docs/FORMAT.md); 0 for a new catalog.
   Result<int> FormatVersion();

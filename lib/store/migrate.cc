@@ -107,6 +107,8 @@ Status MigrateStore(const std::string& root, Catalog& catalog) {
   if (format == 0) return catalog.SetFormatVersion(kStoreFormat);  // a new store
   if (format == 1) RETURN_IF_ERROR(MigrateFrom1(root, catalog));
   if (format <= 2) RETURN_IF_ERROR(MigrateFrom2(root, catalog));
+  // 3 -> 4: the layer_holds table, which opening the catalog made (empty).
+  if (format <= 3) RETURN_IF_ERROR(catalog.SetFormatVersion(4));
   return Status::OK();
 }
 

@@ -12,8 +12,9 @@ namespace strata {
 // 1: containers and volumes in the catalog. 2: containers/<id>/config.json,
 // volumes/.records/<name>.json, image holds in the catalog, and tags in the
 // short form of the distribution grammar (format/reference.h). 3: blobs/ flat,
-// each blob named by its digest in base64 (store/blob_store.h).
-inline constexpr int kStoreFormat = 3;
+// each blob named by its digest in base64 (store/blob_store.h). 4: layer holds
+// in the catalog (a strata before them would prune held layers).
+inline constexpr int kStoreFormat = 4;
 
 // Brings the store at `root` to kStoreFormat. The caller holds the store lock.
 // Files are written first and the catalog changed in one transaction last, so

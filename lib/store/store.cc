@@ -367,6 +367,35 @@ Status Store::ReleaseImage(const std::string& image_id, const std::string& holde
   return impl_->catalog->DeleteHold(image_id, holder);
 }
 
+Status Store::HoldLayer(const LayerHold& hold) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  ASSIGN_OR_RETURN(auto row, impl_->catalog->FindLayer(hold.layer_id));
+  if (!row) return Status::NotFound("no such layer: " + hold.layer_id);
+  return impl_->catalog->InsertLayerHold(hold.layer_id, hold.holder, hold.description);
+}
+
+Result<std::vector<std::string>> Store::ReleaseLayer(const std::string& layer_id, const std::string& holder) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
+  Catalog::Transaction txn(*impl_->catalog);
+  RETURN_IF_ERROR(txn.status());
+  RETURN_IF_ERROR(impl_->catalog->DeleteLayerHold(layer_id, holder));
+  ASSIGN_OR_RETURN(auto row, impl_->catalog->FindLayer(layer_id));
+  Impl::Garbage garbage;
+  if (row) {
+    ASSIGN_OR_RETURN(garbage, impl_->CollectLayers({layer_id}));
+  }
+  RETURN_IF_ERROR(txn.Commit());
+  impl_->RemoveGarbage(garbage);
+  return garbage.layers;
+}
+
+Result<std::vector<LayerHold>> Store::ListLayerHolds() {
+  ASSIGN_OR_RETURN(auto rows, impl_->catalog->LayerHolds());
+  std::vector<LayerHold> out;
+  for (auto& r : rows) out.push_back({std::move(r.image_id), std::move(r.holder), std::move(r.description)});
+  return out;
+}
+
 Result<std::vector<ImageHold>> Store::ListImageHolds() {
   ASSIGN_OR_RETURN(auto rows, impl_->catalog->Holds());
   std::vector<ImageHold> out;

@@ -124,13 +124,13 @@ TEST_CASE("a store of a newer format is refused, and the refusal changes nothing
   TempDir tmp;
   { OpenTestStore(tmp); }
   const std::string db = tmp / "store/catalog.db";
-  CHECK(FormatOf(db) == "3");
-  Sql(db, "UPDATE meta SET value='4' WHERE key='format'");
+  CHECK(FormatOf(db) == "4");
+  Sql(db, "UPDATE meta SET value='5' WHERE key='format'");
   auto reopened = Store::Open(tmp / "store");
   REQUIRE_FALSE(reopened.ok());
   CHECK(reopened.status().code() == Code::kUnsupported);
-  CHECK_THAT(reopened.status().message(), Catch::Contains("format 4") && Catch::Contains("up to 3"));
-  CHECK(FormatOf(db) == "4");
+  CHECK_THAT(reopened.status().message(), Catch::Contains("format 5") && Catch::Contains("up to 4"));
+  CHECK(FormatOf(db) == "5");
 }
 
 TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated when opened") {
@@ -172,7 +172,7 @@ TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated 
           image_id + "');");
 
   auto store = OpenTestStore(tmp);
-  CHECK(FormatOf(db) == "3");
+  CHECK(FormatOf(db) == "4");
   auto volumes = OpenTestVolumes(*store);
   auto containers = OpenTestContainers(*store, *volumes);
   auto migrated = containers->Get("old");
@@ -225,7 +225,7 @@ TEST_CASE("a format 2 store (blobs fanned out by hex) gets short blob names when
   Sql(db, "UPDATE meta SET value='2' WHERE key='format'");
 
   auto store = OpenTestStore(tmp);
-  CHECK(FormatOf(db) == "3");
+  CHECK(FormatOf(db) == "4");
   for (const auto& entry : fs::directory_iterator(blobs)) {
     CHECK(entry.is_regular_file());
     CHECK(entry.path().filename().string().size() == 22);

@@ -465,3 +465,44 @@ TEST_CASE("imports, commits and exports report progress through the store's func
   REQUIRE(store->ImportTar(tmp / "a.tar", {}).ok());
   CHECK(events.empty());
 }
+
+TEST_CASE("a held layer outlives prune and removal; releasing it removes what nothing else uses") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  WriteTar(tmp / "a.tar", {File("a", "bottom")});
+  WriteTar(tmp / "b.tar", {File("b", "top")});
+  auto bottom = store->ImportLayerTar("", tmp / "a.tar");
+  REQUIRE(bottom.ok());
+  auto top = store->ImportLayerTar(bottom->id, tmp / "b.tar");
+  REQUIRE(top.ok());
+  REQUIRE(store->HoldLayer({top->id, "snapshot:t", "containerd snapshot t"}).ok());
+  CHECK(store->HoldLayer({"f00d", "snapshot:x", "x"}).code() == Code::kNotFound);
+  auto unused = store->UnusedLayers();
+  REQUIRE(unused.ok());
+  CHECK(unused->empty());  // the top is held; the bottom has a child
+  auto pruned = store->PruneUnusedLayers();
+  REQUIRE(pruned.ok());
+  CHECK(pruned->empty());
+  Status refused = store->RemoveLayer(top->id);
+  CHECK(refused.code() == Code::kInUse);
+  CHECK_THAT(refused.message(), Catch::Contains("containerd snapshot t"));
+  auto holds = store->ListLayerHolds();
+  REQUIRE(holds.ok());
+  REQUIRE(holds->size() == 1);
+  CHECK((*holds)[0].holder == "snapshot:t");
+
+  // An image on the bottom layer keeps it when the top goes.
+  Image keep;
+  keep.layers = {bottom->id};
+  REQUIRE(store->CreateImage(keep, "keep:1").ok());
+  auto released = store->ReleaseLayer(top->id, "snapshot:t");
+  REQUIRE(released.ok());
+  CHECK(*released == std::vector<std::string>{top->id});
+  CHECK(store->GetLayer(top->id).status().code() == Code::kNotFound);
+  CHECK(store->GetLayer(bottom->id).ok());
+  auto again = store->ReleaseLayer(top->id, "snapshot:t");  // released twice: no error
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+  REQUIRE(store->Fsck({}).ok());
+  CHECK(store->Fsck({})->problems.empty());
+}

@@ -13,6 +13,7 @@
 #include "strata/overlay_fs.h"
 #include "strata/registry.h"
 #include "strata/runtime.h"
+#include "strata/snapshotter.h"
 #include "strata/status.h"
 #include "strata/store.h"
 #include "strata/text.h"

@@ -7,7 +7,8 @@ packages=(
   libfuse3-dev fuse3 liburing-dev zlib1g-dev libxxhash-dev libzstd-dev libarchive-dev libssl-dev
   nlohmann-json3-dev libsqlite3-dev libcli11-dev catch2 libseccomp-dev libcurl4-openssl-dev
   busybox-static podman runc umoci skopeo docker-registry apache2-utils openssl zsh
-  docker.io containerd
+  docker.io containerd libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
+  golang-github-containerd-containerd-dev
 )
 missing=()
 for p in "${packages[@]}"; do

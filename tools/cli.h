@@ -46,6 +46,8 @@ MountDriver ChosenDriver(const std::string& flag);
 std::string FormatTime(int64_t unix_seconds);
 // Prints JSON and a newline; bytes that are not UTF-8 (file names) print as U+FFFD.
 void PrintJson(const nlohmann::json& j);
+// Compact JSON, with the same care for bytes that are not UTF-8.
+std::string DumpJsonText(const nlohmann::json& j);
 std::string ShortId(const std::string& id);
 
 void AddBuildCommands(CLI::App& app, Context& ctx);
@@ -61,5 +63,6 @@ void AddMountCommands(CLI::App& app, Context& ctx);
 void AddVolumeCommands(CLI::App& app, Context& ctx);
 void AddVersionCommands(CLI::App& app, Context& ctx);
 void AddCompletionCommand(CLI::App& app);
+void AddVolumePluginCommand(CLI::App& app, Context& ctx);
 
 }  // namespace strata::cli

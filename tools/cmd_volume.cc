@@ -43,13 +43,15 @@ void AddVolumeCommands(CLI::App& app, Context& ctx) {
   });
 
   auto ls_json = std::make_shared<bool>(false), ls_quiet = std::make_shared<bool>(false);
+  auto ls_format = std::make_shared<std::string>();
   auto* ls = volume->add_subcommand("ls", "list volumes");
   ls->add_flag("--json", *ls_json, "print JSON");
   ls->add_flag("-q,--quiet", *ls_quiet, "print names only");
-  ls->callback([&ctx, ls_json, ls_quiet] {
+  ls->add_option("-f,--format", *ls_format, "per volume: a JSON pointer or {{.Field}}");
+  ls->callback([&ctx, ls_json, ls_quiet, ls_format] {
     auto volumes = Check(ctx.OpenVolumes().List());
-    if (*ls_json) {
-      std::printf("%s\n", ToJson(volumes).c_str());
+    if (*ls_json || !ls_format->empty()) {
+      PrintItems(nlohmann::json::parse(ToJson(volumes)), *ls_format);
       return;
     }
     if (!*ls_quiet) std::printf("%-10s %s\n", "DRIVER", "VOLUME NAME");

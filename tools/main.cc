@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   strata::cli::AddMountCommands(app, ctx);
   strata::cli::AddVolumeCommands(app, ctx);
   strata::cli::AddVersionCommands(app, ctx);
+  strata::cli::AddVolumePluginCommand(app, ctx);
   strata::cli::AddCompletionCommand(app);  // last: it describes the others
   try {
     app.parse(argc, argv);

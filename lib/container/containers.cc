@@ -403,7 +403,8 @@ Result<FsckReport> Containers::Check(const FsckOptions& options) {
   ASSIGN_OR_RETURN(auto volumes, impl_->volumes.List());
   for (const auto& v : volumes) {
     for (const auto& user : v.users) {
-      if (ids.count(user)) continue;
+      // "docker:<id>": a container of another engine (strata volume-plugin's users).
+      if (ids.count(user) || user.find(':') != std::string::npos) continue;
       report.problems.push_back("volume " + v.name + ": used by container " + user +
                                 ", which does not exist");
       if (options.repair) {

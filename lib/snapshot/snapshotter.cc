@@ -340,7 +340,8 @@ Result<std::vector<SnapshotInfo>> Snapshotter::List(const std::vector<std::strin
     parsed.push_back(std::move(one));
   }
   std::vector<SnapshotInfo> out;
-  for (const auto& [key, r] : impl_->records) {
+  for (const auto& entry : impl_->records) {
+    const Record& r = entry.second;  // (clang will not capture a structured binding)
     if (parsed.empty() ||
         std::any_of(parsed.begin(), parsed.end(), [&](const SnapshotFilter& f) { return f.Matches(r.info); }))
       out.push_back(r.info);

@@ -17,8 +17,14 @@ dockerd --config-file "$D/daemon.json" --data-root "$D/data" --exec-root "$D/exe
   --pidfile "$D/pid" --iptables=false --ip6tables=false --bridge=none --storage-driver vfs \
   --exec-opt native.cgroupdriver=cgroupfs >"$D/log" 2>&1 &
 dockerd_pid=$!
+PLUGIN=strata-e2e-$$  # Docker finds plugins in /run/docker/plugins only: a name of this run's
+PLUGIN_SOCK=/run/docker/plugins/$PLUGIN.sock
+plugin_pid=
 stop_docker() {
+  docker_ rm -f vc >/dev/null 2>&1
   kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
+  [ -z "$plugin_pid" ] || { kill "$plugin_pid" 2>/dev/null; wait "$plugin_pid" 2>/dev/null; }
+  rm -f "$PLUGIN_SOCK"
   grep -o " $D[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$WORK"
 }
@@ -82,4 +88,32 @@ S mount app:1 "$WORK/mnt" && {
   expect_eq "with the same file" "$(sha256sum <"$WORK/mnt/srv/payload")" "$(sha256sum <"$WORK/ctx/payload")"
   S umount "$WORK/mnt"
 }
+# --- strata's volumes as Docker's volume plugin -------------------------------------
+mkdir -p /run/docker/plugins
+"$STRATA" volume-plugin --socket "$PLUGIN_SOCK" >>"$D/plugin.log" 2>&1 &
+plugin_pid=$!
+for _ in $(seq 50); do [ -S "$PLUGIN_SOCK" ] && break; sleep 0.1; done
+expect_eq "the plugin's socket is root's alone" "$(stat -c %a "$PLUGIN_SOCK")" 700
+expect_eq "docker volume create -d" "$(docker_ volume create -d "$PLUGIN" shared)" "shared"
+expect_eq "a strata volume" "$(S volume ls --format '{{.Name}} {{.Driver}}')" "shared local"
+expect_eq "docker lists it under the plugin" "$(docker_ volume ls --format '{{.Driver}} {{.Name}}')" "$PLUGIN shared"
+docker_ run --rm --network none -v shared:/data app:1 sh -c 'echo from docker >/data/note'
+expect_eq "docker's container wrote into strata's volume" "$(S run --rm -v shared:/data bb:1 cat /data/note)" "from docker"
+docker_ run -d --name vc --network none -v shared:/data app:1 sleep 1000 >/dev/null
+expect_eq "in use by docker's container" "$(S volume inspect shared --format '{{json .UsedBy}}' | grep -c '"docker:')" 1
+expect_error "strata will not remove it meanwhile" "in use by container docker:" S volume rm shared
+expect_ok "strata's fsck knows docker's users are not its own" S fsck
+docker_ rm -f vc >/dev/null
+expect_eq "released when docker's container goes" "$(S volume inspect shared --format '{{json .UsedBy}}')" "[]"
+before=$(S volume ls --json)
+expect_eq "malformed JSON: refused with Docker's error shape" \
+  "$(curl -s -w ' %{http_code}' --unix-socket "$PLUGIN_SOCK" -X POST -d '{"Name": 3' http://plugin/VolumeDriver.Create)" \
+  '{"Err":"the request body is not a JSON object"} 400'
+expect_eq "a request without a name" \
+  "$(curl -s -w ' %{http_code}' --unix-socket "$PLUGIN_SOCK" -X POST -d '{"Name": 3}' http://plugin/VolumeDriver.Remove)" \
+  '{"Err":"the request has no string Name"} 400'
+expect_eq "a bad volume name" "$(curl -s --unix-socket "$PLUGIN_SOCK" -X POST -d '{"Name": "../etc"}' http://plugin/VolumeDriver.Create | grep -c 'volume name')" 1
+expect_eq "volumes unchanged" "$(S volume ls --json)" "$before"
+expect_ok "docker volume rm" docker_ volume rm shared
+expect_eq "gone from strata too" "$(S volume ls -q)" ""
 finish

@@ -14,7 +14,7 @@ namespace strata::cli {
 namespace {
 
 struct CreateArgs {
-  std::string name, workdir, user, entrypoint, runtime = "runc", driver;
+  std::string name, workdir, user, entrypoint, runtime = "runc", driver, volume_driver;
   std::vector<std::string> volumes, mounts, env, security_opts;
   bool remove = false, detach = false, interactive = false, tty = false, privileged = false, verify = false;
 };
@@ -30,6 +30,8 @@ void AddCreateFlags(CLI::App* cmd, CreateArgs& a) {
   repeatable("-v,--volume", a.volumes, "NAME:/path[:ro] (a named volume) or /host:/path[:ro] (a bind mount)");
   repeatable("--mount", a.mounts, "type=volume|bind,source=...,target=...[,readonly]");
   repeatable("-e,--env", a.env, "KEY=VALUE (or KEY: the caller's value)");
+  cmd->add_option("--volume-driver", a.volume_driver,
+                  "driver of the volumes -v makes (a Docker volume plugin's name; default local)");
   cmd->add_option("-w,--workdir", a.workdir, "working directory in the container");
   cmd->add_option("-u,--user", a.user, "user[:group] to run as");
   cmd->add_option("--entrypoint", a.entrypoint, "overrides the image's ENTRYPOINT");
@@ -73,6 +75,7 @@ ContainerInfo Create(Context& ctx, const CreateArgs& a, const std::vector<std::s
   }
   for (const auto& v : a.volumes) config.mounts.push_back(Check(ParseVolumeFlag(v), failure));
   for (const auto& m : a.mounts) config.mounts.push_back(Check(ParseMountFlag(m), failure));
+  config.volume_driver = a.volume_driver;
   return Check(ctx.OpenContainers().Create(config), failure);
 }
 

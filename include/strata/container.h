@@ -37,6 +37,7 @@ struct ContainerConfig {
   std::string working_dir{};              // overrides the image's when not ""
   std::string user{};                     // overrides the image's when not ""
   std::vector<MountRequest> mounts{};
+  std::string volume_driver{};  // --volume-driver: of the volumes this creates ("" for local)
   // Docker's hardening and its ways out (strata/runtime.h, RunSpec).
   bool seccomp = true;             // false: --security-opt seccomp=unconfined
   bool no_new_privileges = false;  // --security-opt no-new-privileges

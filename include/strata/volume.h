@@ -51,6 +51,13 @@ std::string ToJson(const std::vector<VolumeInfo>& volumes);
 // The built-in driver: a directory per volume under <root>/volumes/<name>/_data.
 std::unique_ptr<VolumeDriver> MakeLocalVolumeDriver(const std::string& volumes_dir);
 
+// A Docker volume plugin named `name` (its protocol over its unix socket),
+// found where Docker finds it: /run/docker/plugins/NAME.sock (or
+// NAME/NAME.sock), or NAME.spec / NAME.json in /etc/docker/plugins or
+// /usr/lib/docker/plugins. Activated (it must say it is a volume driver).
+// Volumes uses one by itself for a driver name it has no driver for.
+Result<std::unique_ptr<VolumeDriver>> MakePluginVolumeDriver(const std::string& name);
+
 struct VolumeCreateOptions {
   std::string driver = "local";
   std::map<std::string, std::string> labels{};

@@ -158,6 +158,7 @@ struct Containers::Impl {
           return Status::NotFound("bind mount source " + m.source + " does not exist");
       } else {
         VolumeCreateOptions options;
+        if (!config.volume_driver.empty()) options.driver = config.volume_driver;
         if (m.source.empty()) {
           m.source = RandomHex(32);
           options.anonymous = true;

@@ -58,9 +58,13 @@ struct Volumes::Impl {
   std::string RecordPath(const std::string& name) const { return dir + "/.records/" + name + ".json"; }
   Result<FileLock> Lock() const { return FileLock::Acquire(dir + "/.lock", "volumes of " + dir); }
 
+  // A registered driver, or else a Docker volume plugin of that name (registered once found).
   Result<VolumeDriver*> Driver(const std::string& name) {
     auto it = drivers.find(name);
-    if (it == drivers.end()) return Status::NotFound("no such volume driver: " + name);
+    if (it == drivers.end()) {
+      ASSIGN_OR_RETURN(auto plugin, MakePluginVolumeDriver(name));
+      it = drivers.emplace(name, std::move(plugin)).first;
+    }
     return it->second.get();
   }
   // The record, or nothing when there is no such volume.

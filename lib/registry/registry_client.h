@@ -11,9 +11,9 @@
 #include <string>
 
 #include "registry/credentials.h"
-#include "registry/http_client.h"
 #include "registry/registry_ref.h"
 #include "strata/registry.h"
+#include "util/http_client.h"
 
 namespace strata {
 

@@ -20,7 +20,10 @@ dockerd_pid=$!
 PLUGIN=strata-e2e-$$  # Docker finds plugins in /run/docker/plugins only: a name of this run's
 PLUGIN_SOCK=/run/docker/plugins/$PLUGIN.sock
 plugin_pid=
+fakes=()
 stop_docker() {
+  for f in "${fakes[@]}"; do kill "$f" 2>/dev/null; done
+  rm -f /run/docker/plugins/"$PLUGIN"-*.sock
   docker_ rm -f vc >/dev/null 2>&1
   kill "$dockerd_pid" 2>/dev/null && wait "$dockerd_pid" 2>/dev/null
   [ -z "$plugin_pid" ] || { kill "$plugin_pid" 2>/dev/null; wait "$plugin_pid" 2>/dev/null; }
@@ -116,4 +119,37 @@ expect_eq "a bad volume name" "$(curl -s --unix-socket "$PLUGIN_SOCK" -X POST -d
 expect_eq "volumes unchanged" "$(S volume ls --json)" "$before"
 expect_ok "docker volume rm" docker_ volume rm shared
 expect_eq "gone from strata too" "$(S volume ls -q)" ""
+
+# --- strata as a client of Docker volume plugins (here: another store's strata volume-plugin) ---
+C() { STRATA_ROOT=$WORK/client "$STRATA" "$@"; }
+C import -q "$WORK/rootfs.tar" bb:1 >/dev/null
+expect_eq "volume create -d PLUGIN" "$(C volume create -d "$PLUGIN" remote1)" "remote1"
+expect_eq "the client's record names the plugin" "$(C volume ls --format '{{.Name}} {{.Driver}}')" "remote1 $PLUGIN"
+expect_eq "the data lives with the plugin" "$(S volume ls -q)" "remote1"
+expect_eq "run --volume-driver makes the volume with the plugin" \
+  "$(C run --rm --volume-driver "$PLUGIN" -v remote2:/data bb:1 sh -c 'echo via plugin >/data/f; cat /data/f')" "via plugin"
+expect_eq "and the plugin's store has the file" "$(cat "$(S volume inspect remote2 --format '{{.Mountpoint}}')/f")" "via plugin"
+expect_eq "unmounted after the run" "$(S volume inspect remote2 --format '{{json .UsedBy}}')" "[]"
+expect_ok "volume rm through the plugin" C volume rm remote1
+expect_eq "removed at the plugin" "$(S volume ls -q)" "remote2"
+expect_error "an unknown driver" "no such volume driver: nosuch (not built in, and no Docker volume plugin" \
+  C volume create -d nosuch v1
+# Plugins that misbehave: clear errors, nothing left behind.
+for mode in notvolume garbage relative refuses; do
+  python3 "$(dirname "$0")/fake_volume_plugin.py" "/run/docker/plugins/$PLUGIN-$mode.sock" $mode &
+  fakes+=($!)
+done
+for _ in $(seq 50); do [ -S "/run/docker/plugins/$PLUGIN-refuses.sock" ] && break; sleep 0.1; done
+sleep 0.3
+before=$(C volume ls --json; C ps -a --json)
+expect_error "a plugin that is no volume driver" "plugin $PLUGIN-notvolume is not a volume driver" \
+  C volume create -d "$PLUGIN-notvolume" v1
+expect_error "a plugin that answers garbage" "VolumeDriver.Create: malformed answer (not a JSON object)" \
+  C volume create -d "$PLUGIN-garbage" v1
+expect_error "a plugin's own error, named" "volume plugin $PLUGIN-refuses: quota exceeded" \
+  C volume create -d "$PLUGIN-refuses" v1
+expect_error "a mountpoint that is not absolute" "Mountpoint '../../etc' is not an absolute path" \
+  C run --rm --volume-driver "$PLUGIN-relative" -v v2:/data bb:1 true
+C volume rm v2 >/dev/null 2>&1  # made before the mount failed, as docker would have it
+expect_eq "no volume or container left behind" "$(C volume ls --json; C ps -a --json)" "$before"
 finish

@@ -1,6 +1,6 @@
 // HttpClient: one HTTP exchange at a time over libcurl, for the registry
-// client. HTTPS verifies the server against the system's CAs (or the given
-// ones); a response body is either kept (up to a limit) or streamed to a sink.
+// client and Docker's plugins (over a unix socket). HTTPS verifies the server against the system's CAs (or
+// the given ones); a response body is either kept (up to a limit) or streamed to a sink.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +22,7 @@ struct TlsOptions {
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
+  std::string unix_socket;           // connect here instead of the URL's host (Docker's plugins)
   std::vector<std::string> headers;  // "Name: value"
   std::string body;                  // sent as is (PUT, POST, PATCH)
   int body_fd = -1;                  // or a file, from its current offset, `body_size` bytes

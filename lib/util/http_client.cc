@@ -1,4 +1,4 @@
-#include "registry/http_client.h"
+#include "util/http_client.h"
 
 #include <curl/curl.h>
 #include <unistd.h>
@@ -116,6 +116,8 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& request) {
   char error[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  if (!request.unix_socket.empty())
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, request.unix_socket.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

@@ -6,8 +6,11 @@
 // An active snapshot is a writable upper directory over its parent's layers;
 // a view is the same, read-only. Mounts are what containerd performs itself:
 // a kernel overlay mount of the parent chain's metadata tree over the blob
-// directory (the kernel path) with the snapshot's upper, or a bind mount for
-// a snapshot with no parent.
+// directory (the kernel path) with the snapshot's upper; without the kernel
+// path, a bind mount of the snapshot's own strata-fuse mount (made when the
+// snapshot is, or when its mounts are asked for after a restart, and
+// unmounted before a commit or a removal); a bind mount of the snapshot's
+// directory for a snapshot with no parent.
 //
 //   auto snapshots = strata::Snapshotter::Open(*store);
 //   auto mounts = (*snapshots)->Prepare("extract-1", "", {});
@@ -26,6 +29,7 @@
 
 #include "strata/status.h"
 #include "strata/store.h"
+#include "strata/union_mount.h"
 
 namespace strata {
 
@@ -53,11 +57,18 @@ struct SnapshotUsage {
   int64_t inodes = 0;  // files, directories and links
 };
 
+struct SnapshotterOptions {
+  // Which mounts containerd is given: kAuto is the kernel path where
+  // KernelDriverUsable() says so, FUSE otherwise.
+  MountDriver driver = MountDriver::kAuto;
+};
+
 class Snapshotter {
  public:
   // The snapshots of `store` (under <root>/snapshots); refused with kInUse
   // while another process has them open.
-  static Result<std::unique_ptr<Snapshotter>> Open(Store& store);
+  static Result<std::unique_ptr<Snapshotter>> Open(Store& store, const SnapshotterOptions& options = {});
+  MountDriver driver() const;  // kKernel or kFuse, as chosen at Open
   ~Snapshotter();
   Snapshotter(const Snapshotter&) = delete;
   Snapshotter& operator=(const Snapshotter&) = delete;

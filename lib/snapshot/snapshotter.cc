@@ -5,7 +5,10 @@
 //   snapshots/lock            held by the process that has them open
 //   snapshots/records/<n>.json  one snapshot (written atomically)
 //   snapshots/<n>/fs, work    an active snapshot's upper and work directories
+//   snapshots/<n>/merged      the FUSE driver's mount of the snapshot (bound by containerd)
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -115,7 +118,8 @@ const char* SnapshotKindName(SnapshotKind kind) {
 
 struct Snapshotter::Impl {
   Store& store;
-  std::string dir;  // <root>/snapshots
+  MountDriver driver;  // kKernel or kFuse
+  std::string dir;     // <root>/snapshots
   FileLock lock;
   std::map<std::string, Record> records;  // by key or name
   uint64_t next_number = 1;
@@ -149,13 +153,20 @@ struct Snapshotter::Impl {
     if (layer.empty()) {
       return std::vector<SnapshotMount>{{"bind", base + "/fs", {writable ? "rw" : "ro", "rbind"}}};
     }
-    ASSIGN_OR_RETURN(std::string meta, store.MetaTree(layer));
-    const std::string blobs = store.BlobDir();
-    for (const std::string& path : {meta, blobs, base}) {
+    for (const std::string& path : {store.root(), base}) {
       if (path.find_first_of(":,") != std::string::npos)
         return Status::InvalidArgument("store path " + path +
-                                       " has ':' or ',', which overlay options cannot carry");
+                                       " has ':' or ',', which mount options cannot carry");
     }
+    if (driver == MountDriver::kFuse) {
+      // strata-fuse mounted here and bound by containerd. (Not a fuse3.strata-fuse
+      // mount through mount.fuse3: containerd 1.6's shim reaps its helpers'
+      // children, and such mounts fail there with ECHILD.)
+      RETURN_IF_ERROR(EnsureFuseMount(r, layer));
+      return std::vector<SnapshotMount>{{"bind", base + "/merged", {writable ? "rw" : "ro", "rbind"}}};
+    }
+    ASSIGN_OR_RETURN(std::string meta, store.MetaTree(layer));
+    const std::string blobs = store.BlobDir();
     // The chain's metadata tree over the blob directory (a data-only layer).
     std::vector<std::string> options;
     if (writable) {
@@ -165,6 +176,40 @@ struct Snapshotter::Impl {
     options.push_back("metacopy=on");
     options.push_back("redirect_dir=on");
     return std::vector<SnapshotMount>{{"overlay", "overlay", options}};
+  }
+
+  static bool Mounted(const std::string& base) {
+    struct stat dir, merged;
+    if (::stat(base.c_str(), &dir) != 0) return false;
+    if (::stat((base + "/merged").c_str(), &merged) != 0) return errno == ENOTCONN;  // a daemon that died
+    return merged.st_dev != dir.st_dev;
+  }
+
+  Status EnsureFuseMount(const Record& r, const std::string& layer) {
+    const std::string base = SnapshotDir(r.number);
+    if (Mounted(base)) return Status::OK();
+    RETURN_IF_ERROR(MakeDirs(base + "/merged"));
+    UnionMountSpec spec;
+    spec.store_root = store.root();
+    spec.top_layer = layer;
+    if (r.info.kind == SnapshotKind::kActive) {
+      spec.upper_dir = base + "/fs";
+      spec.work_dir = base + "/work";
+    }
+    spec.mountpoint = base + "/merged";
+    spec.allow_other = true;  // the container's processes may be any user
+    spec.driver = MountDriver::kFuse;
+    spec.lock_file = base + "/lock";
+    return MountUnion(spec);
+  }
+
+  // Before a snapshot's upper is read or its directory removed.
+  static Status ReleaseFuseMount(const std::string& base) {
+    if (!Mounted(base)) return Status::OK();
+    if (Status st = UnmountUnion(base + "/merged"); !st.ok()) {
+      if (::umount2((base + "/merged").c_str(), MNT_DETACH) != 0) return st;  // a dead daemon's
+    }
+    return Status::OK();
   }
 
   Result<std::vector<SnapshotMount>> Create(SnapshotKind kind, const std::string& key,
@@ -207,11 +252,15 @@ struct Snapshotter::Impl {
 Snapshotter::Snapshotter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Snapshotter::~Snapshotter() = default;
 
-Result<std::unique_ptr<Snapshotter>> Snapshotter::Open(Store& store) {
+Result<std::unique_ptr<Snapshotter>> Snapshotter::Open(Store& store, const SnapshotterOptions& options) {
+  MountDriver driver = options.driver;
+  if (driver == MountDriver::kAuto)
+    driver = KernelDriverUsable().ok() ? MountDriver::kKernel : MountDriver::kFuse;
+  if (driver == MountDriver::kKernel) RETURN_IF_ERROR(KernelDriverUsable());
   const std::string dir = store.root() + "/snapshots";
   RETURN_IF_ERROR(MakePrivateDir(dir + "/records"));
   ASSIGN_OR_RETURN(FileLock lock, FileLock::TryAcquire(dir + "/lock", "snapshots of " + store.root()));
-  auto impl = std::unique_ptr<Impl>(new Impl{store, dir, std::move(lock), {}, 1});
+  auto impl = std::unique_ptr<Impl>(new Impl{store, driver, dir, std::move(lock), {}, 1});
   ASSIGN_OR_RETURN(auto names, ListDir(dir + "/records"));
   for (const auto& name : names) {
     const std::string path = dir + "/records/" + name;
@@ -222,6 +271,10 @@ Result<std::unique_ptr<Snapshotter>> Snapshotter::Open(Store& store) {
     impl->records[r.info.name] = std::move(r);
   }
   return std::unique_ptr<Snapshotter>(new Snapshotter(std::move(impl)));
+}
+
+MountDriver Snapshotter::driver() const {
+  return impl_->driver;
 }
 
 Result<std::vector<SnapshotMount>> Snapshotter::Prepare(const std::string& key, const std::string& parent,
@@ -253,6 +306,7 @@ Status Snapshotter::Commit(const std::string& name, const std::string& key,
   const Record active = *found;
   ASSIGN_OR_RETURN(std::string parent_layer, impl_->ParentLayer(active.info.parent));
   const std::string base = impl_->SnapshotDir(active.number);
+  RETURN_IF_ERROR(Impl::ReleaseFuseMount(base));
   ASSIGN_OR_RETURN(LayerInfo layer, impl_->store.CommitLayer(parent_layer, base + "/fs", ""));
   RETURN_IF_ERROR(impl_->store.HoldLayer({layer.id, Impl::Holder(name), "containerd snapshot " + name}));
   Record committed;
@@ -279,6 +333,7 @@ Status Snapshotter::Remove(const std::string& key) {
       return Status::InUse("snapshot " + key + " has children (" + other + "): remove them first");
   }
   const Record r = *found;
+  RETURN_IF_ERROR(Impl::ReleaseFuseMount(impl_->SnapshotDir(r.number)));
   RETURN_IF_ERROR(RemoveAll(impl_->RecordPath(r.number)));
   impl_->records.erase(key);
   if (r.info.kind == SnapshotKind::kCommitted) {
@@ -354,7 +409,9 @@ Status Snapshotter::Cleanup() {
   for (const auto& [key, r] : impl_->records) owned.insert(std::to_string(r.number));
   ASSIGN_OR_RETURN(auto names, ListDir(impl_->dir));
   for (const auto& name : names) {
-    if (!owned.count(name)) RETURN_IF_ERROR(RemoveAll(impl_->dir + "/" + name));
+    if (owned.count(name)) continue;
+    RETURN_IF_ERROR(Impl::ReleaseFuseMount(impl_->dir + "/" + name));
+    RETURN_IF_ERROR(RemoveAll(impl_->dir + "/" + name));
   }
   ASSIGN_OR_RETURN(auto files, ListDir(impl_->dir + "/records"));
   for (const auto& name : files) {

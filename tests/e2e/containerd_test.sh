@@ -5,6 +5,8 @@
 # containers on them with runc, lists, measures and removes snapshots, gets
 # clear errors for bad requests, survives restarts of both daemons, and its
 # garbage collection removes the snapshots and then strata's layers.
+# STRATA_SNAPSHOTTER_DRIVER=fuse runs it all over strata-fuse mounts instead
+# of the kernel path.
 source "$(dirname "$0")/lib.sh"
 for tool in containerd ctr containerd-shim-runc-v2 runc umoci; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed"; exit 1; }
@@ -29,7 +31,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 TOML
 pids=()
 start_snapshotter() {
-  STRATA_ROOT=$SNAP_ROOT "$SNAPSHOTTER" --address "$C/strata.sock" 2>>"$C/snapshotter.log" &
+  STRATA_ROOT=$SNAP_ROOT "$SNAPSHOTTER" --driver "${STRATA_SNAPSHOTTER_DRIVER:-auto}" --address "$C/strata.sock" \
+    2>>"$C/snapshotter.log" &
   snap_pid=$!
   for _ in $(seq 50); do [ -S "$C/strata.sock" ] && break; sleep 0.1; done
 }
@@ -56,6 +59,7 @@ start_snapshotter
 start_containerd
 expect_ok "containerd lists the strata snapshotter" ctr_ plugins ls
 expect_eq "as a proxy plugin that is ok" "$(grep -cE 'io.containerd.snapshotter.v1 +strata .* ok' "$WORK/out")" 1
+expect_eq "with the mounts asked for" "$(grep -c "(${STRATA_SNAPSHOTTER_DRIVER:-kernel} mounts)" "$C/snapshotter.log")" 1
 
 # An image strata made (saved), and one it did not (umoci's).
 busybox_rootfs "$WORK/rootfs"

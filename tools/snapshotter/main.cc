@@ -22,7 +22,8 @@
 namespace {
 
 int Usage() {
-  std::fprintf(stderr, "usage: strata-snapshotter [--root DIR] --address SOCKET\n");
+  std::fprintf(stderr,
+               "usage: strata-snapshotter [--root DIR] [--driver auto|kernel|fuse] --address SOCKET\n");
   return 2;
 }
 
@@ -35,11 +36,11 @@ int Usage() {
 
 int main(int argc, char** argv) {
   const char* env_root = std::getenv("STRATA_ROOT");
-  std::string root = env_root && *env_root ? env_root : strata::kDefaultRoot, address;
+  std::string root = env_root && *env_root ? env_root : strata::kDefaultRoot, address, driver = "auto";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--root" || arg == "--address") && i + 1 < argc) {
-      (arg == "--root" ? root : address) = argv[++i];
+    if ((arg == "--root" || arg == "--address" || arg == "--driver") && i + 1 < argc) {
+      (arg == "--root" ? root : arg == "--address" ? address : driver) = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
       Usage();
       return 0;
@@ -58,7 +59,11 @@ int main(int argc, char** argv) {
 
   auto store = strata::Store::Open(root);
   if (!store.ok()) Die(store.status().message());
-  auto snapshots = strata::Snapshotter::Open(**store);
+  strata::SnapshotterOptions options;
+  auto parsed = strata::ParseMountDriver(driver);
+  if (!parsed.ok()) Die(parsed.status().message());
+  options.driver = *parsed;
+  auto snapshots = strata::Snapshotter::Open(**store, options);
   if (!snapshots.ok()) Die(snapshots.status().message());
 
   struct stat st;
@@ -74,7 +79,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ::umask(old_mask);
   if (!server) Die("cannot listen on " + address);
-  std::fprintf(stderr, "strata-snapshotter: serving %s on %s\n", root.c_str(), address.c_str());
+  std::fprintf(stderr, "strata-snapshotter: serving %s on %s (%s mounts)\n", root.c_str(), address.c_str(),
+               strata::MountDriverName((*snapshots)->driver()));
 
   int signal = 0;
   sigwait(&stop, &signal);

@@ -30,7 +30,8 @@ std::vector<std::string> Names(const Result<std::vector<SnapshotInfo>>& infos) {
 
 }  // namespace
 
-TEST_CASE("snapshots: prepare, commit to a held layer, views, removal, as containerd expects") {
+// [root]: the kernel path's metadata trees carry trusted.* xattrs.
+TEST_CASE("snapshots: prepare, commit to a held layer, views, removal, as containerd expects", "[root]") {
   TempDir tmp;
   auto store = OpenTestStore(tmp);
   auto opened = Snapshotter::Open(*store);

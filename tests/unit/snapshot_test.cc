@@ -20,6 +20,13 @@ std::string Joined(const std::vector<std::string>& v) {
   return out;
 }
 
+std::vector<std::string> ListDirNames(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::vector<std::string> Names(const Result<std::vector<SnapshotInfo>>& infos) {
   std::vector<std::string> out;
   if (infos.ok())
@@ -163,4 +170,37 @@ TEST_CASE("snapshots: the mounts given to containerd mount, and a commit takes t
   CHECK(ReadBytes(target + "/etc/hostname") == "base\n");
   CHECK_FALSE(fs::exists(target + "/etc/gone"));
   CHECK(::umount(target.c_str()) == 0);
+}
+
+TEST_CASE("snapshots: bad requests are refused by name, and leave nothing behind") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  auto sn = Snapshotter::Open(*store, {.driver = MountDriver::kKernel});
+  if (!sn.ok()) {
+    // Not root: the kernel path is refused when asked for by name, and that is the check here.
+    CHECK_THAT(sn.status().message(), Catch::Contains("kernel"));
+    return;
+  }
+  const std::string big(5000, 'x');
+  CHECK((*sn)->Prepare("", "", {}).status().code() == Code::kInvalidArgument);
+  CHECK((*sn)->Prepare(big, "", {}).status().code() == Code::kInvalidArgument);
+  auto huge_label = (*sn)->Prepare("k", "", {{"a", big}});
+  CHECK(huge_label.status().code() == Code::kInvalidArgument);
+  CHECK_THAT(huge_label.status().message(), Catch::Contains("exceed 4096 bytes"));
+  REQUIRE((*sn)->Prepare("k", "", {}).ok());
+  CHECK((*sn)->Commit("", "k", {}).code() == Code::kInvalidArgument);
+  CHECK((*sn)->Commit("c", "nope", {}).code() == Code::kNotFound);
+  CHECK((*sn)->Commit("c", "k", {{"a", big}}).code() == Code::kInvalidArgument);
+  SnapshotInfo info;
+  info.name = "k";
+  info.labels = {{"a", big}};
+  CHECK((*sn)->Update(info, {}).status().code() == Code::kInvalidArgument);
+  CHECK((*sn)->List({""}).status().code() == Code::kInvalidArgument);
+  CHECK((*sn)->List({R"(labels."unclosed)"}).status().code() == Code::kInvalidArgument);
+  // Only the one good snapshot exists, and no layer was made.
+  CHECK(Names((*sn)->List({})) == std::vector<std::string>{"k"});
+  CHECK(store->ListLayers()->empty());
+  REQUIRE((*sn)->Remove("k").ok());
+  auto left = ListDirNames(store->root() + "/snapshots");
+  CHECK(left == std::vector<std::string>{"lock", "records"});
 }

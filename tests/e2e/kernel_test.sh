@@ -126,6 +126,10 @@ expect_eq "the store's config chose FUSE" "$(on_kernel "$mnt")" fuse
 S umount "$mnt"
 echo '{"driver": "nfs"}' >"$STRATA_ROOT/config.json"
 expect_error "a bad store config" "config.json: unknown mount driver nfs" env -u STRATA_DRIVER "$STRATA" mount bb:1 "$mnt"
+echo 'driver: fuse' >"$STRATA_ROOT/config.json"
+expect_error "a store config that is not JSON" "config.json is not a JSON object" env -u STRATA_DRIVER "$STRATA" mount bb:1 "$mnt"
+echo '{"driver": 5}' >"$STRATA_ROOT/config.json"
+expect_error "a driver that is not a string" "config.json: driver is not a string" env -u STRATA_DRIVER "$STRATA" mount bb:1 "$mnt"
 rm "$STRATA_ROOT/config.json"
 expect_error "verify is FUSE's" "FUSE driver" S mount --driver kernel --verify bb:1 "$mnt"
 
@@ -135,4 +139,14 @@ expect_eq "a mounted image has its tree" "$(test -d "$STRATA_ROOT/meta/$top" && 
 S rmi pc:a >/dev/null
 expect_eq "a removed image's tree is gone" "$(test -e "$STRATA_ROOT/meta/$top" && echo left)" ""
 expect_ok "fsck at the end" S fsck
+# --- an upper with a metacopy file whose lower file is missing (a damaged store) ---
+S create --name damaged bb:1 true >/dev/null
+up=$STRATA_ROOT/containers/$(S ps -a --format '{{.Name}} {{.Id}}' | awk '$1=="damaged" {print $2}')
+truncate -s 100 "$up/upper/ghost" && setfattr -n trusted.overlay.metacopy "$up/upper/ghost"
+mkdir -p "$up/work/work"  # as the kernel leaves it
+expect_error "commit refuses it, naming the file" "metacopy file ghost has no lower file" S commit damaged d:1
+expect_error "the FUSE path refuses to mount it" "a metacopy file with no lower file at ghost" \
+  S mount --driver fuse damaged "$mnt"
+expect_eq "and mounts nothing" "$(grep -c " $mnt " /proc/mounts)" 0
+expect_ok "rm still removes it" S rm damaged
 finish

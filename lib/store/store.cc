@@ -375,18 +375,10 @@ Status Store::HoldLayer(const LayerHold& hold) {
 }
 
 Result<std::vector<std::string>> Store::ReleaseLayer(const std::string& layer_id, const std::string& holder) {
-  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
-  Catalog::Transaction txn(*impl_->catalog);
-  RETURN_IF_ERROR(txn.status());
-  RETURN_IF_ERROR(impl_->catalog->DeleteLayerHold(layer_id, holder));
-  ASSIGN_OR_RETURN(auto row, impl_->catalog->FindLayer(layer_id));
-  Impl::Garbage garbage;
-  if (row) {
-    ASSIGN_OR_RETURN(garbage, impl_->CollectLayers({layer_id}));
-  }
-  RETURN_IF_ERROR(txn.Commit());
-  impl_->RemoveGarbage(garbage);
-  return garbage.layers;
+  return impl_->RemoveLayersIfUnused([&]() -> Result<std::vector<std::string>> {
+    RETURN_IF_ERROR(impl_->catalog->DeleteLayerHold(layer_id, holder));
+    return std::vector<std::string>{layer_id};
+  });
 }
 
 Result<std::vector<LayerHold>> Store::ListLayerHolds() {

@@ -55,15 +55,19 @@ Result<std::vector<std::string>> Store::ListBuildCache() {
   return impl_->catalog->CacheLayers();
 }
 
-Result<std::vector<std::string>> Store::PruneBuildCache() {
-  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
-  Catalog::Transaction txn(*impl_->catalog);
+Result<std::vector<std::string>> Store::Impl::RemoveLayersIfUnused(const CandidatesFn& candidates) {
+  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(root));
+  Catalog::Transaction txn(*catalog);
   RETURN_IF_ERROR(txn.status());
-  ASSIGN_OR_RETURN(auto cached, impl_->catalog->DeleteCacheEntries());
-  ASSIGN_OR_RETURN(Impl::Garbage garbage, impl_->CollectLayers(std::move(cached)));
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, candidates());
+  ASSIGN_OR_RETURN(Garbage garbage, CollectLayers(std::move(ids)));
   RETURN_IF_ERROR(txn.Commit());
-  impl_->RemoveGarbage(garbage);
+  RemoveGarbage(garbage);
   return garbage.layers;
+}
+
+Result<std::vector<std::string>> Store::PruneBuildCache() {
+  return impl_->RemoveLayersIfUnused([&] { return impl_->catalog->DeleteCacheEntries(); });
 }
 
 Result<std::vector<LayerInfo>> Store::UnusedLayers() {
@@ -77,16 +81,12 @@ Result<std::vector<LayerInfo>> Store::UnusedLayers() {
 }
 
 Result<std::vector<std::string>> Store::PruneUnusedLayers() {
-  ASSIGN_OR_RETURN(FileLock lock, AcquireStoreLock(impl_->root));
-  ASSIGN_OR_RETURN(auto unused, UnusedLayers());
-  std::vector<std::string> ids;
-  for (const auto& l : unused) ids.push_back(l.id);
-  Catalog::Transaction txn(*impl_->catalog);
-  RETURN_IF_ERROR(txn.status());
-  ASSIGN_OR_RETURN(Impl::Garbage garbage, impl_->CollectLayers(std::move(ids)));
-  RETURN_IF_ERROR(txn.Commit());
-  impl_->RemoveGarbage(garbage);
-  return garbage.layers;
+  return impl_->RemoveLayersIfUnused([&]() -> Result<std::vector<std::string>> {
+    ASSIGN_OR_RETURN(auto unused, UnusedLayers());
+    std::vector<std::string> ids;
+    for (const auto& l : unused) ids.push_back(l.id);
+    return ids;
+  });
 }
 
 Result<Store::Impl::Garbage> Store::Impl::CollectLayers(std::vector<std::string> candidates) {

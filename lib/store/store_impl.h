@@ -82,6 +82,11 @@ struct Store::Impl {
   // Inside a transaction: drops `candidates` and then their parents from the
   // catalog, as long as nothing uses them (store_build.cc).
   Result<Garbage> CollectLayers(std::vector<std::string> candidates);
+  // Under the lock and in one transaction: `candidates` (which may change the
+  // catalog first) and then their parents, removed as long as nothing uses
+  // them; returns the layers removed.
+  using CandidatesFn = std::function<Result<std::vector<std::string>>()>;
+  Result<std::vector<std::string>> RemoveLayersIfUnused(const CandidatesFn& candidates);
   void RemoveGarbage(const Garbage& garbage);  // after the commit
   // fsck (store_fsck.cc): the check, then (with --repair) acting on what it found.
   Status FsckCheck(Store& store, FsckReport& report, FsckFindings& found);

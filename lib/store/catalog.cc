@@ -383,6 +383,16 @@ Result<std::vector<std::string>> Catalog::IdsWithPrefix(const std::string& table
   return out;
 }
 
+// Rows of (id, holder, description): image and layer holds alike.
+Result<std::vector<Catalog::HoldRow>> HoldRows(Stmt& s) {
+  std::vector<Catalog::HoldRow> out;
+  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
+    out.push_back({s.Text(0), s.Text(1), s.Text(2)});
+    return Status::OK();
+  }));
+  return out;
+}
+
 Status Catalog::InsertHold(const std::string& image_id, const std::string& holder,
                            const std::string& description) {
   return Stmt(db_, "INSERT OR REPLACE INTO image_holds VALUES(?,?,?)")
@@ -401,12 +411,7 @@ Result<std::vector<Catalog::HoldRow>> Catalog::Holds(const std::string& image_id
                   ? "SELECT image_id, holder, description FROM image_holds ORDER BY image_id, holder"
                   : "SELECT image_id, holder, description FROM image_holds WHERE image_id=? ORDER BY holder");
   if (!image_id.empty()) s.Bind(image_id);
-  std::vector<HoldRow> out;
-  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
-    out.push_back({s.Text(0), s.Text(1), s.Text(2)});
-    return Status::OK();
-  }));
-  return out;
+  return HoldRows(s);
 }
 
 Status Catalog::InsertLayerHold(const std::string& layer_id, const std::string& holder,
@@ -424,12 +429,7 @@ Status Catalog::DeleteLayerHold(const std::string& layer_id, const std::string& 
 
 Result<std::vector<Catalog::HoldRow>> Catalog::LayerHolds() {
   Stmt s(db_, "SELECT layer_id, holder, description FROM layer_holds ORDER BY layer_id, holder");
-  std::vector<HoldRow> out;
-  RETURN_IF_ERROR(ForEachRow(s, [&]() -> Status {
-    out.push_back({s.Text(0), s.Text(1), s.Text(2)});
-    return Status::OK();
-  }));
-  return out;
+  return HoldRows(s);
 }
 
 Result<int> Catalog::FormatVersion() {

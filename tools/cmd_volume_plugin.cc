@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -155,6 +156,8 @@ void AddVolumePluginCommand(CLI::App& app, Context& ctx) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
+    const std::string dir = args->socket.substr(0, args->socket.rfind('/'));
+    if (!dir.empty()) std::filesystem::create_directories(dir);  // /run/docker/plugins before Docker made it
     struct stat st;
     if (::lstat(args->socket.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) Fail(args->socket + " exists and is not a socket");

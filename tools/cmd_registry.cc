@@ -23,20 +23,33 @@ class TransferDisplay {
 
   void operator()(const TransferEvent& e) {
     if (quiet_) return;
-    auto [it, added] = lines_.try_emplace(e.id, "");
-    if (added) order_.push_back(e.id);
-    std::string text = Describe(e);
+    Show(e.id, Describe(e));
+  }
+
+  // A pulled layer being made a strata layer (the store's "Extracting" events,
+  // named by the blob file, whose name is the digest), on its blob's line.
+  void Extracting(const ProgressEvent& e) {
+    if (quiet_ || e.action != "Extracting" || !lines_.count(e.id)) return;
+    std::string text = "Extracting";
+    if (e.total != 0)
+      text += " " + ProgressBar(e.done, e.total, 50) + " " + HumanSize(e.done) + "/" + HumanSize(e.total);
+    Show(e.id, text);
+  }
+
+ private:
+  void Show(const std::string& id, const std::string& text) {
+    auto [it, added] = lines_.try_emplace(id, "");
+    if (added) order_.push_back(id);
     if (text == it->second) return;
     const bool state_changed = StateOf(text) != StateOf(it->second);
     it->second = text;
     if (!tty_) {
-      if (state_changed) std::fprintf(stderr, "%s: %s\n", e.id.c_str(), StateOf(text).c_str());
+      if (state_changed) std::fprintf(stderr, "%s: %s\n", id.c_str(), StateOf(text).c_str());
       return;
     }
     Redraw();
   }
 
- private:
   static std::string StateOf(const std::string& text) { return text.substr(0, text.find(" [")); }
 
   std::string Describe(const TransferEvent& e) const {
@@ -118,14 +131,20 @@ void AddRegistryCommands(CLI::App& app, Context& ctx) {
       for (const auto& tag : Check(ListRegistryTags(pull_args->ref, options.registry))) {
         TransferDisplay display(pull_args->quiet, false);
         options.progress = [&display](const TransferEvent& e) { display(e); };
-        Image image = Check(Pull(ctx.OpenStore(), pull_args->ref + ":" + tag, options));
+        Store& store = ctx.OpenStore();
+        store.SetProgress([&display](const ProgressEvent& e) { display.Extracting(e); });
+        Image image = Check(Pull(store, pull_args->ref + ":" + tag, options));
+        store.SetProgress(nullptr);
         std::printf("%s\n", image.names.empty() ? image.id.c_str() : image.names.front().c_str());
       }
       return;
     }
     TransferDisplay display(pull_args->quiet, false);
     options.progress = [&display](const TransferEvent& e) { display(e); };
-    Image image = Check(Pull(ctx.OpenStore(), pull_args->ref, options));
+    Store& store = ctx.OpenStore();
+    store.SetProgress([&display](const ProgressEvent& e) { display.Extracting(e); });
+    Image image = Check(Pull(store, pull_args->ref, options));
+    store.SetProgress(nullptr);
     // Pinned by digest: named by it (as docker prints it); else by its tag.
     std::string name = image.names.empty() ? image.id : image.names.front();
     if (auto at = pull_args->ref.find('@'); at != std::string::npos) {

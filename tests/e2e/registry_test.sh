@@ -156,6 +156,8 @@ expect_ok "pull again after the registry is back" script -qefc "$STRATA pull $pr
 grep -q $'\033\\[3A' "$WORK/tty.out" && ok || fail "no lines redrawn in place: $(cat -v "$WORK/tty.out" | head -5)"
 grep -qE 'Downloading \[=+>? *\] [0-9.]+ ?[kM]B/[0-9.]+ ?MB' "$WORK/tty.out" && ok ||
   fail "no progress bar: $(cat -v "$WORK/tty.out" | head -5)"
+grep -qE 'Extracting \[=+>? *\] [0-9.]+ ?[kM]?B/[0-9.]+ ?MB' "$WORK/tty.out" && ok ||
+  fail "no extraction progress: $(tr '\r' '\n' <"$WORK/tty.out" | cat -v | grep -a Extract | head -3)"
 expect_eq "the last drawing: each layer pulled" \
   "$(tr '\r' '\n' <"$WORK/tty.out" | grep -a 'Pull complete' | tail -3 | sed 's/.*: //' | sort -u)" "Pull complete"
 grep -qi '^range: bytes=[1-9][0-9]*-$' "$WORK/proxy.log" && ok || fail "no Range request: $(cat "$WORK/proxy.log")"

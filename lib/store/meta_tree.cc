@@ -13,10 +13,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <map>
 #include <mutex>
-#include <string_view>
 #include <vector>
 
 #include "format/layer_merge.h"
@@ -59,14 +57,18 @@ class MetaWriter {
   // hardlinked files; then directories' special bits and times, deepest first
   // (making their entries changed their times).
   Status Write(const MergedTree& tree, const std::vector<LayerIndex>& layers) {
-      std::vector<Item> files;
+    struct Item {
+      std::string path;
+      const Entry* entry;  // its metadata (a hardlink's: its data entry's)
+    };
+    std::vector<Item> files;
     std::vector<std::pair<std::string, std::string>> links;            // (path, the file's first name)
     std::map<std::pair<size_t, std::string>, std::string> first_name;  // (layer, data path) -> path
     for (const auto& [key, ref] : tree.entries()) {
       std::string path(key);
       const Entry* e = ref.entry;
-      if (e->type == EntryType::kDirectory) {  // in order, from the root, before what they hold
-        RETURN_IF_ERROR(Other(root_fd_, path, path, *e));
+      if (e->type == EntryType::kDirectory) {
+        RETURN_IF_ERROR(Other(path, *e));
         continue;
       }
       if (e->type != EntryType::kRegular && e->type != EntryType::kHardlink) {
@@ -85,42 +87,19 @@ class MetaWriter {
         links.emplace_back(std::move(path), first->second);
       }
     }
-    // Work in chunks of one directory's entries, made through that
-    // directory's descriptor (no path walk per file), and ordered so that
-    // the cores work in different directories at once (a create takes its
-    // directory's lock).
-    std::stable_sort(files.begin(), files.end(),
-                     [](const Item& a, const Item& b) { return a.parent() < b.parent(); });
-    struct Chunk {
-      size_t begin, end;  // files[begin, end): one directory's
-    };
-    constexpr size_t kChunk = 256;
-    std::vector<std::vector<Chunk>> per_dir;
-    for (size_t i = 0; i < files.size();) {
-      size_t end = i;
-      while (end < files.size() && files[end].parent() == files[i].parent()) ++end;
-      per_dir.emplace_back();
-      for (size_t c = i; c < end; c += kChunk) per_dir.back().push_back({c, std::min(end, c + kChunk)});
-      i = end;
-    }
-    std::vector<Chunk> chunks;
-    for (size_t round = 0; chunks.size() < files.size() / kChunk + per_dir.size(); ++round) {
-      bool any = false;
-      for (const auto& dir : per_dir) {
-        if (round < dir.size()) {
-          chunks.push_back(dir[round]);
-          any = true;
-        }
-      }
-      if (!any) break;
-    }
     std::mutex failed_mu;
     Status failed;
-    ParallelFor(chunks.size(), [&](size_t c) {
-      Status st = WriteChunk(files, chunks[c].begin, chunks[c].end);
-      if (!st.ok()) {
-        std::lock_guard<std::mutex> lock(failed_mu);
-        if (failed.ok()) failed = st;
+    constexpr size_t kChunk = 256;
+    ParallelFor((files.size() + kChunk - 1) / kChunk, [&](size_t chunk) {
+      for (size_t i = chunk * kChunk; i < std::min(files.size(), (chunk + 1) * kChunk); ++i) {
+        const Item& f = files[i];
+        Status st =
+            f.entry->type == EntryType::kRegular ? Regular(f.path, *f.entry) : Other(f.path, *f.entry);
+        if (!st.ok()) {
+          std::lock_guard<std::mutex> lock(failed_mu);
+          if (failed.ok()) failed = st;
+          return;
+        }
       }
     });
     RETURN_IF_ERROR(failed);
@@ -138,29 +117,6 @@ class MetaWriter {
   }
 
  private:
-  struct Item {
-    std::string path;
-    const Entry* entry;  // its metadata (a hardlink's: its data entry's)
-    std::string_view parent() const {
-      const size_t slash = path.rfind('/');
-      return slash == std::string::npos ? std::string_view() : std::string_view(path).substr(0, slash);
-    }
-  };
-
-  // files[begin, end), all in one directory.
-  Status WriteChunk(const std::vector<Item>& files, size_t begin, size_t end) {
-    const std::string parent(files[begin].parent());
-    UniqueFd dir(::openat(root_fd_, At(parent), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir.valid()) return Failed("open", parent);
-    for (size_t i = begin; i < end; ++i) {
-      const Item& f = files[i];
-      const std::string name = parent.empty() ? f.path : f.path.substr(parent.size() + 1);
-      RETURN_IF_ERROR(f.entry->type == EntryType::kRegular ? Regular(dir.get(), name, f.path, *f.entry)
-                                                           : Other(dir.get(), name, f.path, *f.entry));
-    }
-    return Status::OK();
-  }
-
   static const char* At(const std::string& path) { return path.empty() ? "." : path.c_str(); }
   // Made by this process with the mode asked for: the owner is ours, the
   // umask's bits are missing, and set-id and sticky bits need a chmod.
@@ -169,9 +125,8 @@ class MetaWriter {
     return NeedsChown(e) || (e.mode & 07000) || (e.mode & 0777 & umask_);
   }
 
-  // `name` in `dir_fd`; `path` (from the root) names it in errors.
-  Status Regular(int dir_fd, const std::string& name, const std::string& path, const Entry& e) {
-    UniqueFd fd(::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 0777));
+  Status Regular(const std::string& path, const Entry& e) {
+    UniqueFd fd(::openat(root_fd_, path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 0777));
     if (!fd.valid()) return Failed("create", path);
     if (e.size > 0) {
       const std::string blob = store_.BlobPath(e.content);
@@ -196,15 +151,15 @@ class MetaWriter {
     return Status::OK();
   }
 
-  // `name` in `dir_fd`, as Regular; a directory's `name` is its path from the root.
-  Status Other(int dir_fd, const std::string& name, const std::string& path, const Entry& e) {
+  Status Other(const std::string& path, const Entry& e) {
     switch (e.type) {
       case EntryType::kDirectory:
-        if (!path.empty() && ::mkdirat(dir_fd, name.c_str(), e.mode & 0777) != 0) return Failed("mkdir", path);
+        if (!path.empty() && ::mkdirat(root_fd_, path.c_str(), e.mode & 0777) != 0)
+          return Failed("mkdir", path);
         dirs_.emplace_back(path, &e);
         break;
       case EntryType::kSymlink:
-        if (::symlinkat(e.link_target.c_str(), dir_fd, name.c_str()) != 0) return Failed("symlink", path);
+        if (::symlinkat(e.link_target.c_str(), root_fd_, path.c_str()) != 0) return Failed("symlink", path);
         break;
       case EntryType::kCharDevice:
       case EntryType::kBlockDevice:
@@ -214,19 +169,20 @@ class MetaWriter {
                             : e.type == EntryType::kBlockDevice ? S_IFBLK
                             : e.type == EntryType::kFifo        ? S_IFIFO
                                                                 : S_IFSOCK;
-        if (::mknodat(dir_fd, name.c_str(), type | (e.mode & 0777), makedev(e.dev_major, e.dev_minor)) != 0)
+        if (::mknodat(root_fd_, path.c_str(), type | (e.mode & 0777), makedev(e.dev_major, e.dev_minor)) != 0)
           return Failed("mknod", path);
         break;
       }
       default: return Status::Corruption("unexpected entry " + path + " in a merged tree");
     }
-    if ((NeedsChown(e) || path.empty()) && ::fchownat(dir_fd, At(name), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0)
+    if ((NeedsChown(e) || path.empty()) &&
+        ::fchownat(root_fd_, At(path), e.uid, e.gid, AT_SYMLINK_NOFOLLOW) != 0)
       return Failed("chown", path);
     // A directory's set-id and sticky bits come last: a setgid directory
     // would give what is made in it its group.
     const bool later = e.type == EntryType::kDirectory && (e.mode & 07000);
     if (e.type != EntryType::kSymlink && !later && (NeedsChmod(e) || path.empty()) &&
-        ::fchmodat(dir_fd, At(name), e.mode & 07777, 0) != 0)
+        ::fchmodat(root_fd_, At(path), e.mode & 07777, 0) != 0)
       return Failed("chmod", path);
     for (const Xattr& x : e.xattrs) {
       const std::string abs = path.empty() ? root_ : root_ + "/" + path;
@@ -235,7 +191,7 @@ class MetaWriter {
     }
     if (e.type == EntryType::kDirectory) return Status::OK();  // its times once its entries are made
     struct timespec times[2] = {{e.mtime_sec, e.mtime_nsec}, {e.mtime_sec, e.mtime_nsec}};
-    if (::utimensat(dir_fd, At(name), times, AT_SYMLINK_NOFOLLOW) != 0) return Failed("set times of", path);
+    if (::utimensat(root_fd_, At(path), times, AT_SYMLINK_NOFOLLOW) != 0) return Failed("set times of", path);
     return Status::OK();
   }
 

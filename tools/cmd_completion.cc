@@ -115,9 +115,12 @@ std::string ZshScript(const std::vector<CommandNode>& nodes) {
   for (const auto& node : nodes) {
     s += "    " + Quoted(node.path) + ")\n";
     s += "      commands=(";
-    for (const auto& [name, description] : node.subcommands) s += " " + Quoted(name + ":" + description);
+    // (appended piecewise: GCC 12 warns falsely on " " + std::string here, -Wrestrict)
+    for (const auto& [name, description] : node.subcommands)
+      s.append(" ").append(Quoted(name + ":" + description));
     s += " )\n      options=(";
-    for (const auto& [name, description] : node.options) s += " " + Quoted(name + ":" + description);
+    for (const auto& [name, description] : node.options)
+      s.append(" ").append(Quoted(name + ":" + description));
     s += " ) ;;\n";
   }
   s += "  esac\n";

@@ -56,12 +56,15 @@ stop_all() {
 cleanup() {
   ctr_ tasks kill -s KILL c1 >/dev/null 2>&1
   stop_all
-  pkill -f "containerd-shim-runc-v2 -namespace default -id .* -address $C/containerd.sock" 2>/dev/null
+  pkill -f "containerd-shim-runc-v2 -namespace $NS -id .* -address $C/containerd.sock" 2>/dev/null
   grep -o " $WORK[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-ctr_() { ctr --address "$C/containerd.sock" "$@"; }
+# A namespace of this run's own: runc keeps its state per namespace under
+# /run/containerd/runc, shared by every containerd (the FUSE variant runs beside).
+NS=e2e$$
+ctr_() { ctr --address "$C/containerd.sock" --namespace "$NS" "$@"; }
 snaps() { ctr_ snapshots --snapshotter strata "$@"; }
 start_snapshotter
 start_containerd

@@ -8,7 +8,7 @@ packages=(
   nlohmann-json3-dev libsqlite3-dev libcli11-dev catch2 libseccomp-dev libcurl4-openssl-dev
   busybox-static podman runc umoci skopeo docker-registry apache2-utils openssl zsh
   docker.io containerd libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
-  golang-github-containerd-containerd-dev
+  golang-github-containerd-containerd-dev libcpp-httplib-dev curl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -31,8 +31,7 @@ class TransferDisplay {
   void Extracting(const ProgressEvent& e) {
     if (quiet_ || e.action != "Extracting" || !lines_.count(e.id)) return;
     std::string text = "Extracting";
-    if (e.total != 0)
-      text += " " + ProgressBar(e.done, e.total, 50) + " " + HumanSize(e.done) + "/" + HumanSize(e.total);
+    if (e.total != 0) text += " " + BarAndSizes(e.done, e.total, 50);
     Show(e.id, text);
   }
 
@@ -60,8 +59,7 @@ class TransferDisplay {
       case TransferEvent::kPushing: {
         std::string verb = e.kind == TransferEvent::kPushing ? "Pushing" : "Downloading";
         if (e.total == 0) return verb;
-        return verb + " " + ProgressBar(e.done, e.total, 50) + " " + HumanSize(e.done) + "/" +
-               HumanSize(e.total);
+        return verb + " " + BarAndSizes(e.done, e.total, 50);
       }
       case TransferEvent::kVerifying: return "Verifying Checksum";
       case TransferEvent::kDone: return pushing_ ? "Pushed" : "Pull complete";
@@ -71,9 +69,9 @@ class TransferDisplay {
   }
 
   void Redraw() {
-    if (drawn_ > 0) std::fprintf(stderr, "\033[%zuA", drawn_);
-    for (const auto& id : order_) std::fprintf(stderr, "\r\033[K%s: %s\n", id.c_str(), lines_[id].c_str());
-    drawn_ = order_.size();
+    std::vector<std::string> lines;
+    for (const auto& id : order_) lines.push_back(id + ": " + lines_[id]);
+    RedrawLines(lines, &drawn_);
   }
 
   bool quiet_, pushing_, tty_;

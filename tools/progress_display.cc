@@ -29,6 +29,17 @@ std::string ProgressBar(uint64_t done, uint64_t total, int width) {
          std::string(width - filled - (tip ? 1 : 0), ' ') + "]";
 }
 
+std::string BarAndSizes(uint64_t done, uint64_t total, int width) {
+  return ProgressBar(done, total, width) + " " + HumanSize(done) + "/" + HumanSize(total);
+}
+
+void RedrawLines(const std::vector<std::string>& lines, size_t* drawn) {
+  if (*drawn > 0) std::fprintf(stderr, "\033[%zuA", *drawn);
+  for (const auto& line : lines) std::fprintf(stderr, "\r\033[K%s\n", line.c_str());
+  *drawn = lines.size();
+  std::fflush(stderr);
+}
+
 ProgressDisplay::ProgressDisplay(bool quiet) : quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1) {}
 
 ProgressFn ProgressDisplay::Fn() {
@@ -39,7 +50,7 @@ ProgressFn ProgressDisplay::Fn() {
 std::string ProgressDisplay::Describe(const ProgressEvent& e, const Line& line) const {
   std::string text = e.action + (e.id.empty() ? "" : " " + e.id);
   if (e.total != 0) {
-    text += " " + ProgressBar(e.done, e.total, 30) + " " + HumanSize(e.done) + "/" + HumanSize(e.total);
+    text += " " + BarAndSizes(e.done, e.total, 30);
   } else {
     text += " " + HumanSize(e.done);
   }
@@ -86,10 +97,9 @@ void ProgressDisplay::Show(const ProgressEvent& e) {
 }
 
 void ProgressDisplay::Redraw() {
-  if (drawn_ > 0) std::fprintf(stderr, "\033[%zuA", drawn_);
-  for (const auto& key : order_) std::fprintf(stderr, "\r\033[K%s\n", active_[key].text.c_str());
-  drawn_ = order_.size();
-  std::fflush(stderr);
+  std::vector<std::string> lines;
+  for (const auto& key : order_) lines.push_back(active_[key].text);
+  RedrawLines(lines, &drawn_);
 }
 
 }  // namespace strata::cli

@@ -15,6 +15,11 @@ namespace strata::cli {
 
 // "[=========>          ]" of `width` columns; `done` of `total`.
 std::string ProgressBar(uint64_t done, uint64_t total, int width);
+// The bar and "12MB/40MB" after it.
+std::string BarAndSizes(uint64_t done, uint64_t total, int width);
+// Redraws `lines` on stderr in place of the `*drawn` lines drawn last (the
+// cursor moved up over them first), and sets *drawn to their number.
+void RedrawLines(const std::vector<std::string>& lines, size_t* drawn);
 
 // Draws ProgressEvents on stderr. On a terminal: one live line per
 // operation (what, bar, bytes done/total, rate) redrawn in place, left as

@@ -28,9 +28,9 @@ constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 // itself and reads on, so that a run of them stays on one warm thread instead
 // of hopping between workers at every request (the kernel wakes its readers in
 // turn); before a request that may wait on the disk (writes, syncs, and reads
-// with other requests queued behind them) it hands the token on. A request served in place for longer than kStuck (a
-// lookup behind a rename's copy-up) loses the token to the watchdog, so the
-// rest are never held up for long.
+// with other requests queued behind them) it hands the token on. A request served in place for longer than
+// kStuck (a lookup behind a rename's copy-up) loses the token to the watchdog, so the rest are never held up
+// for long.
 constexpr long kStuckNanos = 5'000'000;
 
 struct Loop {

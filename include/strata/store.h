@@ -183,9 +183,13 @@ class Store {
   Result<std::vector<LayerIndex>> ReadLayerIndexes(const std::vector<std::string>& ids_or_prefixes);
   // The indexes of `top_layer` and the layers below it, bottom first ("": none).
   Result<std::vector<LayerIndex>> ReadLayerChainIndexes(const std::string& top_layer);
-  // Writes the layer as a reproducible tar to `out_path` ("-" for standard output).
-  Status ExportLayer(const std::string& id_or_prefix, const std::string& out_path, Compression compression);
-  Status ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression);
+  // Writes the layer as a reproducible tar to `out_path` ("-" for standard
+  // output). With `diff_id`, also its DiffID ("sha256:<hex>" of the
+  // uncompressed tar), hashed as the tar is written.
+  Status ExportLayer(const std::string& id_or_prefix, const std::string& out_path, Compression compression,
+                     std::string* diff_id = nullptr);
+  Status ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression,
+                       std::string* diff_id = nullptr);
   // Refused while an image or another layer uses the layer.
   Status RemoveLayer(const std::string& id_or_prefix);
 

@@ -34,31 +34,14 @@ Result<LayerBlob> GetLayerBlob(Store& store, const std::string& layer_id, Compre
   const char* type = compression == Compression::kGzip   ? "application/vnd.oci.image.layer.v1.tar+gzip"
                      : compression == Compression::kZstd ? "application/vnd.oci.image.layer.v1.tar+zstd"
                                                          : "application/vnd.oci.image.layer.v1.tar";
-  const std::string plain = scratch_file + ".tar";
-  RETURN_IF_ERROR(store.ExportLayer(layer_id, plain, Compression::kNone));
-  ASSIGN_OR_RETURN(std::string diff, Sha256File(plain));
-  if (compression == Compression::kNone) {
-    if (::rename(plain.c_str(), scratch_file.c_str()) != 0) return ErrnoStatus("rename", scratch_file);
-  } else {
-    ::unlink(plain.c_str());
-    // The second pass, shown as what it adds.
-    const ProgressFn outer = store.progress();
-    if (outer) {
-      store.SetProgress([&outer](ProgressEvent e) {
-        e.action = "Compressing";
-        outer(e);
-      });
-    }
-    Status compressed = store.ExportLayer(layer_id, scratch_file, compression);
-    store.SetProgress(outer);
-    RETURN_IF_ERROR(compressed);
-  }
+  std::string diff_id;  // hashed on the tar's way to the compressor: one pass over the layer
+  RETURN_IF_ERROR(store.ExportLayer(layer_id, scratch_file, compression, &diff_id));
   ASSIGN_OR_RETURN(std::string hex, Sha256File(scratch_file));
   blob.path = scratch_file;
   blob.temporary = true;
   blob.media_type = type;
   blob.digest = "sha256:" + hex;
-  blob.diff_id = "sha256:" + diff;
+  blob.diff_id = diff_id;
   ASSIGN_OR_RETURN(blob.size, FileSize(scratch_file));
   return blob;
 }

@@ -21,20 +21,23 @@ uint64_t ContentBytes(const LayerIndex& index) {
 
 }  // namespace
 
-Status Store::ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression) {
+Status Store::ExportLayerFd(const std::string& id_or_prefix, int fd, Compression compression,
+                            std::string* diff_id) {
   ASSIGN_OR_RETURN(std::string id, impl_->ResolveLayerId(id_or_prefix));
   ASSIGN_OR_RETURN(LayerIndex index, ReadLayerIndex(id));
   ProgressMeter progress(impl_->progress, "Exporting", ShortName(id), ContentBytes(index));
-  RETURN_IF_ERROR(WriteLayerTar(index, *impl_->blobs, fd, compression, &progress));
+  std::string hex;
+  RETURN_IF_ERROR(WriteLayerTar(index, *impl_->blobs, fd, compression, &progress, diff_id ? &hex : nullptr));
   progress.Finish();
+  if (diff_id) *diff_id = "sha256:" + hex;
   return Status::OK();
 }
 
 Status Store::ExportLayer(const std::string& id_or_prefix, const std::string& out_path,
-                          Compression compression) {
-  if (out_path == "-") return ExportLayerFd(id_or_prefix, STDOUT_FILENO, compression);
+                          Compression compression, std::string* diff_id) {
+  if (out_path == "-") return ExportLayerFd(id_or_prefix, STDOUT_FILENO, compression, diff_id);
   return WriteOutputFile(out_path, 0644, [&](int fd, const std::string&) {
-    return ExportLayerFd(id_or_prefix, fd, compression);
+    return ExportLayerFd(id_or_prefix, fd, compression, diff_id);
   });
 }
 

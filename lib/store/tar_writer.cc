@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "format/sha256.h"
 #include "util/progress_meter.h"
 #include "util/status_macros.h"
 
@@ -132,26 +133,66 @@ class LayerTarWriter {
   ProgressMeter* progress_;
 };
 
+// The tar's bytes on their way out: hashed, then written through `out` (the
+// compression filter when there is one, else straight to the file).
+struct HashingSink {
+  Sha256 sha;
+  struct archive* out;
+};
+
+la_ssize_t HashAndPass(struct archive* tar, void* client, const void* buf, size_t len) {
+  auto* sink = static_cast<HashingSink*>(client);
+  sink->sha.Update(buf, len);
+  la_ssize_t n = archive_write_data(sink->out, buf, len);
+  if (n < 0) {  // the compressor's reason, not a bare "write error"
+    const char* msg = archive_error_string(sink->out);
+    archive_set_error(tar, archive_errno(sink->out), "%s", msg ? msg : "write error");
+  }
+  return n;
+}
+
+// Compression alone, without a container format: libarchive's raw format
+// writes one entry's bytes as they are, through the filter.
+Status OpenCompressor(struct archive* a, int fd, Compression compression) {
+  archive_write_set_format_raw(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  switch (compression) {
+    case Compression::kNone: break;
+    case Compression::kGzip:
+      archive_write_add_filter_gzip(a);
+      archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);  // no mtime in the header
+      break;
+    case Compression::kZstd: archive_write_add_filter_zstd(a); break;
+  }
+  if (archive_write_open_fd(a, fd) != ARCHIVE_OK) return ArchiveError(a, "open");
+  EntryPtr stream(archive_entry_new(), &archive_entry_free);
+  archive_entry_set_pathname(stream.get(), "layer.tar");
+  archive_entry_set_filetype(stream.get(), AE_IFREG);
+  if (archive_write_header(a, stream.get()) != ARCHIVE_OK) return ArchiveError(a, "open");
+  return Status::OK();
+}
+
 }  // namespace
 
 Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Compression compression,
-                     ProgressMeter* progress) {
+                     ProgressMeter* progress, std::string* tar_sha256) {
+  // The tar is made by one archive and compressed by a second, so that the
+  // bytes between them (what a DiffID names) can be hashed on the way.
+  ArchivePtr compressor(archive_write_new(), &archive_write_free);
+  RETURN_IF_ERROR(OpenCompressor(compressor.get(), fd, compression));
+  HashingSink sink;
+  sink.out = compressor.get();
   ArchivePtr a(archive_write_new(), &archive_write_free);
   archive_write_set_format_pax(a.get());  // full pax: keeps nanosecond mtimes
   // libarchive pads the last block by the kind of output it sees; fix it so a
   // file, a pipe and a terminal all get the same bytes.
   archive_write_set_bytes_in_last_block(a.get(), 1);
-  switch (compression) {
-    case Compression::kNone: break;
-    case Compression::kGzip:
-      archive_write_add_filter_gzip(a.get());
-      archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr);  // no mtime in the header
-      break;
-    case Compression::kZstd: archive_write_add_filter_zstd(a.get()); break;
-  }
-  if (archive_write_open_fd(a.get(), fd) != ARCHIVE_OK) return ArchiveError(a.get(), "open");
+  if (archive_write_open2(a.get(), &sink, nullptr, HashAndPass, nullptr, nullptr) != ARCHIVE_OK)
+    return ArchiveError(a.get(), "open");
   RETURN_IF_ERROR(LayerTarWriter(index, blobs, a.get(), progress).WriteAll());
   if (archive_write_close(a.get()) != ARCHIVE_OK) return ArchiveError(a.get(), "close");
+  if (archive_write_close(compressor.get()) != ARCHIVE_OK) return ArchiveError(compressor.get(), "close");
+  if (tar_sha256) *tar_sha256 = sink.sha.HexDigest();
   return Status::OK();
 }
 

@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -52,8 +53,9 @@ class MetaWriter {
         uid_(::geteuid()),
         gid_(::getegid()) {}
 
-  // Directories first, in order; then every other entry, on all cores (the
-  // kernel's work per create is most of the time); then the further names of
+  // Directories first, in order; then every other entry, made in order and
+  // finished on all cores (the kernel's work per file is most of the time);
+  // then the further names of
   // hardlinked files; then directories' special bits and times, deepest first
   // (making their entries changed their times).
   Status Write(const MergedTree& tree, const std::vector<LayerIndex>& layers) {
@@ -87,19 +89,35 @@ class MetaWriter {
         links.emplace_back(std::move(path), first->second);
       }
     }
+    // Files are created in path order, a chunk at a time and each chunk after
+    // the one before it: two threads creating at once interleave their inodes
+    // in the inode table, and a cold walk of a directory then reads twice the
+    // inode-table blocks (79 MiB against 36 for `ls -lR` of 100,000 files).
+    // The rest of each file's metadata is set once its chunk is made, while
+    // another thread makes the next one.
     std::mutex failed_mu;
     Status failed;
-    constexpr size_t kChunk = 256;
+    constexpr size_t kChunk = 64;     // files held open per thread
+    std::atomic<size_t> created = 0;  // chunks made so far
     ParallelFor((files.size() + kChunk - 1) / kChunk, [&](size_t chunk) {
-      for (size_t i = chunk * kChunk; i < std::min(files.size(), (chunk + 1) * kChunk); ++i) {
+      const size_t begin = chunk * kChunk;
+      const size_t end = std::min(files.size(), begin + kChunk);
+      for (size_t done; (done = created.load()) != chunk;) created.wait(done);
+      std::vector<UniqueFd> fds(end - begin);
+      Status st;
+      for (size_t i = begin; i < end && st.ok(); ++i) {
         const Item& f = files[i];
-        Status st =
-            f.entry->type == EntryType::kRegular ? Regular(f.path, *f.entry) : Other(f.path, *f.entry);
-        if (!st.ok()) {
-          std::lock_guard<std::mutex> lock(failed_mu);
-          if (failed.ok()) failed = st;
-          return;
-        }
+        st = f.entry->type == EntryType::kRegular ? Create(f.path, *f.entry, &fds[i - begin])
+                                                  : Other(f.path, *f.entry);
+      }
+      created.store(chunk + 1);  // even after a failure: the chunks after it must not wait forever
+      created.notify_all();
+      for (size_t i = begin; i < end && st.ok(); ++i) {
+        if (fds[i - begin].valid()) st = Finish(files[i].path, *files[i].entry, fds[i - begin].get());
+      }
+      if (!st.ok()) {
+        std::lock_guard<std::mutex> lock(failed_mu);
+        if (failed.ok()) failed = st;
       }
     });
     RETURN_IF_ERROR(failed);
@@ -125,29 +143,33 @@ class MetaWriter {
     return NeedsChown(e) || (e.mode & 07000) || (e.mode & 0777 & umask_);
   }
 
-  Status Regular(const std::string& path, const Entry& e) {
-    UniqueFd fd(::openat(root_fd_, path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 0777));
-    if (!fd.valid()) return Failed("create", path);
+  Status Create(const std::string& path, const Entry& e, UniqueFd* fd) {
+    *fd = UniqueFd(::openat(root_fd_, path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, e.mode & 0777));
+    return fd->valid() ? Status::OK() : Failed("create", path);
+  }
+
+  // A created regular file's size, overlay xattrs, owner, mode, xattrs and times.
+  Status Finish(const std::string& path, const Entry& e, int fd) {
     if (e.size > 0) {
       const std::string blob = store_.BlobPath(e.content);
       if (!blob.starts_with(blobs_dir_ + "/"))
         return Status::Corruption("blob path outside the store: " + blob);
       const std::string redirect = blob.substr(blobs_dir_.size());
-      if (::ftruncate(fd.get(), static_cast<off_t>(e.size)) != 0 ||
-          ::fsetxattr(fd.get(), "trusted.overlay.metacopy", "", 0, 0) != 0 ||
-          ::fsetxattr(fd.get(), "trusted.overlay.redirect", redirect.data(), redirect.size(), 0) != 0) {
+      if (::ftruncate(fd, static_cast<off_t>(e.size)) != 0 ||
+          ::fsetxattr(fd, "trusted.overlay.metacopy", "", 0, 0) != 0 ||
+          ::fsetxattr(fd, "trusted.overlay.redirect", redirect.data(), redirect.size(), 0) != 0) {
         return Failed("write metadata of", path);
       }
     }
     // Owner first: chown clears the set-id bits. Most files need neither call.
-    if (NeedsChown(e) && ::fchown(fd.get(), e.uid, e.gid) != 0) return Failed("chown", path);
-    if (NeedsChmod(e) && ::fchmod(fd.get(), e.mode & 07777) != 0) return Failed("chmod", path);
+    if (NeedsChown(e) && ::fchown(fd, e.uid, e.gid) != 0) return Failed("chown", path);
+    if (NeedsChmod(e) && ::fchmod(fd, e.mode & 07777) != 0) return Failed("chmod", path);
     for (const Xattr& x : e.xattrs) {
-      if (::fsetxattr(fd.get(), StoredXattrName(x.name).c_str(), x.value.data(), x.value.size(), 0) != 0)
+      if (::fsetxattr(fd, StoredXattrName(x.name).c_str(), x.value.data(), x.value.size(), 0) != 0)
         return Failed(("set xattr " + x.name + " on").c_str(), path);
     }
     struct timespec times[2] = {{e.mtime_sec, e.mtime_nsec}, {e.mtime_sec, e.mtime_nsec}};
-    if (::futimens(fd.get(), times) != 0) return Failed("set times of", path);
+    if (::futimens(fd, times) != 0) return Failed("set times of", path);
     return Status::OK();
   }
 

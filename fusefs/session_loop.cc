@@ -28,9 +28,9 @@ constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 // itself and reads on, so that a run of them stays on one warm thread instead
 // of hopping between workers at every request (the kernel wakes its readers in
 // turn); before a request that may wait on the disk (writes, syncs, and reads
-// with other requests queued behind them) it hands the token on. A request served in place for longer than
-// kStuck (a lookup behind a rename's copy-up) loses the token to the watchdog, so the rest are never held up
-// for long.
+// with other requests queued behind them) it hands the token on. A request
+// served in place for longer than kStuck (a lookup behind a rename's copy-up)
+// loses the token to the watchdog, so the rest are never held up for long.
 constexpr long kStuckNanos = 5'000'000;
 
 struct Loop {
@@ -59,13 +59,18 @@ int64_t NowNanos() {
   return int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
 }
 
+bool RequestWaiting(fuse_session* se) {
+  pollfd device{fuse_session_fd(se), POLLIN, 0};
+  return ::poll(&device, 1, 0) != 0;  // an error counts as waiting: hand on
+}
+
 // Requests that seldom wait on anything: served where they were read, which
 // saves handing the reader's token to another thread (a futex wake and two
 // signal mask changes each). Changes to names and attributes are such: local
 // file system calls that no signal interrupts; one that takes long (a
-// copy-up) has the token passed on by the watchdog. Reads, fsyncs and
-// spliced writes wait on the disk: another thread reads on meanwhile.
-bool ServedInPlace(const fuse_buf& buf) {
+// copy-up) has the token passed on by the watchdog. Fsyncs, spliced writes
+// and reads with company wait on the disk: another thread reads on meanwhile.
+bool ServedInPlace(fuse_session* se, const fuse_buf& buf) {
   if ((buf.flags & FUSE_BUF_IS_FD) || buf.size < sizeof(fuse_in_header)) return false;
   switch (static_cast<const fuse_in_header*>(buf.mem)->opcode) {
     case FUSE_LOOKUP:
@@ -97,22 +102,13 @@ bool ServedInPlace(const fuse_buf& buf) {
     case FUSE_RELEASE:
     case FUSE_WRITE:  // in memory (small): a spliced one is an fd, handed on above
       return true;
+    // A read too while no other request waits behind it: a read that goes to
+    // the disk then costs one thread switch fewer (a cold random 4 KiB read
+    // ~10% faster); one with company (the kernel's readahead sends several at
+    // once) still lets another thread read on.
+    case FUSE_READ: return !RequestWaiting(se);
     default: return false;
   }
-}
-
-// A read is served in place too while no other request waits behind it: a
-// read that goes to the disk then costs one thread switch fewer (a cold
-// random 4 KiB read ~10% faster), and one with company (the kernel's
-// readahead sends several at once) still lets another thread read on.
-bool IsRead(const fuse_buf& buf) {
-  return !(buf.flags & FUSE_BUF_IS_FD) && buf.size >= sizeof(fuse_in_header) &&
-         static_cast<const fuse_in_header*>(buf.mem)->opcode == FUSE_READ;
-}
-
-bool RequestWaiting(fuse_session* se) {
-  pollfd device{fuse_session_fd(se), POLLIN, 0};
-  return ::poll(&device, 1, 0) != 0;  // an error counts as waiting: hand on, as before
 }
 
 std::atomic<Loop*> active_loop{nullptr};
@@ -187,7 +183,7 @@ void* Work(void* arg) {
     }
     if (received == -EINTR) continue;
     loop.requests.fetch_add(1, std::memory_order_relaxed);
-    if (ServedInPlace(buf) || (IsRead(buf) && !RequestWaiting(loop.se))) {
+    if (ServedInPlace(loop.se, buf)) {
       loop.serving_since = NowNanos();
       ServeRequest(loop.se, buf, loop.inspect);
       loop.serving_since = 0;

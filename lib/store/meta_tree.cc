@@ -55,9 +55,8 @@ class MetaWriter {
 
   // Directories first, in order; then every other entry, made in order and
   // finished on all cores (the kernel's work per file is most of the time);
-  // then the further names of
-  // hardlinked files; then directories' special bits and times, deepest first
-  // (making their entries changed their times).
+  // then the further names of hardlinked files; then directories' special
+  // bits and times, deepest first (making their entries changed their times).
   Status Write(const MergedTree& tree, const std::vector<LayerIndex>& layers) {
     struct Item {
       std::string path;

@@ -133,16 +133,17 @@ class LayerTarWriter {
   ProgressMeter* progress_;
 };
 
-// The tar's bytes on their way out: hashed, then written through `out` (the
-// compression filter when there is one, else straight to the file).
+// The tar's bytes on their way out: hashed when a digest is asked for, then
+// written through `out` (the compression filter when there is one, else
+// straight to the file).
 struct HashingSink {
-  Sha256 sha;
+  Sha256* sha;  // null: no digest wanted, no hashing
   struct archive* out;
 };
 
 la_ssize_t HashAndPass(struct archive* tar, void* client, const void* buf, size_t len) {
   auto* sink = static_cast<HashingSink*>(client);
-  sink->sha.Update(buf, len);
+  if (sink->sha) sink->sha->Update(buf, len);
   la_ssize_t n = archive_write_data(sink->out, buf, len);
   if (n < 0) {  // the compressor's reason, not a bare "write error"
     const char* msg = archive_error_string(sink->out);
@@ -180,8 +181,8 @@ Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Co
   // bytes between them (what a DiffID names) can be hashed on the way.
   ArchivePtr compressor(archive_write_new(), &archive_write_free);
   RETURN_IF_ERROR(OpenCompressor(compressor.get(), fd, compression));
-  HashingSink sink;
-  sink.out = compressor.get();
+  Sha256 sha;
+  HashingSink sink{tar_sha256 ? &sha : nullptr, compressor.get()};
   ArchivePtr a(archive_write_new(), &archive_write_free);
   archive_write_set_format_pax(a.get());  // full pax: keeps nanosecond mtimes
   // libarchive pads the last block by the kind of output it sees; fix it so a
@@ -192,7 +193,7 @@ Status WriteLayerTar(const LayerIndex& index, const BlobStore& blobs, int fd, Co
   RETURN_IF_ERROR(LayerTarWriter(index, blobs, a.get(), progress).WriteAll());
   if (archive_write_close(a.get()) != ARCHIVE_OK) return ArchiveError(a.get(), "close");
   if (archive_write_close(compressor.get()) != ARCHIVE_OK) return ArchiveError(compressor.get(), "close");
-  if (tar_sha256) *tar_sha256 = sink.sha.HexDigest();
+  if (tar_sha256) *tar_sha256 = sha.HexDigest();
   return Status::OK();
 }
 

@@ -51,6 +51,9 @@ struct Loop {
   // When the holder began the request it serves in place (0: it serves none).
   std::atomic<int64_t> serving_since{0};
   std::atomic<uint64_t> requests{0};  // read so far: the watchdog sleeps longer while none come
+  // Set by the watchdog before it sleeps until the next request (an idle mount
+  // wakes no thread); the worker that reads that request wakes it.
+  std::atomic<bool> watchdog_asleep{false};
 };
 
 int64_t NowNanos() {
@@ -182,7 +185,10 @@ void* Work(void* arg) {
       break;
     }
     if (received == -EINTR) continue;
-    loop.requests.fetch_add(1, std::memory_order_relaxed);
+    // Both seq_cst (a plain locked add and a load on x86): the watchdog going
+    // to sleep either sees this request counted or is seen asleep here.
+    loop.requests.fetch_add(1);
+    if (loop.watchdog_asleep.load() && loop.watchdog_asleep.exchange(false)) sem_post(&loop.ended);
     if (ServedInPlace(loop.se, buf)) {
       loop.serving_since = NowNanos();
       ServeRequest(loop.se, buf, loop.inspect);
@@ -292,14 +298,23 @@ int RunSessionLoop(fuse_session* se, int max_threads, RequestInspector inspect) 
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (started) {
       // Until the session ends (EINTR: look again), watching the reader token:
-      // every half of kStuckNanos while requests come, backing off to 8 times
-      // that while none do (an idle mount wakes 50 times a second, not 400; a
-      // first slow request after a pause holds the token at most ~20 ms).
+      // every half of kStuckNanos while requests come, backing off to 4 times
+      // kStuckNanos while none do (a first slow request after a pause holds
+      // the token at most ~20 ms), then asleep until the next request comes,
+      // so that an idle mount wakes no thread at all.
       uint64_t seen = 0;
       long interval = kStuckNanos / 2;
+      constexpr long kLongest = kStuckNanos * 4;
       while (!fuse_session_exited(se)) {
-        const uint64_t now_seen = loop.requests.load(std::memory_order_relaxed);
-        interval = now_seen != seen ? kStuckNanos / 2 : std::min(interval * 2, kStuckNanos * 4);
+        const uint64_t now_seen = loop.requests.load();
+        if (now_seen == seen && interval == kLongest && loop.serving_since == 0) {
+          loop.watchdog_asleep = true;
+          if (loop.requests.load() == seen) sem_wait(&loop.ended);
+          loop.watchdog_asleep = false;
+          interval = kStuckNanos / 2;
+          continue;
+        }
+        interval = now_seen != seen ? kStuckNanos / 2 : std::min(interval * 2, kLongest);
         seen = now_seen;
         timespec until;
         clock_gettime(CLOCK_REALTIME, &until);

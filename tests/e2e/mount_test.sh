@@ -64,6 +64,13 @@ expect_ok "strata umount" "$STRATA" umount "$mnt"
 expect_eq "unmounted" "$(findmnt -n "$mnt" | wc -l)" 0
 "$STRATA" mount stack:1 "$mnt"
 pid=$(pgrep -f "strata-fuse .*$mnt" | head -n1)
+# An idle mount wakes no thread (the watchdog sleeps until a request comes):
+# its threads' context switches over two idle seconds, after a burst of work.
+switches() { cat /proc/"$pid"/task/*/status | awk '/^(non)?voluntary_ctxt_switches/ {n += $2} END {print n}'; }
+find "$mnt" >/dev/null && sleep 0.5
+before=$(switches) && sleep 2 && after=$(switches)
+expect_eq "an idle daemon sleeps (context switches in 2 s, at most 2)" "$((after - before <= 2))" 1
+expect_eq "and answers the next request" "$(cat "$mnt/etc/hostname")" "layer1"
 kill -TERM "$pid"
 for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 expect_eq "SIGTERM unmounts" "$(findmnt -n "$mnt" | wc -l)" 0

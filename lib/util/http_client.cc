@@ -1,19 +1,14 @@
 #include "util/http_client.h"
 
-#include <curl/curl.h>
 #include <unistd.h>
 
 #include <cctype>
-#include <mutex>
+
+#include "util/curl_api.h"
 
 namespace strata {
 
 namespace {
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -28,6 +23,7 @@ std::string Trim(const std::string& s) {
 }
 
 struct Exchange {
+  const CurlApi* api;
   CURL* curl;
   const HttpRequest* request;
   HttpResponse* response;
@@ -52,7 +48,7 @@ size_t OnBody(char* data, size_t size, size_t n, void* p) {
   auto* x = static_cast<Exchange*>(p);
   const size_t len = size * n;
   long status = 0;
-  curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+  x->api->easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
   // Only a success's body goes to the sink; an error's is kept to be read.
   if (x->request->sink && status >= 200 && status < 300) {
     if (!x->started && x->request->on_success) x->sink_error = x->request->on_success(status);
@@ -94,67 +90,75 @@ std::string HttpResponse::Header(const std::string& lowercase_name) const {
 }
 
 struct HttpClient::Curl {
+  const CurlApi* api = nullptr;
+  Status not_loaded;  // why api is null
   CURL* handle = nullptr;
   ~Curl() {
-    if (handle) curl_easy_cleanup(handle);
+    if (handle) api->easy_cleanup(handle);
   }
 };
 
 HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)), curl_(std::make_unique<Curl>()) {
-  GlobalInit();
-  curl_->handle = curl_easy_init();  // one handle: connections are kept alive between requests
+  Result<const CurlApi*> api = LoadCurl();
+  if (!api.ok()) {
+    curl_->not_loaded = api.status();
+    return;
+  }
+  curl_->api = *api;
+  curl_->handle = curl_->api->easy_init();  // one handle: connections are kept alive between requests
 }
 
 HttpClient::~HttpClient() = default;
 
 Result<HttpResponse> HttpClient::Do(const HttpRequest& request) {
+  if (!curl_->api) return curl_->not_loaded;
+  const CurlApi& api = *curl_->api;
   CURL* c = curl_->handle;
   if (!c) return Status::IOError("cannot start libcurl");
-  curl_easy_reset(c);
+  api.easy_reset(c);
   HttpResponse response;
-  Exchange x{c, &request, &response, Status::OK()};
+  Exchange x{&api, c, &request, &response, Status::OK()};
   char error[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  if (!request.unix_socket.empty())
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, request.unix_socket.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+  api.easy_setopt(c, CURLOPT_ERRORBUFFER, error);
+  api.easy_setopt(c, CURLOPT_URL, request.url.c_str());
+  if (!request.unix_socket.empty()) api.easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, request.unix_socket.c_str());
+  api.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  api.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
   // A stalled transfer (under 1 KiB/s for 60 s) is a failure, not a hang.
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "strata/0.1");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, tls_.verify ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, tls_.verify ? 2L : 0L);
+  api.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  api.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+  api.easy_setopt(c, CURLOPT_USERAGENT, "strata/0.1");
+  api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
+  api.easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  api.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, tls_.verify ? 1L : 0L);
+  api.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, tls_.verify ? 2L : 0L);
   curl_blob ca{tls_.ca_pem.data(), tls_.ca_pem.size(), CURL_BLOB_NOCOPY};
-  if (!tls_.ca_pem.empty()) curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
+  if (!tls_.ca_pem.empty()) api.easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+  api.easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  api.easy_setopt(c, CURLOPT_HEADERDATA, &x);
+  api.easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
+  api.easy_setopt(c, CURLOPT_WRITEDATA, &x);
   struct curl_slist* headers = nullptr;
-  for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+  for (const auto& h : request.headers) headers = api.slist_append(headers, h.c_str());
   if (request.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    api.easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (request.method != "GET") {
     const uint64_t size = request.body_fd >= 0 ? request.body_size : request.body.size();
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, OnUpload);
-    curl_easy_setopt(c, CURLOPT_READDATA, &x);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
+    api.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    api.easy_setopt(c, CURLOPT_READFUNCTION, OnUpload);
+    api.easy_setopt(c, CURLOPT_READDATA, &x);
+    api.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(size));
+    api.easy_setopt(c, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    headers = api.slist_append(headers, "Expect:");  // no 100-continue round trip
   }
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-  CURLcode rc = curl_easy_perform(c);
-  curl_slist_free_all(headers);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  api.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  CURLcode rc = api.easy_perform(c);
+  api.slist_free_all(headers);
+  api.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
   char* effective = nullptr;
-  curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &effective);
+  api.easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &effective);
   if (effective) response.effective_url = effective;
   if (!x.sink_error.ok()) return x.sink_error;
   if (x.too_long) {
@@ -165,8 +169,7 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& request) {
     return Status::PermissionDenied(request.url + ": the server's TLS certificate is not trusted (" + error +
                                     ")");
   }
-  if (rc != CURLE_OK)
-    return Status::IOError(request.url + ": " + (error[0] ? error : curl_easy_strerror(rc)));
+  if (rc != CURLE_OK) return Status::IOError(request.url + ": " + (error[0] ? error : api.easy_strerror(rc)));
   return response;
 }
 

@@ -17,6 +17,8 @@ for tool in docker-registry skopeo umoci podman openssl htpasswd; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed"; exit 1; }
 done
 S() { "$STRATA" "$@"; }
+# libcurl is loaded by the first HTTP exchange, not with every command (the pulls below use it).
+expect_eq "the CLI does not load libcurl at start" "$(ldd "$STRATA" | grep -c libcurl)" 0
 export DOCKER_CONFIG=$WORK/docker
 unset REGISTRY_AUTH_FILE XDG_RUNTIME_DIR  # (docker-registry would read REGISTRY_* as its config)
 mkdir -p "$DOCKER_CONFIG" && echo '{"auths": {}}' >"$DOCKER_CONFIG/config.json"

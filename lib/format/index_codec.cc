@@ -116,7 +116,7 @@ Result<LayerIndex> DecodeIndex(std::string_view bytes) {
   if (!r.ok() || count > bytes.size() / 60) return Status::Corruption("layer index: bad entry count");
   LayerIndex index;
   index.entries.reserve(count);
-  AdviseHugePages(index.entries.data(), count * sizeof(Entry));
+  PrepareLargeBuffer(index.entries.data(), count * sizeof(Entry));
   for (uint64_t i = 0; i < count && r.ok(); ++i) {
     Entry& e = index.entries.emplace_back();  // decoded in place: no move per entry
     e.path = r.Str();
@@ -167,7 +167,7 @@ Result<std::string> Decompress(std::string_view compressed) {
   }
   std::string out;
   out.reserve(size);
-  AdviseHugePages(out.data(), size);
+  PrepareLargeBuffer(out.data(), size);
   out.resize(size);
   size_t n = ZSTD_decompress(out.data(), out.size(), compressed.data(), compressed.size());
   if (ZSTD_isError(n) || n != size) {

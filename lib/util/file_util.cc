@@ -63,17 +63,26 @@ Status ReadChunks(const std::string& path, const std::function<Status(const char
 Result<std::string> ReadFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", path);
+  // Read in place into a buffer of the file's size (and one byte more, to see
+  // the end), grown only if the file grows meanwhile (or stat says 0: /proc).
+  struct stat st;
+  size_t capacity =
+      ::fstat(fd.get(), &st) == 0 && st.st_size > 0 ? static_cast<size_t>(st.st_size) + 1 : 4096;
   std::string out;
-  char buf[64 * 1024];
+  out.reserve(capacity);
+  PrepareLargeBuffer(out.data(), capacity);
+  size_t used = 0;
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (used == out.size()) out.resize(std::max(capacity, out.size() * 2));
+    ssize_t n = ::read(fd.get(), out.data() + used, out.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus("read", path);
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+    used += static_cast<size_t>(n);
   }
+  out.resize(used);
   return out;
 }
 
@@ -290,14 +299,24 @@ uint64_t TreeBytes(const std::string& path) {
 
 namespace strata {
 
-void AdviseHugePages(void* p, size_t len) {
+#ifdef MADV_POPULATE_WRITE
+constexpr int kMadvPopulateWrite = MADV_POPULATE_WRITE;
+#else
+constexpr int kMadvPopulateWrite = 23;  // Linux 5.14's value
+#endif
+
+void PrepareLargeBuffer(void* p, size_t len) {
   constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  if (len < kHuge) return;
+  constexpr size_t kPopulateFrom = 64 * 1024;
+  if (len < kPopulateFrom) return;
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
   const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + len) & ~(page - 1);
-  if (end > begin)
-    (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only
+  if (end <= begin) return;
+  // Both are advice: a kernel without them (MADV_POPULATE_WRITE is 5.14+)
+  // faults the pages in one at a time, as without the calls.
+  if (len >= kHuge) (void)::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  (void)::madvise(reinterpret_cast<void*>(begin), end - begin, kMadvPopulateWrite);
 }
 
 // The process's umask without changing it (umask(2) only sets): /proc's Umask line.

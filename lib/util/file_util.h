@@ -90,9 +90,11 @@ std::string RandomHex(size_t bytes);
 // Umask line; 0777 when unknown (callers then always set modes exactly).
 mode_t ProcessUmask();
 Status FillRandom(void* buf, size_t len);
-// Asks for huge pages (where the kernel's transparent huge pages allow it) for
-// the whole pages of [p, p + len) not yet touched: a large buffer then costs a
-// page fault per 2 MiB rather than per 4 KiB (a layer index loads ~15 MB).
-void AdviseHugePages(void* p, size_t len);
+// Readies the whole pages of a large buffer [p, p + len) about to be filled:
+// maps them in one call (MADV_POPULATE_WRITE) rather than one page fault per
+// 4 KiB page, and asks for huge pages from 2 MiB on. A fault costs ~10 us on a
+// VM of this project's machines against 0.6 us a page populated in bulk: a
+// mount of a store image loads its layer indexes (4 MB each for 50,000 files).
+void PrepareLargeBuffer(void* p, size_t len);
 
 }  // namespace strata

@@ -87,7 +87,8 @@ expect_eq "a second Ctrl-C stops it (SIGKILL after the grace period)" "$?" 137
 expect_eq "and --rm removed it" "$(S ps -a | grep -c ctrlc)" 0
 
 # The CLI killed: the run goes on, and its end is recorded.
-"$STRATA" run --name orphan busybox sh -c 'sleep 1; exit 6' >/dev/null 2>&1 &
+# (3 s: the checks below run within it even on a loaded machine, where one ps takes ~0.1 s)
+"$STRATA" run --name orphan busybox sh -c 'sleep 3; exit 6' >/dev/null 2>&1 &
 cli=$!
 wait_for "orphan runs" state_is orphan running
 kill -KILL "$cli"

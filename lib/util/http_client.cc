@@ -90,8 +90,7 @@ std::string HttpResponse::Header(const std::string& lowercase_name) const {
 }
 
 struct HttpClient::Curl {
-  const CurlApi* api = nullptr;
-  Status not_loaded;  // why api is null
+  const CurlApi* api = nullptr;  // null: libcurl could not be loaded (Do says why)
   CURL* handle = nullptr;
   ~Curl() {
     if (handle) api->easy_cleanup(handle);
@@ -99,19 +98,16 @@ struct HttpClient::Curl {
 };
 
 HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)), curl_(std::make_unique<Curl>()) {
-  Result<const CurlApi*> api = LoadCurl();
-  if (!api.ok()) {
-    curl_->not_loaded = api.status();
-    return;
+  if (Result<const CurlApi*> api = LoadCurl(); api.ok()) {
+    curl_->api = *api;
+    curl_->handle = curl_->api->easy_init();  // one handle: connections are kept alive between requests
   }
-  curl_->api = *api;
-  curl_->handle = curl_->api->easy_init();  // one handle: connections are kept alive between requests
 }
 
 HttpClient::~HttpClient() = default;
 
 Result<HttpResponse> HttpClient::Do(const HttpRequest& request) {
-  if (!curl_->api) return curl_->not_loaded;
+  if (!curl_->api) return LoadCurl().status();  // the load's own error, kept from the first try
   const CurlApi& api = *curl_->api;
   CURL* c = curl_->handle;
   if (!c) return Status::IOError("cannot start libcurl");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 
@@ -32,6 +33,7 @@ constexpr uint32_t kMaxStackDepth = 2;
 constexpr size_t kMinReadBuffer = 8192;  // FUSE_MIN_READ_BUFFER
 
 DeviceIo* installed = nullptr;
+thread_local bool kill_suidgid_asked = false;
 
 template <typename T>
 T Load(const void* base, size_t off) {
@@ -63,14 +65,25 @@ bool DeviceIo::Install(fuse_session* se) {
 }
 
 void DeviceIo::NoteRequest(const fuse_buf& buf) {
-  if (buf.flags & FUSE_BUF_IS_FD || buf.size < sizeof(fuse_in_header) + kInitInMinSize) return;
+  kill_suidgid_asked = false;
+  if (buf.flags & FUSE_BUF_IS_FD || buf.size < sizeof(fuse_in_header)) return;
   const auto* header = static_cast<const fuse_in_header*>(buf.mem);
-  if (header->opcode != FUSE_INIT) return;
   const char* in = static_cast<const char*>(buf.mem) + sizeof(fuse_in_header);
+  const size_t in_size = buf.size - sizeof(fuse_in_header);
+  if (header->opcode == FUSE_WRITE && in_size >= sizeof(fuse_write_in)) {
+    kill_suidgid_asked = Load<uint32_t>(in, offsetof(fuse_write_in, write_flags)) & FUSE_WRITE_KILL_SUIDGID;
+    return;
+  }
+  if (header->opcode == FUSE_SETATTR && in_size >= sizeof(fuse_setattr_in)) {
+    kill_suidgid_asked = Load<uint32_t>(in, offsetof(fuse_setattr_in, valid)) & FATTR_KILL_SUIDGID;
+    return;
+  }
+  if (header->opcode != FUSE_INIT || in_size < kInitInMinSize) return;
   const uint32_t flags = Load<uint32_t>(in, kInitInFlags), flags2 = Load<uint32_t>(in, kInitInFlags2);
   const bool ext = flags & kInitExt;
   passthrough_offered_ = passthrough_ && ext && (flags2 & kPassthroughFlag2);
   uring_offered_ = uring_ && ext && (flags2 & kUringFlag2);
+  killpriv_offered_ = !passthrough_ && (flags & FUSE_HANDLE_KILLPRIV_V2);
   init_unique_ = header->unique;
   // Seen in the foreground only: a daemon's stderr is gone.
   if (passthrough_ && !passthrough_offered_) {
@@ -85,7 +98,14 @@ void DeviceIo::NoteRequest(const fuse_buf& buf) {
   }
 }
 
+bool DeviceIo::KillSuidgidAsked() {
+  return kill_suidgid_asked;
+}
+
 void DeviceIo::PatchInitReply(void* out) {
+  if (killpriv_offered_)
+    Store(out, kInitOutFlags, Load<uint32_t>(out, kInitOutFlags) | FUSE_HANDLE_KILLPRIV_V2);
+  if (!passthrough_offered_ && !uring_offered_) return;
   uint32_t flags2 = Load<uint32_t>(out, kInitOutFlags2);
   if (passthrough_offered_) {
     flags2 |= kPassthroughFlag2;
@@ -112,7 +132,7 @@ ssize_t DeviceIo::Writev(int fd, struct iovec* iov, int count, void*) {
   if (out->error == 0 && count >= 2) {
     iovec& arg = iov[count - 1];
     if (out->unique != 0 && out->unique == self->init_unique_ && arg.iov_len >= kInitOutMinSize) {
-      if (self->passthrough_offered_ || self->uring_offered_) self->PatchInitReply(arg.iov_base);
+      self->PatchInitReply(arg.iov_base);
       if (self->uring_offered_) uring_payload = RingPayloadSize(arg.iov_base);
     } else if (backing > 0 && arg.iov_len >= sizeof(fuse_open_out)) {
       // fuse_open_out ends the reply (after fuse_entry_out for a create):

@@ -66,8 +66,9 @@ int Serve(Daemon& d, const DaemonOptions& o, const std::string& options) {
     if (o.io_uring) uring = std::make_unique<UringChannel>(se);
     DeviceIo device(d.passthrough.get(), uring.get());
     RequestInspector inspect;
-    if ((d.passthrough || uring) && device.Install(se)) {
+    if (device.Install(se)) {
       inspect = [&device](const fuse_buf& buf) { device.NoteRequest(buf); };
+      if (uring) uring->SetInspector(inspect);
     } else if (d.passthrough || uring) {
       std::fprintf(stderr,
                    "strata-fuse: warning: cannot hook libfuse's replies; no passthrough, no io_uring\n");

@@ -71,8 +71,10 @@ bool RequestWaiting(fuse_session* se) {
 // saves handing the reader's token to another thread (a futex wake and two
 // signal mask changes each). Changes to names and attributes are such: local
 // file system calls that no signal interrupts; one that takes long (a
-// copy-up) has the token passed on by the watchdog. Fsyncs, spliced writes
-// and reads with company wait on the disk: another thread reads on meanwhile.
+// copy-up) has the token passed on by the watchdog; so do writes (the page
+// cache takes them; requests are read whole, never spliced: see OpInit).
+// Fsyncs and reads with company wait on the disk: another thread reads on
+// meanwhile.
 bool ServedInPlace(fuse_session* se, const fuse_buf& buf) {
   if ((buf.flags & FUSE_BUF_IS_FD) || buf.size < sizeof(fuse_in_header)) return false;
   switch (static_cast<const fuse_in_header*>(buf.mem)->opcode) {
@@ -103,8 +105,7 @@ bool ServedInPlace(fuse_session* se, const fuse_buf& buf) {
     case FUSE_REMOVEXATTR:
     case FUSE_FLUSH:
     case FUSE_RELEASE:
-    case FUSE_WRITE:  // in memory (small): a spliced one is an fd, handed on above
-      return true;
+    case FUSE_WRITE: return true;
     // A read too while no other request waits behind it: a read that goes to
     // the disk then costs one thread switch fewer (a cold random 4 KiB read
     // ~10% faster); one with company (the kernel's readahead sends several at

@@ -253,7 +253,7 @@ void UringChannel::Serve(unsigned qid, size_t payload_size) {
       fuse_buf buf{};
       if (RebuildRequest(e, &buf)) {
         serving = &e;
-        ServeRequest(se_, buf, nullptr);  // INIT, all the inspector wants, never comes here
+        ServeRequest(se_, buf, inspect_);
         serving = nullptr;
       }
       if (!e.replied) {  // a malformed request (or a handler that did not reply): never leave it waiting

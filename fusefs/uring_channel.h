@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "session_loop.h"
+
 namespace strata::fuse {
 
 class UringChannel {
@@ -33,6 +35,9 @@ class UringChannel {
   UringChannel(const UringChannel&) = delete;
   UringChannel& operator=(const UringChannel&) = delete;
 
+  // Before Start: `inspect` sees each request that comes on a ring, as the
+  // session loop's inspector sees those read from /dev/fuse.
+  void SetInspector(RequestInspector inspect) { inspect_ = std::move(inspect); }
   // After the INIT reply: starts the ring threads, each registering one
   // entry with `payload_size` bytes of payload (the kernel's largest
   // request or reply). The kernel switches to the rings once every CPU
@@ -48,6 +53,7 @@ class UringChannel {
  private:
   void Serve(unsigned qid, size_t payload_size);  // one ring thread, for CPU queue `qid`
   fuse_session* se_;
+  RequestInspector inspect_;
   int stop_fd_ = -1;  // an eventfd every ring thread reads: written to stop them
   std::mutex mu_;
   std::vector<std::thread> threads_;  // guarded by mu_

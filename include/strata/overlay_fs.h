@@ -19,6 +19,7 @@
 #include <sys/statvfs.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -44,15 +45,22 @@ struct Caller {
   uint32_t umask = 0;
 };
 
-// Changes for SetAttr; only the fields named in `mask` apply.
+// Changes for SetAttr; only the fields named in `mask` apply. kKillSuidgid
+// clears a regular file's set-id bits as the kernel does when a caller
+// without CAP_FSETID writes or truncates it: set-user-ID always, set-group-ID
+// when the file is group-executable or the caller is not in its group (a
+// chown or chmod in the same change decides on its own).
 struct AttrChange {
-  enum : uint32_t { kMode = 1, kUid = 2, kGid = 4, kSize = 8, kAtime = 16, kMtime = 32 };
+  enum : uint32_t { kMode = 1, kUid = 2, kGid = 4, kSize = 8, kAtime = 16, kMtime = 32, kKillSuidgid = 64 };
   uint32_t mask = 0;
   uint32_t mode = 0;
   uint32_t uid = 0, gid = 0;
   uint64_t size = 0;
   struct timespec atime {};  // UTIME_NOW allowed
   struct timespec mtime {};
+  // For kKillSuidgid: whether the caller is in group `gid`, asked only of a
+  // setgid file without group execute. Unset: it is.
+  std::function<bool(uint32_t gid)> caller_in_group;
 };
 
 // What a lookup or a creation returns: the FUSE node id and its attributes.

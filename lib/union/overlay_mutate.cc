@@ -728,6 +728,19 @@ Status OverlayImpl::ApplyAttrChange(OverlayNode* n, const AttrChange& change, in
       ::fchmodat(ufd, rel.c_str(), change.mode & 07777, 0) != 0) {
     return Errno("chmod");
   }
+  // The host's chown (by this privileged process) clears the bits itself;
+  // a write or truncate by it would keep them.
+  if ((change.mask & AttrChange::kKillSuidgid) && n->type == S_IFREG &&
+      !(change.mask & (AttrChange::kUid | AttrChange::kGid | AttrChange::kMode))) {
+    struct stat st;
+    if (::fstatat(ufd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+    mode_t mode = st.st_mode & 07777 & ~S_ISUID;
+    if ((mode & S_ISGID) &&
+        ((mode & S_IXGRP) || (change.caller_in_group && !change.caller_in_group(st.st_gid)))) {
+      mode &= ~S_ISGID;
+    }
+    if (mode != (st.st_mode & 07777) && ::fchmodat(ufd, rel.c_str(), mode, 0) != 0) return Errno("chmod");
+  }
   if (change.mask & AttrChange::kSize) {
     if (n->type == S_IFDIR) return Status::Posix(EISDIR, "is a directory");
     UniqueFd own;

@@ -27,7 +27,7 @@ mount_stack() {
   if [ "$driver" = kernel ]; then
     mount -t overlay strata -o "lowerdir=$meta::$STRATA_ROOT/blobs,upperdir=$1,workdir=$2,metacopy=on,redirect_dir=on" "$mnt"
   else
-    strata_fuse --image stack:2 --upper "$1" --work "$2" "$mnt"
+    strata_fuse --image stack:2 --upper "$1" --work "$2" --allow-other "$mnt"  # others: see setid_bits
   fi
 }
 
@@ -178,6 +178,52 @@ PY
 made=$(creating "$mnt" 2>&1)
 expect_eq "creating: umask and a read-only new file" "$made" "4 EACCES 0o100440 0o100640"
 expect_eq "creating as on overlayfs" "$made" "$(creating "$ref" 2>&1)"
+
+# Set-id bits: a write, a truncate or a fallocate by root without CAP_FSETID
+# clears set-user-ID (and set-group-ID on a group-executable file, or on any
+# file when the writer is not in its group); a chown
+# clears them whoever makes it; full root's write and fallocate keep them. A
+# write removes a file capability even for root. (The FUSE daemon clears the
+# bits itself: the kernel hands that to it, HANDLE_KILLPRIV_V2.)
+setid_bits() {
+  python3 - "$1" <<'PY'
+import ctypes, os, sys
+m = sys.argv[1] + "/setid"
+os.mkdir(m)
+for name, mode in [("w-suid", 0o4777), ("w-sgid-gx", 0o2775), ("w-sgid", 0o2765), ("t-suid", 0o6777),
+                   ("f-suid", 0o4777), ("c-suid", 0o6777), ("root-w", 0o6777), ("root-f", 0o6777), ("cap", 0o755),
+                   ("w-sgid-other", 0o2767)]:
+    fd = os.open(f"{m}/{name}", os.O_CREAT | os.O_WRONLY, 0o600)
+    os.write(fd, b"x" * 10)
+    os.fchmod(fd, mode)
+    os.close(fd)
+# A version 2 capability: cap_net_bind_service, permitted and effective.
+os.setxattr(f"{m}/cap", "security.capability", bytes([1, 0, 0, 2, 0, 4] + [0] * 14))
+for name in ["root-w", "cap"]:
+    fd = os.open(f"{m}/{name}", os.O_WRONLY); os.write(fd, b"y"); os.close(fd)
+fd = os.open(f"{m}/root-f", os.O_WRONLY); os.posix_fallocate(fd, 0, 8192); os.close(fd)
+PY
+  setpriv --bounding-set=-fsetid python3 - "$1" <<'PY'
+import os, sys
+m = sys.argv[1] + "/setid"
+for name in ["w-suid", "w-sgid-gx", "w-sgid"]:
+    fd = os.open(f"{m}/{name}", os.O_WRONLY); os.pwrite(fd, b"z" * 4096, 0); os.close(fd)
+os.truncate(f"{m}/t-suid", 3)
+fd = os.open(f"{m}/f-suid", os.O_WRONLY); os.posix_fallocate(fd, 0, 8192); os.close(fd)
+os.chown(f"{m}/c-suid", 0, 0)
+PY
+  # Not in the file's group: setgid goes without group execute too.
+  setpriv --regid=1234 --clear-groups --bounding-set=-fsetid \
+    python3 -c 'import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY); os.write(fd, b"z"); os.close(fd)' \
+    "$1/setid/w-sgid-other"
+  (cd "$1/setid" && stat -c '%n %a %s' * | tr '\n' ' ' &&
+    getfattr -n security.capability cap 2>&1 | grep -c 'No such attribute')
+}
+setid=$(setid_bits "$mnt" 2>&1)
+expect_eq "set-id bits cleared as the kernel does" "$setid" "c-suid 777 10 cap 755 10 f-suid 777 8192 \
+root-f 6777 8192 root-w 6777 10 t-suid 777 3 w-sgid 2765 4096 w-sgid-gx 775 4096 w-sgid-other 767 10 \
+w-suid 777 4096 1"
+expect_eq "set-id bits as on overlayfs" "$setid" "$(setid_bits "$ref" 2>&1)"
 
 # fallocate (a lower file: copied up first), fsync and fsyncdir, flock and
 # POSIX locks, statfs: what each call returns and leaves, as on overlayfs.

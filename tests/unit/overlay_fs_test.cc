@@ -523,6 +523,40 @@ TEST_CASE("an unnamed file (O_TMPFILE) lives in the work directory until Link na
   REQUIRE(ro.fs->CreateUnnamed(kRootNode, 0600, {}).status().ToErrno() == EROFS);
 }
 
+TEST_CASE("kKillSuidgid clears set-id bits as a write by an unprivileged caller does", "[root]") {
+  Fixture f;
+  auto kill_from = [&](const char* name, mode_t mode, uint32_t also, bool in_group = true) {
+    auto made = f.fs->Create(kRootNode, name, mode, O_RDWR, {});
+    REQUIRE(made.ok());
+    AttrChange change;
+    change.mask = AttrChange::kKillSuidgid | also;
+    change.mode = mode;  // with kMode: the mode asked for wins
+    change.caller_in_group = [in_group](uint32_t gid) { return gid == 0 && in_group; };
+    REQUIRE(f.fs->SetAttr(made->first.node, change, -1).ok());
+    struct stat st;
+    REQUIRE(::lstat((f.tmp / "upper/" + name).c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  CHECK(kill_from("suid", 04755, 0) == 0755);
+  CHECK(kill_from("both-gx", 06775, 0) == 0775);
+  CHECK(kill_from("sgid-no-gx", 02745, 0) == 02745);  // the caller is in the file's group
+  CHECK(kill_from("sgid-no-gx-other", 02745, 0, /*in_group=*/false) == 0745);
+  CHECK(kill_from("plain", 0640, 0) == 0640);
+  CHECK(kill_from("with-mode", 04755, AttrChange::kMode) == 04755);
+  // A lower file is copied up first, its data kept.
+  const uint64_t data = f.Node(f.Node(kRootNode, "dir"), "data");
+  AttrChange suid;
+  suid.mask = AttrChange::kMode;
+  suid.mode = 04711;
+  REQUIRE(f.fs->SetAttr(data, suid, -1).ok());
+  AttrChange kill;
+  kill.mask = AttrChange::kKillSuidgid;
+  auto st = f.fs->SetAttr(data, kill, -1);
+  REQUIRE(st.ok());
+  CHECK((st->st_mode & 07777) == 0711);
+  CHECK(ReadData(*f.fs, data) == "lower");
+}
+
 TEST_CASE("new entries get the mode asked for: not this process's umask, setuid kept", "[root]") {
   struct UmaskFor {  // the daemon's umask must not matter
     mode_t saved = ::umask(077);

@@ -126,13 +126,14 @@ op_create() { mkdir "$mnt/new" && for i in $(seq 10000); do : >"$mnt/new/f$i"; d
 op_rmrf() { rm -rf "$mnt/usr/share" 2>/dev/null || rm -rf "$mnt/dir1"* ; }
 op_lsR() { ls -lR "$mnt" >/dev/null; }                      # stat, and two getxattr, per entry
 op_untar() { mkdir "$mnt/untar" && tar -C "$mnt/untar" -xf "$bench/untar.tar"; }
+op_write4k() { dd if=/dev/zero of="$mnt/w4k" bs=4k count=20000 status=none; }  # 80 MiB, a request per write
 
 op_mount() { :; }  # a placeholder: the loop below times mount_union itself
 
 rows=(
   "deb mount op_mount" "syn mount op_mount" "deb find op_find" "deb stat-all op_stat" "deb ls-lR op_lsR"
   "deb tar-c op_tar" "deb seq-read-200M op_seqread" "deb rand-read-4k op_randread" "deb copy-up-append op_copyup"
-  "deb create-10k op_create" "deb untar-20k op_untar" "deb rm-rf-lower op_rmrf" "syn find op_find"
+  "deb create-10k op_create" "deb untar-20k op_untar" "deb write-4k op_write4k" "deb rm-rf-lower op_rmrf" "syn find op_find"
   "syn stat-all op_stat" "syn ls-lR op_lsR" "syn tar-c op_tar" "syn create-10k op_create" "syn untar-20k op_untar"
 )
 read -r -a kinds <<<"${KINDS:-kernel fuse-overlayfs strata-dirs strata strata-pt strata-kernel}"
@@ -173,7 +174,7 @@ for row in "${rows[@]}"; do
           # operation then runs once more in the timed mount to fill its caches.
           mount_union "$kind" "$set" && { $fn >/dev/null 2>&1 || true; } && unmount
           mount_union "$kind" "$set"
-          case $fn in op_copyup | op_create | op_rmrf | op_untar) ;; *) $fn >/dev/null 2>&1 || true ;; esac
+          case $fn in op_copyup | op_create | op_rmrf | op_untar | op_write4k) ;; *) $fn >/dev/null 2>&1 || true ;; esac
         else
           mount_union "$kind" "$set"
           drop_caches

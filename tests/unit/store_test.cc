@@ -385,13 +385,27 @@ TEST_CASE("references follow the distribution grammar, with Docker Hub's and pod
   CHECK(*NormalizeReference("localhost:5000/x:1") == "localhost:5000/x:1");
   CHECK(*NormalizeReference("quay.io/a/b-c__d.e:v1.0_rc") == "quay.io/a/b-c__d.e:v1.0_rc");
   CHECK(*NormalizeReference("Registry.Example/app") == "Registry.Example/app:latest");
+  CHECK(*NormalizeReference("a---b__c.d_e:_T-1.x") == "a---b__c.d_e:_T-1.x");
+  CHECK(*NormalizeReference("my-host.io:443/x") == "my-host.io:443/x:latest");
+  CHECK(*NormalizeReference("a:" + std::string(128, 't')) == "a:" + std::string(128, 't'));
   for (const char* bad : {"",      "..",   ".",       "../x",         "./x",        "a/../b", "a//b",
                           "a/",    "/a",   "Busybox", "team/App",     "a:",         "a:.tag", "a@sha256:00",
-                          "a___b", "a.-b", "-a",      "host..name/a", "-host.io/a", "a b"}) {
+                          "a___b", "a.-b", "-a",      "host..name/a", "-host.io/a", "a b",
+                          "a..b",  "a-",   "host.io:/a", "host.io:8a/b", "host-.io/a", "a:-t",
+                          "a:t/b", "a_",   "a.b."}) {
     INFO(bad);
     CHECK(NormalizeReference(bad).status().code() == Code::kInvalidArgument);
   }
   CHECK(NormalizeReference(std::string(256, 'a')).status().code() == Code::kInvalidArgument);
+  CHECK(NormalizeReference("a:" + std::string(129, 't')).status().code() == Code::kInvalidArgument);
+  // Container and volume names, as docker's: [a-zA-Z0-9][a-zA-Z0-9_.-]+
+  for (const char* good : {"ab", "Web_1.data-x", "0-"}) CHECK(CheckObjectName("volume", good).ok());
+  for (const char* bad : {"", "a", "-ab", "_ab", ".ab", "a b", "a/b", "a:b"}) {
+    INFO(bad);
+    CHECK(CheckObjectName("volume", bad).code() == Code::kInvalidArgument);
+  }
+  CHECK(CheckObjectName("volume", std::string(255, 'v')).ok());
+  CHECK(!CheckObjectName("volume", std::string(256, 'v')).ok());
 
   TempDir tmp;
   auto store = OpenTestStore(tmp);

@@ -268,9 +268,9 @@ class SignalSetup {
 }  // namespace
 
 void ServeRequest(fuse_session* se, fuse_buf& buf, const RequestInspector& inspect) {
+  if (inspect) inspect(buf);
   // A request this small is always in memory, never left in a splice pipe.
   if (!(buf.flags & FUSE_BUF_IS_FD) && buf.size >= sizeof(fuse_in_header)) {
-    if (inspect) inspect(buf);
     auto* header = static_cast<fuse_in_header*>(buf.mem);
     if (header->opcode == FUSE_TMPFILE) header->opcode = FUSE_CREATE;  // see session_loop.h
   }

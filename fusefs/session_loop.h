@@ -24,7 +24,8 @@ namespace strata::fuse {
 // nothing, installed without SA_RESTART) interrupts a worker's wait for a
 // request, and only that wait. Returns 0 when the session ended cleanly.
 //
-// `inspect`, when given, sees each request (in memory) before libfuse does.
+// `inspect`, when given, sees each request before libfuse does, on the thread
+// that serves it.
 using RequestInspector = std::function<void(const fuse_buf&)>;
 int RunSessionLoop(fuse_session* se, int max_threads, RequestInspector inspect = nullptr);
 

@@ -209,6 +209,10 @@ class Store {
   // of the chain; removed with the layer. Returns its path (MetaTreePath).
   Result<std::string> MetaTree(const std::string& top_layer);
   std::string MetaTreePath(const std::string& top_layer) const;
+  // The data-only layer to mount under that tree: its own directory of
+  // hardlinks to just its blobs when it has one (made with the tree where the
+  // store's blob directory is many times bigger), else BlobDir().
+  std::string MetaTreeDataDir(const std::string& top_layer) const;
   // The directory of blob files (a metadata tree's data-only layer).
   std::string BlobDir() const;
   // Path of the blob file holding `digest`'s bytes (read-only, never changes).

@@ -166,8 +166,8 @@ struct Snapshotter::Impl {
       return std::vector<SnapshotMount>{{"bind", base + "/merged", {writable ? "rw" : "ro", "rbind"}}};
     }
     ASSIGN_OR_RETURN(std::string meta, store.MetaTree(layer));
-    const std::string blobs = store.BlobDir();
-    // The chain's metadata tree over the blob directory (a data-only layer).
+    const std::string blobs = store.MetaTreeDataDir(layer);
+    // The chain's metadata tree over its blobs (a data-only layer).
     std::vector<std::string> options;
     if (writable) {
       options = {"workdir=" + base + "/work", "upperdir=" + base + "/fs"};

@@ -6,6 +6,9 @@
 // the file's metadata from here and reads its bytes from the blob, so every
 // image naming a blob shares one file and one page cache. docs/FORMAT.md
 // (`meta/`) has the layout.
+//
+// A tree may have a data-only layer of its own: hardlinks of just its blobs,
+// under the same names (see OwnDataDirPays).
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -13,9 +16,11 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "format/layer_merge.h"
@@ -83,6 +88,7 @@ class MetaWriter {
       // Names of one file in one layer are one inode here too.
       auto [first, inserted] = first_name.try_emplace(std::move(data_key), path);
       if (inserted) {
+        if (data->size > 0 && blob_seen_.insert(data->content).second) blobs_.push_back(data->content);
         files.push_back({std::move(path), data});
       } else {
         links.emplace_back(std::move(path), first->second);
@@ -132,6 +138,9 @@ class MetaWriter {
     }
     return Status::OK();
   }
+
+  // The distinct blobs the tree's files redirect to, in path order.
+  const std::vector<Digest>& blobs() const { return blobs_; }
 
  private:
   static const char* At(const std::string& path) { return path.empty() ? "." : path.c_str(); }
@@ -224,12 +233,53 @@ class MetaWriter {
   const uid_t uid_;
   const gid_t gid_;
   std::vector<std::pair<std::string, const Entry*>> dirs_;
+  std::vector<Digest> blobs_;
+  std::unordered_set<Digest> blob_seen_;
 };
+
+// Whether a tree's own data-only layer pays for its links. A cold read of a
+// metacopy file looks its blob up by name, and in blobs/ the names of one
+// image's blobs are hashed across every block of a directory that holds all
+// the store's: the Debian tree beside 105,000 other blobs read 1,265 more
+// directory blocks in a cold `tar -c` (17%) than the same files in plain
+// layers, and none more over a directory of its own. The links cost ~15 us
+// each, once: worth it when blobs/ is many times the size the tree's own
+// directory would be (st_blocks: on tmpfs nothing is read cold, so never).
+bool OwnDataDirPays(const std::string& blobs_dir, size_t blobs) {
+  constexpr uint64_t kEntryBytes = 32;  // an ext4 entry of a 22-character name
+  constexpr uint64_t kRatio = 8;
+  struct stat st;
+  if (::stat(blobs_dir.c_str(), &st) != 0) return false;
+  const uint64_t shared_bytes = static_cast<uint64_t>(st.st_blocks) * 512;
+  const uint64_t own_bytes = std::max<uint64_t>(4096, blobs * kEntryBytes);
+  return blobs > 0 && shared_bytes > kRatio * own_bytes;
+}
+
+// `dir` gets a hardlink of each blob, under its name in blobs/.
+Status LinkBlobs(const Store& store, const std::string& blobs_dir, const std::vector<Digest>& blobs,
+                 const std::string& dir) {
+  UniqueFd from(::open(blobs_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd to(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!from.valid() || !to.valid()) return ErrnoStatus("open", from.valid() ? dir : blobs_dir);
+  for (const Digest& d : blobs) {
+    const std::string name = store.BlobPath(d).substr(blobs_dir.size() + 1);
+    if (::linkat(from.get(), name.c_str(), to.get(), name.c_str(), 0) != 0) {
+      return errno == ENOENT ? Status::Corruption("blob " + d.Hex() + " is missing")
+                             : ErrnoStatus("link", blobs_dir + "/" + name);
+    }
+  }
+  return Status::OK();
+}
 
 }  // namespace
 
 std::string Store::MetaTreePath(const std::string& top_layer) const {
   return impl_->MetaDir(top_layer.empty() ? "empty" : top_layer);
+}
+
+std::string Store::MetaTreeDataDir(const std::string& top_layer) const {
+  const std::string own = impl_->MetaDataDir(top_layer.empty() ? "empty" : top_layer);
+  return ::access(own.c_str(), F_OK) == 0 ? own : BlobDir();
 }
 
 Result<std::string> Store::MetaTree(const std::string& top_layer) {
@@ -252,14 +302,27 @@ Result<std::string> Store::MetaTree(const std::string& top_layer) {
   if (::mkdir(tmp.c_str(), 0700) != 0) return ErrnoStatus("mkdir", tmp);
   Undo undo;
   undo.Add(tmp);
+  const std::string blobs_dir = BlobDir();
+  std::string data_tmp;  // the tree's own data-only layer, if it pays
   {
     UniqueFd root_fd(::open(tmp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root_fd.valid()) return ErrnoStatus("open", tmp);
-    MetaWriter writer(tmp, root_fd.get(), impl_->root + "/blobs", *this);
-    RETURN_IF_ERROR(
-        writer.Write(tree, layers).WithContext("the metadata tree of layer " + top_layer.substr(0, 12)));
+    MetaWriter writer(tmp, root_fd.get(), blobs_dir, *this);
+    const std::string what = "the metadata tree of layer " + top_layer.substr(0, 12);
+    RETURN_IF_ERROR(writer.Write(tree, layers).WithContext(what));
+    if (OwnDataDirPays(blobs_dir, writer.blobs().size())) {
+      data_tmp = meta_dir + "/.tmp-" + RandomHex(8);
+      if (::mkdir(data_tmp.c_str(), 0700) != 0) return ErrnoStatus("mkdir", data_tmp);
+      undo.Add(data_tmp);
+      RETURN_IF_ERROR(LinkBlobs(*this, blobs_dir, writer.blobs(), data_tmp).WithContext(what));
+    }
     if (::syncfs(root_fd.get()) != 0) return ErrnoStatus("syncfs", tmp);
   }
+  // The data directory first: a tree that exists has the one it was made with.
+  const std::string final_data = impl_->MetaDataDir(top_layer.empty() ? "empty" : top_layer);
+  (void)RemoveAll(final_data);  // left by a crash between the two renames
+  if (!data_tmp.empty() && ::rename(data_tmp.c_str(), final_data.c_str()) != 0)
+    return ErrnoStatus("rename", final_data);
   if (::rename(tmp.c_str(), final_dir.c_str()) != 0) return ErrnoStatus("rename", final_dir);
   undo.Dismiss();
   RETURN_IF_ERROR(FsyncDir(meta_dir));

@@ -324,9 +324,7 @@ Status Store::RemoveLayer(const std::string& id_or_prefix) {
   if (!user.none()) return Status::InUse("layer " + id.substr(0, 12) + " is in use by " + user.Describe());
   ASSIGN_OR_RETURN(auto dead_blobs, catalog.DeleteLayer(id));
   RETURN_IF_ERROR(txn.Commit());
-  (void)RemoveAll(impl_->MetaDir(id));
-  (void)RemoveAll(impl_->LayerDir(id));
-  for (const auto& d : dead_blobs) (void)impl_->blobs->Remove(d);
+  impl_->RemoveGarbage({.layers = {id}, .blobs = std::move(dead_blobs)});
   return Status::OK();
 }
 

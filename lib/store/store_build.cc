@@ -108,7 +108,9 @@ Result<Store::Impl::Garbage> Store::Impl::CollectLayers(std::vector<std::string>
 
 void Store::Impl::RemoveGarbage(const Garbage& garbage) {
   for (const auto& layer : garbage.layers) {
-    (void)RemoveAll(MetaDir(layer));  // before the layer: a tree is never left naming gone blobs
+    // Before the layer: a tree is never left naming gone blobs.
+    (void)RemoveAll(MetaDir(layer));
+    (void)RemoveAll(MetaDataDir(layer));
     (void)RemoveAll(LayerDir(layer));
   }
   for (const auto& d : garbage.blobs) (void)blobs->Remove(d);

@@ -192,7 +192,8 @@ Result<Store::Leftovers> Store::Impl::FindLeftovers() {
   }
   // Metadata trees of layers gone, or being written by a writer that died.
   for (const auto& name : Names(root + "/meta")) {
-    if (!layer_ids.count(name) && name != "empty") add("meta/" + name);
+    const std::string tree = name.ends_with(".data") ? name.substr(0, name.size() - 5) : name;
+    if (!layer_ids.count(tree) && tree != "empty") add("meta/" + name);
   }
   // Blobs a pull was cut off in the middle of (kept for the next pull to resume).
   for (const auto& name : Names(root + "/partial")) add("partial/" + name);

@@ -49,6 +49,8 @@ struct Store::Impl {
   std::string LayerDir(const std::string& id) const { return root + "/layers/" + id; }
   std::string ImageDir(const std::string& id) const { return root + "/images/" + id; }
   std::string MetaDir(const std::string& id) const { return root + "/meta/" + id; }
+  // A metadata tree's own data-only layer, when it has one (meta_tree.cc).
+  std::string MetaDataDir(const std::string& id) const { return MetaDir(id) + ".data"; }
   std::string ChainId(const std::string& parent, const Digest& diff) const;
 
   Result<std::string> ResolveLayerId(const std::string& id_or_prefix);

@@ -1,5 +1,5 @@
 // The kernel path: a store chain mounted by kernel overlayfs, its metadata
-// tree (Store::MetaTree) as the lower layer and the store's blobs/ as a
+// tree (Store::MetaTree) as the lower layer and its blobs (Store::MetaTreeDataDir) as a
 // data-only layer below it (Linux 6.5+; the mount API's "lowerdir+" and
 // "datadir+" keys, 6.8+, so that no path needs escaping). The upper and work
 // directories are the ones the FUSE path uses: overlayfs's own format.
@@ -91,7 +91,7 @@ Status MountKernelOverlay(const UnionMountSpec& spec) {
   if (!fs.valid()) return ErrnoStatus("fsopen", "overlay");
   RETURN_IF_ERROR(fs.Set("source", "strata"));
   RETURN_IF_ERROR(fs.Set("lowerdir+", meta));
-  RETURN_IF_ERROR(fs.Set("datadir+", store->BlobDir()));
+  RETURN_IF_ERROR(fs.Set("datadir+", store->MetaTreeDataDir(spec.top_layer)));
   if (writable) {
     RETURN_IF_ERROR(fs.Set("upperdir", spec.upper_dir));
     RETURN_IF_ERROR(fs.Set("workdir", spec.work_dir));

@@ -94,13 +94,29 @@ for seed in 21 22; do
   S umount "$mnt"
 done
 
-# --- two images sharing a file share its page cache ---
+# --- a big image's tree reads blobs/; a small image's gets a directory of its own blobs ---
+mkdir -p "$WORK/big"
+for i in $(seq 3000); do echo "file $i" >"$WORK/big/f$i"; done
+tar -C "$WORK/big" -cf "$WORK/big.tar" . && rm -rf "$WORK/big" && S import "$WORK/big.tar" big:1 >/dev/null
+datadir() { grep " $1 " /proc/self/mountinfo | grep -o 'datadir+=[^,]*' | sed 's|.*/||'; }
+expect_ok "kernel mount of the big image" S mount --driver kernel big:1 "$mnt"
+expect_eq "its data layer is blobs/" "$(datadir "$mnt")" blobs
+expect_eq "read through blobs/" "$(cat "$mnt/f2999")" "file 2999"
+S umount "$mnt"
+
+# --- two images sharing a file share its page cache (each over its own data directory) ---
 mkdir -p "$WORK/pa" "$WORK/pb"
 head -c 8M /dev/urandom >"$WORK/pa/shared" && cp "$WORK/pa/shared" "$WORK/pb/shared"
 echo a >"$WORK/pa/own" && echo b >"$WORK/pb/own"
 tar -C "$WORK/pa" -cf "$WORK/pa.tar" . && tar -C "$WORK/pb" -cf "$WORK/pb.tar" .
 S import "$WORK/pa.tar" pc:a >/dev/null && S import "$WORK/pb.tar" pc:b >/dev/null
 S mount --driver kernel pc:a "$mnt" && S mount --driver kernel pc:b "$other"
+top=$(S image inspect pc:a | sed -n '/^Layers:/{n;p}' | tr -d ' ')
+expect_eq "a small image's data layer is its own" "$(datadir "$mnt")" "$top.data"
+expect_eq "holding its two blobs" "$(ls "$STRATA_ROOT/meta/$top.data" | wc -l)" 2
+not_blob() { for f in "$1"/*; do [ "$(stat -c %i "$f")" = "$(stat -c %i "$STRATA_ROOT/blobs/${f##*/}")" ] || echo "$f"; done; }
+expect_eq "hardlinks of the store's blobs" "$(not_blob "$STRATA_ROOT/meta/$top.data")" ""
+expect_eq "read through it" "$(cat "$mnt/own")" a
 sync && echo 3 >/proc/sys/vm/drop_caches
 resident() { fincore --bytes --noheadings --output RES "$1" | tr -d ' '; }
 expect_eq "image B's file is not in memory" "$(resident "$other/shared")" 0
@@ -138,6 +154,7 @@ top=$(S image inspect pc:a | sed -n '/^Layers:/{n;p}' | tr -d ' ')
 expect_eq "a mounted image has its tree" "$(test -d "$STRATA_ROOT/meta/$top" && echo yes)" yes
 S rmi pc:a >/dev/null
 expect_eq "a removed image's tree is gone" "$(test -e "$STRATA_ROOT/meta/$top" && echo left)" ""
+expect_eq "and its data directory" "$(test -e "$STRATA_ROOT/meta/$top.data" && echo left)" ""
 expect_ok "fsck at the end" S fsck
 # --- an upper with a metacopy file whose lower file is missing (a damaged store) ---
 S create --name damaged bb:1 true >/dev/null

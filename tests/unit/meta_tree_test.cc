@@ -1,11 +1,14 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "strata/store.h"
@@ -108,4 +111,55 @@ TEST_CASE("a chain's metadata tree: the merged entries with their metadata, file
   auto leftovers = store->FindLeftovers();
   REQUIRE(leftovers.ok());
   CHECK(leftovers->paths.empty());
+}
+
+TEST_CASE("a small image's tree gets a data directory of its own blobs; a big one's reads blobs/", "[root]") {
+  TempDir tmp;
+  auto store = OpenTestStore(tmp);
+  std::vector<TarSpec> many;
+  for (int i = 0; i < 1500; ++i) many.push_back(File("f" + std::to_string(i), "bytes " + std::to_string(i)));
+  WriteTar(tmp / "big.tar", many);
+  auto big = store->ImportTar(tmp / "big.tar", {.ref = "big"});
+  REQUIRE(big.ok());
+  WriteTar(tmp / "small.tar", {File("own", "only here"), File("shared", "bytes 7")});
+  auto small = store->ImportTar(tmp / "small.tar", {.ref = "small"});
+  REQUIRE(small.ok());
+  const std::string big_top = big->layers.back(), small_top = small->layers.back();
+
+  REQUIRE(store->MetaTree(big_top).ok());
+  CHECK(store->MetaTreeDataDir(big_top) == store->BlobDir());  // 1,500 names: blobs/ is no bigger
+
+  // A leftover of a crash between the two renames is replaced.
+  const std::string own = store->MetaTreePath(small_top) + ".data";
+  fs::create_directories(own + "/stale");
+  auto meta = store->MetaTree(small_top);
+  REQUIRE(meta.ok());
+  struct statfs sfs;
+  REQUIRE(::statfs(tmp.path().c_str(), &sfs) == 0);
+  if (sfs.f_type == TMPFS_MAGIC) {  // nothing is read cold on tmpfs: never worth it
+    CHECK(store->MetaTreeDataDir(small_top) == store->BlobDir());
+    return;
+  }
+  REQUIRE(store->MetaTreeDataDir(small_top) == own);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(own)) names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> want;
+  for (const char* file : {"/own", "/shared"}) {
+    const std::string redirect = XattrOf(*meta + file, "trusted.overlay.redirect");
+    want.push_back(redirect.substr(1));
+    struct stat in_own, in_blobs;  // the same inode: one copy, one page cache
+    REQUIRE(::stat((own + redirect).c_str(), &in_own) == 0);
+    REQUIRE(::stat((store->BlobDir() + redirect).c_str(), &in_blobs) == 0);
+    CHECK(in_own.st_ino == in_blobs.st_ino);
+    CHECK(ReadBytes(own + redirect) == ReadBytes(store->BlobDir() + redirect));
+  }
+  std::sort(want.begin(), want.end());
+  CHECK(names == want);  // its two blobs, nothing else (the stale entry is gone)
+  auto leftovers = store->FindLeftovers();
+  REQUIRE(leftovers.ok());
+  CHECK(leftovers->paths.empty());
+  REQUIRE(store->RemoveImage("small").ok());
+  CHECK_FALSE(fs::exists(own));
+  CHECK_FALSE(fs::exists(*meta));
 }

@@ -130,10 +130,35 @@ bool CallerInGroup(fuse_req_t req, uint32_t host_gid) {
   return false;
 }
 
+// Whether the calling thread has CAP_FSETID, by its /proc status (false if
+// that cannot be read: the safe answer where it decides whether to clear
+// set-id bits).
+bool CallerHasFsetid(fuse_req_t req) {
+  char path[64], text[4096];
+  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(fuse_req_ctx(req)->pid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ssize_t n = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  const char* eff = std::strstr(text, "\nCapEff:");
+  return eff && (std::strtoull(eff + 9, nullptr, 16) >> CAP_FSETID) & 1;
+}
+
 // Adds clearing set-id bits, for this request's caller, to `c`.
 void AddKillSuidgid(fuse_req_t req, strata::AttrChange* c) {
   c->mask |= strata::AttrChange::kKillSuidgid;
   c->caller_in_group = [req](uint32_t gid) { return CallerInGroup(req, gid); };
+}
+
+// Clears `ino`'s set-id bits for this request's caller (asking its
+// capabilities first if `ask_fsetid`); false once it has replied an error.
+bool KillSetIdBits(fuse_req_t req, fuse_ino_t ino, int fd, bool ask_fsetid) {
+  strata::AttrChange kill;
+  AddKillSuidgid(req, &kill);
+  if (ask_fsetid) kill.caller_has_fsetid = [req] { return CallerHasFsetid(req); };
+  return !Failed(req, Fs(req).SetAttr(ino, kill, fd));
 }
 
 void OpGetattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
@@ -254,11 +279,9 @@ void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_in
 void OpWriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info*) {
   auto data = Fs(req).OpenData(ino, /*write=*/true);
   if (Failed(req, data)) return;
-  if (DeviceIo::KillSuidgidAsked()) {  // before the write, as the kernel's own file systems
-    strata::AttrChange kill;
-    AddKillSuidgid(req, &kill);
-    if (Failed(req, Fs(req).SetAttr(ino, kill, (*data)->get()))) return;
-  }
+  // Before the write, as the kernel's own file systems; the kernel flags it
+  // only for a caller without CAP_FSETID.
+  if (DeviceIo::KillSuidgidAsked() && !KillSetIdBits(req, ino, (*data)->get(), /*ask_fsetid=*/false)) return;
   fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
   out.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
   out.buf[0].fd = (*data)->get();
@@ -279,22 +302,6 @@ void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info*) {
   fuse_reply_err(req, Fs(req).Fsync(ino, datasync != 0).ToErrno());
 }
 
-// Whether the calling thread has CAP_FSETID, by its /proc status (false if
-// that cannot be read: the safe answer where it decides whether to clear
-// set-id bits).
-bool CallerHasFsetid(fuse_req_t req) {
-  char path[64], text[4096];
-  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(fuse_req_ctx(req)->pid));
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const ssize_t n = ::read(fd, text, sizeof text - 1);
-  ::close(fd);
-  if (n <= 0) return false;
-  text[n] = '\0';
-  const char* eff = std::strstr(text, "\nCapEff:");
-  return eff && (std::strtoull(eff + 9, nullptr, 16) >> CAP_FSETID) & 1;
-}
-
 void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len, fuse_file_info*) {
   auto data = Fs(req).OpenData(ino, /*write=*/true);
   if (Failed(req, data)) return;
@@ -302,11 +309,8 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
   // but sends no flag saying whether the caller may keep them.
   auto attr = Fs(req).GetAttr(ino);
   if (Failed(req, attr)) return;
-  if ((attr->st_mode & (S_ISUID | S_ISGID)) && !CallerHasFsetid(req)) {
-    strata::AttrChange kill;
-    AddKillSuidgid(req, &kill);
-    if (Failed(req, Fs(req).SetAttr(ino, kill, (*data)->get()))) return;
-  }
+  if ((attr->st_mode & (S_ISUID | S_ISGID)) && !KillSetIdBits(req, ino, (*data)->get(), /*ask_fsetid=*/true))
+    return;
   fuse_reply_err(req, ::fallocate((*data)->get(), mode, off, len) == 0 ? 0 : errno);
 }
 

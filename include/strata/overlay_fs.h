@@ -61,6 +61,10 @@ struct AttrChange {
   // For kKillSuidgid: whether the caller is in group `gid`, asked only of a
   // setgid file without group execute. Unset: it is.
   std::function<bool(uint32_t gid)> caller_in_group;
+  // For kKillSuidgid: whether the caller may keep the bits (CAP_FSETID),
+  // asked only of a file that has one. Unset: it may not (the one asking has
+  // checked already, as the kernel has when it flags a write).
+  std::function<bool()> caller_has_fsetid;
 };
 
 // What a lookup or a creation returns: the FUSE node id and its attributes.

@@ -734,10 +734,13 @@ Status OverlayImpl::ApplyAttrChange(OverlayNode* n, const AttrChange& change, in
       !(change.mask & (AttrChange::kUid | AttrChange::kGid | AttrChange::kMode))) {
     struct stat st;
     if (::fstatat(ufd, rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
-    mode_t mode = st.st_mode & 07777 & ~S_ISUID;
-    if ((mode & S_ISGID) &&
-        ((mode & S_IXGRP) || (change.caller_in_group && !change.caller_in_group(st.st_gid)))) {
-      mode &= ~S_ISGID;
+    mode_t mode = st.st_mode & 07777;
+    if ((mode & (S_ISUID | S_ISGID)) && !(change.caller_has_fsetid && change.caller_has_fsetid())) {
+      mode &= ~S_ISUID;
+      if ((mode & S_ISGID) &&
+          ((mode & S_IXGRP) || (change.caller_in_group && !change.caller_in_group(st.st_gid)))) {
+        mode &= ~S_ISGID;
+      }
     }
     if (mode != (st.st_mode & 07777) && ::fchmodat(ufd, rel.c_str(), mode, 0) != 0) return Errno("chmod");
   }

@@ -543,6 +543,23 @@ TEST_CASE("kKillSuidgid clears set-id bits as a write by an unprivileged caller 
   CHECK(kill_from("sgid-no-gx-other", 02745, 0, /*in_group=*/false) == 0745);
   CHECK(kill_from("plain", 0640, 0) == 0640);
   CHECK(kill_from("with-mode", 04755, AttrChange::kMode) == 04755);
+  // A caller with CAP_FSETID keeps them; one asked only of a set-id file.
+  int asked = 0;
+  auto kill_as = [&](const char* name, mode_t mode, bool has_fsetid) {
+    auto made = f.fs->Create(kRootNode, name, mode, O_RDWR, {});
+    REQUIRE(made.ok());
+    AttrChange change;
+    change.mask = AttrChange::kKillSuidgid;
+    change.caller_has_fsetid = [&asked, has_fsetid] { return ++asked, has_fsetid; };
+    auto st = f.fs->SetAttr(made->first.node, change, -1);
+    REQUIRE(st.ok());
+    return st->st_mode & 07777;
+  };
+  CHECK(kill_as("fsetid", 06755, true) == 06755);
+  CHECK(kill_as("no-fsetid", 06755, false) == 0755);
+  CHECK(asked == 2);
+  CHECK(kill_as("plain-fsetid", 0755, false) == 0755);
+  CHECK(asked == 2);
   // A lower file is copied up first, its data kept.
   const uint64_t data = f.Node(f.Node(kRootNode, "dir"), "data");
   AttrChange suid;

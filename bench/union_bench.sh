@@ -94,17 +94,20 @@ mount_union() {
     strata-pt) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" -o passthrough "$mnt" ;;
     strata-uring) "$bin/strata-fuse" --image "$image" --upper "$bench/upper" --work "$bench/work" -o io_uring "$mnt" ;;
     # What `strata mount --driver kernel` of a container mounts (its tree made once, below).
-    strata-kernel) mount -t overlay strata -o "lowerdir=${meta[$image]}::$STRATA_ROOT/blobs,upperdir=$bench/upper,workdir=$bench/work,metacopy=on,redirect_dir=on" "$mnt" ;;
+    strata-kernel) mount -t overlay strata -o "lowerdir=${meta[$image]},upperdir=$bench/upper,workdir=$bench/work,metacopy=on,redirect_dir=on" "$mnt" ;;
   esac
 }
-# meta_tree IMAGE: the image's metadata tree, written by a first kernel mount if missing.
+# meta_tree IMAGE: "TREE::DATA", the image's metadata tree (written by a first kernel
+# mount if missing) and its data-only layer (its own, or the store's blobs/).
 meta_tree() {
-  local top
+  local top data
   top=$("$bin/strata" image inspect "$1" | sed -n '/^Layers:/,$p' | tail -1 | tr -d ' ')
   if [ ! -d "$STRATA_ROOT/meta/$top" ]; then
     "$bin/strata" mount --driver kernel "$1" "$mnt" && umount "$mnt"
   fi
-  echo "$STRATA_ROOT/meta/$top"
+  data=$STRATA_ROOT/meta/$top.data
+  [ -d "$data" ] || data=$STRATA_ROOT/blobs
+  echo "$STRATA_ROOT/meta/$top::$data"
 }
 unmount() { umount "$mnt" 2>/dev/null || fusermount3 -u "$mnt"; }
 now() { date +%s.%N; }

@@ -174,9 +174,9 @@ Result<Store::Leftovers> Store::Impl::FindLeftovers() {
   ASSIGN_OR_RETURN(auto images, catalog->Images());
   for (const auto& i : images) image_ids.insert(i.id);
   Store::Leftovers out;
-  auto add = [&](const std::string& rel) {
+  auto add = [&](const std::string& rel, bool frees_bytes = true) {
     out.paths.push_back(rel);
-    out.bytes += TreeBytes(root + "/" + rel);
+    if (frees_bytes) out.bytes += TreeBytes(root + "/" + rel);
   };
   for (const auto& name : Names(root + "/blobs")) {
     if (!blob_names.count(name)) add("blobs/" + name);
@@ -192,8 +192,9 @@ Result<Store::Leftovers> Store::Impl::FindLeftovers() {
   }
   // Metadata trees of layers gone, or being written by a writer that died.
   for (const auto& name : Names(root + "/meta")) {
-    const std::string tree = name.ends_with(".data") ? name.substr(0, name.size() - 5) : name;
-    if (!layer_ids.count(tree) && tree != "empty") add("meta/" + name);
+    const bool data = name.ends_with(".data");  // hardlinks of blobs: removing one frees nothing
+    const std::string tree = data ? name.substr(0, name.size() - 5) : name;
+    if (!layer_ids.count(tree) && tree != "empty") add("meta/" + name, !data);
   }
   // Blobs a pull was cut off in the middle of (kept for the next pull to resume).
   for (const auto& name : Names(root + "/partial")) add("partial/" + name);

@@ -176,4 +176,18 @@ TEST_CASE("a small image's tree gets a data directory of its own blobs; a big on
   REQUIRE(store->RemoveLeftovers().ok());
   CHECK_FALSE(fs::exists(stray_dir));
   CHECK(ReadBytes(blob) == "bytes 7");
+
+  // A blob gone from the store (damage): a clear error, and nothing left in meta/.
+  WriteTar(tmp / "lost.tar", {File("lost", "lost bytes")});
+  auto lost = store->ImportTar(tmp / "lost.tar", {.ref = "lost"});
+  REQUIRE(lost.ok());
+  REQUIRE(::unlink(store->BlobPath(store->Hash("lost bytes")).c_str()) == 0);
+  auto failed = store->MetaTree(lost->layers.back());
+  REQUIRE_FALSE(failed.ok());
+  CHECK_THAT(failed.status().message(), Catch::Contains("is missing"));
+  std::vector<std::string> in_meta;
+  for (const auto& e : fs::directory_iterator(fs::path(tmp / "store") / "meta"))
+    in_meta.push_back(e.path().filename());
+  std::sort(in_meta.begin(), in_meta.end());
+  CHECK(in_meta == std::vector<std::string>{big_top});
 }

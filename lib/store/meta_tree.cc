@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "format/layer_merge.h"
+#include "store/blob_store.h"
 #include "store/store_impl.h"
 #include "util/file_lock.h"
 #include "util/file_util.h"
@@ -256,13 +257,12 @@ bool OwnDataDirPays(const std::string& blobs_dir, size_t blobs) {
 }
 
 // `dir` gets a hardlink of each blob, under its name in blobs/.
-Status LinkBlobs(const Store& store, const std::string& blobs_dir, const std::vector<Digest>& blobs,
-                 const std::string& dir) {
+Status LinkBlobs(const std::string& blobs_dir, const std::vector<Digest>& blobs, const std::string& dir) {
   UniqueFd from(::open(blobs_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   UniqueFd to(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!from.valid() || !to.valid()) return ErrnoStatus("open", from.valid() ? dir : blobs_dir);
   for (const Digest& d : blobs) {
-    const std::string name = store.BlobPath(d).substr(blobs_dir.size() + 1);
+    const std::string name = BlobFileName(d);
     if (::linkat(from.get(), name.c_str(), to.get(), name.c_str(), 0) != 0) {
       return errno == ENOENT ? Status::Corruption("blob " + d.Hex() + " is missing")
                              : ErrnoStatus("link", blobs_dir + "/" + name);
@@ -271,14 +271,19 @@ Status LinkBlobs(const Store& store, const std::string& blobs_dir, const std::ve
   return Status::OK();
 }
 
+// Trees and their data directories are named by their top layer; no layer at all is "empty".
+std::string TreeName(const std::string& top_layer) {
+  return top_layer.empty() ? "empty" : top_layer;
+}
+
 }  // namespace
 
 std::string Store::MetaTreePath(const std::string& top_layer) const {
-  return impl_->MetaDir(top_layer.empty() ? "empty" : top_layer);
+  return impl_->MetaDir(TreeName(top_layer));
 }
 
 std::string Store::MetaTreeDataDir(const std::string& top_layer) const {
-  const std::string own = impl_->MetaDataDir(top_layer.empty() ? "empty" : top_layer);
+  const std::string own = impl_->MetaDataDir(TreeName(top_layer));
   return ::access(own.c_str(), F_OK) == 0 ? own : BlobDir();
 }
 
@@ -311,15 +316,15 @@ Result<std::string> Store::MetaTree(const std::string& top_layer) {
     const std::string what = "the metadata tree of layer " + top_layer.substr(0, 12);
     RETURN_IF_ERROR(writer.Write(tree, layers).WithContext(what));
     if (OwnDataDirPays(blobs_dir, writer.blobs().size())) {
-      data_tmp = meta_dir + "/.tmp-" + RandomHex(8);
+      data_tmp = meta_dir + "/.tmp-" + RandomHex(8) + ".data";  // fsck: links, frees nothing
       if (::mkdir(data_tmp.c_str(), 0700) != 0) return ErrnoStatus("mkdir", data_tmp);
       undo.Add(data_tmp);
-      RETURN_IF_ERROR(LinkBlobs(*this, blobs_dir, writer.blobs(), data_tmp).WithContext(what));
+      RETURN_IF_ERROR(LinkBlobs(blobs_dir, writer.blobs(), data_tmp).WithContext(what));
     }
     if (::syncfs(root_fd.get()) != 0) return ErrnoStatus("syncfs", tmp);
   }
   // The data directory first: a tree that exists has the one it was made with.
-  const std::string final_data = impl_->MetaDataDir(top_layer.empty() ? "empty" : top_layer);
+  const std::string final_data = impl_->MetaDataDir(TreeName(top_layer));
   (void)RemoveAll(final_data);  // left by a crash between the two renames
   if (!data_tmp.empty() && ::rename(data_tmp.c_str(), final_data.c_str()) != 0)
     return ErrnoStatus("rename", final_data);

@@ -387,12 +387,15 @@ TEST_CASE("references follow the distribution grammar, with Docker Hub's and pod
   CHECK(*NormalizeReference("Registry.Example/app") == "Registry.Example/app:latest");
   CHECK(*NormalizeReference("a---b__c.d_e:_T-1.x") == "a---b__c.d_e:_T-1.x");
   CHECK(*NormalizeReference("my-host.io:443/x") == "my-host.io:443/x:latest");
+  CHECK(*NormalizeReference("a--b/c__d/e.f/g_h/0") == "a--b/c__d/e.f/g_h/0:latest");
+  CHECK(*NormalizeReference("h-1.io:5/x") == "h-1.io:5/x:latest");
   CHECK(*NormalizeReference("a:" + std::string(128, 't')) == "a:" + std::string(128, 't'));
-  for (const char* bad : {"",           "..",          ".",     "../x",    "./x",        "a/../b",
-                          "a//b",       "a/",          "/a",    "Busybox", "team/App",   "a:",
-                          "a:.tag",     "a@sha256:00", "a___b", "a.-b",    "-a",         "host..name/a",
-                          "-host.io/a", "a b",         "a..b",  "a-",      "host.io:/a", "host.io:8a/b",
-                          "host-.io/a", "a:-t",        "a:t/b", "a_",      "a.b."}) {
+  for (const char* bad : {"",           "..",          ".",       "../x",    "./x",        "a/../b",
+                          "a//b",       "a/",          "/a",      "Busybox", "team/App",   "a:",
+                          "a:.tag",     "a@sha256:00", "a___b",   "a.-b",    "-a",         "host..name/a",
+                          "-host.io/a", "a b",         "a..b",    "a-",      "host.io:/a", "host.io:8a/b",
+                          "host-.io/a", "a:-t",        "a:t/b",   "a_",      "a.b.",       "a_.b",
+                          "a._b",       "h.io:1:2/a",  "h.io:/a", "a:t!",    "h_x.io/a",   "a/-b"}) {
     INFO(bad);
     CHECK(NormalizeReference(bad).status().code() == Code::kInvalidArgument);
   }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "util/file_util.h"
+#include "util/status_macros.h"
 
 namespace strata {
 
@@ -48,13 +49,19 @@ class Reader {
     pos_ += sizeof(T);
     return static_cast<T>(v);
   }
-  std::string Str() {
+  std::string_view View() {
     uint32_t n = Int<uint32_t>();
     if (!Need(n)) return {};
-    std::string s(in_.substr(pos_, n));
+    std::string_view s = in_.substr(pos_, n);
     pos_ += n;
     return s;
   }
+  std::string Str() { return std::string(View()); }
+  void Skip(size_t n) {
+    if (Need(n)) pos_ += n;
+  }
+  size_t pos() const { return pos_; }
+  void Seek(size_t pos) { pos_ = pos; }
   void Bytes(void* p, size_t n) {
     if (!Need(n)) return;
     std::memcpy(p, in_.data() + pos_, n);
@@ -101,7 +108,42 @@ std::string EncodeIndex(const LayerIndex& index) {
   return w.Take();
 }
 
-Result<LayerIndex> DecodeIndex(std::string_view bytes) {
+namespace {
+
+// The fixed-size fields between an entry's type and its link: flags, mode,
+// uid, gid, mtime (sec, nsec), size, content.
+constexpr size_t kFixedAfterType = 1 + 4 + 4 + 4 + 8 + 4 + 8 + 16;
+
+// Decodes the entry at r's position into `e`. The entry was checked by
+// IndexOffsets, so nothing here can run past the end.
+void ReadEntry(Reader& r, Entry& e) {
+  e.path = r.Str();
+  e.type = static_cast<EntryType>(r.Int<uint8_t>());
+  uint8_t flags = r.Int<uint8_t>();
+  e.opaque = flags & kFlagOpaque;
+  e.implicit = flags & kFlagImplicit;
+  e.mode = r.Int<uint32_t>();
+  e.uid = r.Int<uint32_t>();
+  e.gid = r.Int<uint32_t>();
+  e.mtime_sec = r.Int<int64_t>();
+  e.mtime_nsec = r.Int<uint32_t>();
+  e.size = r.Int<uint64_t>();
+  r.Bytes(e.content.bytes.data(), e.content.bytes.size());
+  e.link_target = r.Str();
+  e.dev_major = r.Int<uint32_t>();
+  e.dev_minor = r.Int<uint32_t>();
+  uint32_t nx = r.Int<uint32_t>();
+  e.xattrs.resize(nx);
+  for (Xattr& x : e.xattrs) {
+    x.name = r.Str();
+    x.value = r.Str();
+  }
+}
+
+// Checks the whole encoding (magic, version, every entry's lengths and type,
+// path order, no trailing bytes) and returns where each entry starts.
+Result<std::vector<uint32_t>> IndexOffsets(std::string_view bytes) {
+  if (bytes.size() > UINT32_MAX) return Status::Corruption("layer index: larger than 4 GiB");
   Reader r(bytes);
   char magic[sizeof kMagic];
   r.Bytes(magic, sizeof magic);
@@ -114,43 +156,94 @@ Result<LayerIndex> DecodeIndex(std::string_view bytes) {
   uint64_t count = r.Int<uint64_t>();
   // Each entry takes at least 60 bytes, which bounds a corrupt count.
   if (!r.ok() || count > bytes.size() / 60) return Status::Corruption("layer index: bad entry count");
-  LayerIndex index;
-  index.entries.reserve(count);
-  PrepareLargeBuffer(index.entries.data(), count * sizeof(Entry));
+  std::vector<uint32_t> offsets;
+  offsets.reserve(count);
+  std::string_view previous;
   for (uint64_t i = 0; i < count && r.ok(); ++i) {
-    Entry& e = index.entries.emplace_back();  // decoded in place: no move per entry
-    e.path = r.Str();
+    offsets.push_back(static_cast<uint32_t>(r.pos()));
+    std::string_view path = r.View();
     uint8_t type = r.Int<uint8_t>();
     if (type < 1 || type > static_cast<uint8_t>(EntryType::kWhiteout)) {
       return Status::Corruption("layer index: bad entry type");
     }
-    e.type = static_cast<EntryType>(type);
-    uint8_t flags = r.Int<uint8_t>();
-    e.opaque = flags & kFlagOpaque;
-    e.implicit = flags & kFlagImplicit;
-    e.mode = r.Int<uint32_t>();
-    e.uid = r.Int<uint32_t>();
-    e.gid = r.Int<uint32_t>();
-    e.mtime_sec = r.Int<int64_t>();
-    e.mtime_nsec = r.Int<uint32_t>();
-    e.size = r.Int<uint64_t>();
-    r.Bytes(e.content.bytes.data(), e.content.bytes.size());
-    e.link_target = r.Str();
-    e.dev_major = r.Int<uint32_t>();
-    e.dev_minor = r.Int<uint32_t>();
+    r.Skip(kFixedAfterType);
+    r.View();       // link
+    r.Skip(4 + 4);  // device numbers
     uint32_t nx = r.Int<uint32_t>();
     for (uint32_t j = 0; j < nx && r.ok(); ++j) {
-      Xattr x;
-      x.name = r.Str();
-      x.value = r.Str();
-      e.xattrs.push_back(std::move(x));
+      r.View();
+      r.View();
     }
-    if (i > 0 && !(index.entries[i - 1].path < e.path)) {
-      return Status::Corruption("layer index: entries out of order");
-    }
+    if (i > 0 && !(previous < path)) return Status::Corruption("layer index: entries out of order");
+    previous = path;
   }
   if (!r.ok() || !r.AtEnd()) return Status::Corruption("layer index: truncated or trailing bytes");
+  return offsets;
+}
+
+}  // namespace
+
+Result<LayerIndex> DecodeIndex(std::string_view bytes) {
+  ASSIGN_OR_RETURN(std::vector<uint32_t> offsets, IndexOffsets(bytes));
+  LayerIndex index;
+  index.entries.reserve(offsets.size());
+  PrepareLargeBuffer(index.entries.data(), offsets.size() * sizeof(Entry));
+  Reader r(bytes);
+  for (uint32_t offset : offsets) {
+    r.Seek(offset);
+    ReadEntry(r, index.entries.emplace_back());  // decoded in place: no move per entry
+  }
   return index;
+}
+
+Result<EncodedIndex> EncodedIndex::Parse(std::string bytes) {
+  EncodedIndex index;
+  index.bytes_ = std::make_shared<const std::string>(std::move(bytes));
+  ASSIGN_OR_RETURN(index.offsets_, IndexOffsets(*index.bytes_));
+  return index;
+}
+
+std::string_view EncodedIndex::Path(size_t i) const {
+  Reader r(*bytes_);
+  r.Seek(offsets_[i]);
+  return r.View();
+}
+
+EntryType EncodedIndex::Type(size_t i) const {
+  return static_cast<EntryType>((*bytes_)[offsets_[i] + 4 + Path(i).size()]);
+}
+
+std::string_view EncodedIndex::LinkTarget(size_t i) const {
+  Reader r(*bytes_);
+  r.Seek(offsets_[i] + 4 + Path(i).size() + 1 + kFixedAfterType);
+  return r.View();
+}
+
+Entry EncodedIndex::Decode(size_t i) const {
+  Reader r(*bytes_);
+  r.Seek(offsets_[i]);
+  Entry e;
+  ReadEntry(r, e);
+  return e;
+}
+
+size_t EncodedIndex::LowerBound(std::string_view path, size_t from) const {
+  size_t lo = from, hi = size();
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (Path(mid) < path) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+std::optional<size_t> EncodedIndex::Find(std::string_view path) const {
+  size_t i = LowerBound(path);
+  if (i == size() || Path(i) != path) return std::nullopt;
+  return i;
 }
 
 std::string Compress(std::string_view raw, int level) {

@@ -123,13 +123,18 @@ Result<Image> Store::Impl::LoadImage(const std::string& id) {
   return image;
 }
 
-Result<LayerIndex> Store::Impl::LoadIndex(const LayerInfo& layer) {
+Result<std::string> Store::Impl::LoadIndexBytes(const LayerInfo& layer) {
   std::string path = LayerDir(layer.id) + "/index.zst";
   ASSIGN_OR_RETURN(std::string compressed, ReadFile(path));
   ASSIGN_OR_RETURN(std::string raw, Decompress(compressed));
   if (HashBytes(secret, raw.data(), raw.size()).Hex() != layer.diff_digest) {
     return Status::Corruption("layer index " + path + " does not match its digest");
   }
+  return raw;
+}
+
+Result<LayerIndex> Store::Impl::LoadIndex(const LayerInfo& layer) {
+  ASSIGN_OR_RETURN(std::string raw, LoadIndexBytes(layer));
   return DecodeIndex(raw);
 }
 
@@ -290,22 +295,37 @@ Result<LayerIndex> Store::ReadLayerIndex(const std::string& id_or_prefix) {
   return impl_->LoadIndex(layer);
 }
 
-Result<std::vector<LayerIndex>> Store::ReadLayerIndexes(const std::vector<std::string>& ids_or_prefixes) {
+namespace {
+
+// Reading, checking and decoding indexes is most of what opening an image
+// costs (a mount's start): each layer's on a core of its own.
+template <typename T, typename Load>
+Result<std::vector<T>> LoadEach(Store& store, const std::vector<std::string>& ids_or_prefixes, Load load) {
   std::vector<LayerInfo> layers;
   for (const auto& id : ids_or_prefixes) {
-    ASSIGN_OR_RETURN(LayerInfo layer, GetLayer(id));
+    ASSIGN_OR_RETURN(LayerInfo layer, store.GetLayer(id));
     layers.push_back(std::move(layer));
   }
-  // Decompressing, checking and decoding is most of what opening an image
-  // costs (a mount's start): each layer's on a core of its own.
-  std::vector<std::optional<Result<LayerIndex>>> loaded(layers.size());
-  ParallelFor(layers.size(), [&](size_t i) { loaded[i] = impl_->LoadIndex(layers[i]); });
-  std::vector<LayerIndex> out;
-  for (auto& index : loaded) {
-    if (!index->ok()) return index->status();
-    out.push_back(std::move(*index).value());
+  std::vector<std::optional<Result<T>>> loaded(layers.size());
+  ParallelFor(layers.size(), [&](size_t i) { loaded[i] = load(layers[i]); });
+  std::vector<T> out;
+  for (auto& one : loaded) {
+    if (!one->ok()) return one->status();
+    out.push_back(std::move(*one).value());
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<LayerIndex>> Store::ReadLayerIndexes(const std::vector<std::string>& ids_or_prefixes) {
+  return LoadEach<LayerIndex>(*this, ids_or_prefixes,
+                              [this](const LayerInfo& l) { return impl_->LoadIndex(l); });
+}
+
+Result<std::vector<std::string>> Store::ReadLayerIndexBytes(const std::vector<std::string>& ids_or_prefixes) {
+  return LoadEach<std::string>(*this, ids_or_prefixes,
+                               [this](const LayerInfo& l) { return impl_->LoadIndexBytes(l); });
 }
 
 Result<std::vector<LayerIndex>> Store::ReadLayerChainIndexes(const std::string& top_layer) {

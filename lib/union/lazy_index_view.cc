@@ -2,7 +2,8 @@
 // makes the root only; a directory's merged entries are made when it is
 // first looked in (for each layer that holds it, a binary search to its
 // entries in that layer's sorted index and one pass over its direct
-// children), so a mount costs the same for any size of image. The rules are
+// children), so a mount costs the same for any size of image. Indexes are
+// read in place (EncodedIndex): an entry is decoded when a node needs it. The rules are
 // MergedTree's (format/layer_merge.h) for stacks without redirects: a
 // whiteout deletes what is below it, an opaque directory hides the layers
 // below, a directory a tar only implied keeps a lower directory's metadata,
@@ -36,40 +37,52 @@ std::string JoinRel(std::string_view dir, std::string_view name) {
   return dir.empty() ? std::string(name) : std::string(dir) + "/" + std::string(name);
 }
 
-// Calls child(name, entry) for each direct child of `dir` in a sorted index,
-// and orphan(name, path) for each name the layer has entries below but no
-// entry for, with the first of them that is not a whiteout (a layer may hold
-// a directory's contents while a lower layer holds the directory).
+// Calls child(name, i) for each direct child of `dir` in a sorted index (i its
+// position), and orphan(name, path) for each name the layer has entries below
+// but no entry for, with the first of them that is not a whiteout (a layer may
+// hold a directory's contents while a lower layer holds the directory).
 template <typename Child, typename Orphan>
-void ForEachChild(const LayerIndex& index, std::string_view dir, Child child, Orphan orphan) {
-  const auto& entries = index.entries;
+void ForEachChild(const EncodedIndex& index, std::string_view dir, Child child, Orphan orphan) {
   const std::string prefix = dir.empty() ? std::string() : std::string(dir) + "/";
-  auto by_path = [](const Entry& e, std::string_view p) { return std::string_view(e.path).compare(p) < 0; };
-  auto it = std::lower_bound(entries.begin(), entries.end(), prefix, by_path);
+  size_t i = index.LowerBound(prefix);
   std::string_view last_child;
-  while (it != entries.end() && it->path.starts_with(prefix)) {
-    std::string_view rest = std::string_view(it->path).substr(prefix.size());
+  while (i < index.size() && index.Path(i).starts_with(prefix)) {
+    std::string_view rest = index.Path(i).substr(prefix.size());
     if (rest.empty()) {  // the root's own entry
-      ++it;
+      ++i;
       continue;
     }
     auto slash = rest.find('/');
     if (slash == std::string_view::npos) {
-      child(rest, *it);
+      child(rest, i);
       last_child = rest;
-      ++it;
+      ++i;
       continue;
     }
     // Below a child: skip its subtree, which sorts in [child/, child0).
     std::string_view name = rest.substr(0, slash);
-    auto end = std::lower_bound(it, entries.end(), prefix + std::string(name) + "0", by_path);
+    size_t end = index.LowerBound(prefix + std::string(name) + "0", i);
     if (name != last_child) {
-      auto real = std::find_if(it, end, [](const Entry& e) { return e.type != EntryType::kWhiteout; });
-      if (real != end) orphan(name, real->path);
+      for (size_t j = i; j < end; ++j) {
+        if (index.Type(j) != EntryType::kWhiteout) {
+          orphan(name, index.Path(j));
+          break;
+        }
+      }
     }
-    it = end;
+    i = end;
   }
 }
+
+// One layer of the view: its index, read in place, and what was decoded of it.
+struct IndexLayer {
+  explicit IndexLayer(EncodedIndex i) : index(std::move(i)) {}
+  EncodedIndex index;
+  // Each hardlink target's other names.
+  std::unordered_map<std::string_view, std::vector<std::string_view>> links;
+  Mutex mu;
+  std::unordered_map<size_t, std::unique_ptr<const Entry>> decoded GUARDED_BY(mu);
+};
 
 struct IndexNode {
   NodeId id = 0;
@@ -87,7 +100,7 @@ struct IndexNode {
 
 class LazyIndexView final : public IndexView {
  public:
-  explicit LazyIndexView(std::vector<LayerIndex> layers);
+  explicit LazyIndexView(std::vector<EncodedIndex> layers);
   void Open();
 
   Result<NodeId> Lookup(NodeId parent, std::string_view name) const override;
@@ -99,7 +112,10 @@ class LazyIndexView final : public IndexView {
   uint64_t node_count() const override { return kNodeIdLimit; }
 
  private:
-  const LayerIndex& Top(size_t t) const { return layers_[layers_.size() - 1 - t]; }
+  IndexLayer& Top(size_t t) const { return *layers_[layers_.size() - 1 - t]; }
+  // Layer t's entry i, or at `path` (null if none), decoded once: the pointer stays valid.
+  const Entry& EntryAt(size_t t, size_t i) const;
+  const Entry* Find(size_t t, std::string_view path) const;
   Result<IndexNode*> Get(NodeId id) const;
   Status EnsureListed(IndexNode* n) const;
   // A directory's layers and the entry that shows for it, from the layer of its
@@ -110,21 +126,34 @@ class LazyIndexView final : public IndexView {
   // directory it is under.
   bool Shows(size_t t, std::string_view path) const;
 
-  const std::vector<LayerIndex> layers_;  // bottom first
-  // Per layer (top first): each hardlink target's other names.
-  std::vector<std::unordered_map<std::string_view, std::vector<std::string_view>>> links_;
+  std::vector<std::unique_ptr<IndexLayer>> layers_;  // bottom first
   mutable SharedMutex mu_;
   mutable std::vector<std::unique_ptr<IndexNode>> nodes_ GUARDED_BY(mu_);  // index = id - 1
   mutable std::map<std::pair<size_t, std::string_view>, NodeId> linked_ GUARDED_BY(mu_);
 };
 
-LazyIndexView::LazyIndexView(std::vector<LayerIndex> layers)
-    : layers_(std::move(layers)), links_(layers_.size()) {
-  for (size_t t = 0; t < layers_.size(); ++t) {
-    for (const Entry& e : Top(t).entries) {
-      if (e.type == EntryType::kHardlink) links_[t][e.link_target].push_back(e.path);
+LazyIndexView::LazyIndexView(std::vector<EncodedIndex> layers) {
+  for (EncodedIndex& index : layers) {
+    auto layer = std::make_unique<IndexLayer>(std::move(index));
+    const EncodedIndex& in = layer->index;
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (in.Type(i) == EntryType::kHardlink) layer->links[in.LinkTarget(i)].push_back(in.Path(i));
     }
+    layers_.push_back(std::move(layer));
   }
+}
+
+const Entry& LazyIndexView::EntryAt(size_t t, size_t i) const {
+  IndexLayer& layer = Top(t);
+  MutexLock lock(layer.mu);
+  auto& slot = layer.decoded[i];
+  if (!slot) slot = std::make_unique<const Entry>(layer.index.Decode(i));
+  return *slot;
+}
+
+const Entry* LazyIndexView::Find(size_t t, std::string_view path) const {
+  auto i = Top(t).index.Find(path);
+  return i ? &EntryAt(t, *i) : nullptr;
 }
 
 void LazyIndexView::Open() {
@@ -142,7 +171,7 @@ void LazyIndexView::Open() {
   const Entry* implicit = nullptr;
   bool chosen = false;
   for (size_t t = 0; t < layers_.size(); ++t) {
-    const Entry* e = Top(t).Find("");
+    const Entry* e = Find(t, "");
     if (e && IsDir(*e) && !chosen) {
       if (!e->implicit) {
         root->entry = e;
@@ -175,7 +204,7 @@ void LazyIndexView::FillDirectory(IndexNode& n, const IndexNode& parent) const {
   for (size_t t : parent.sources) {
     // A layer without an entry for the directory may still hold entries in
     // it, as MergedTree merges them (above the shown entry: only so).
-    const Entry* e = t == n.layer ? n.entry : t < n.layer ? nullptr : Top(t).Find(n.path);
+    const Entry* e = t == n.layer ? n.entry : t < n.layer ? nullptr : Find(t, n.path);
     if (e && !IsDir(*e)) break;  // a whiteout, or a file it hides
     if (!contents_end) n.sources.push_back(t);
     if (!e) continue;
@@ -197,10 +226,10 @@ Result<NodeId> LazyIndexView::AddNode(const IndexNode& parent, std::string_view 
   std::string_view data_path = e.path;
   if (e.type == EntryType::kHardlink) {
     data_path = e.link_target;
-    data = Top(layer).Find(data_path);
+    data = Find(layer, data_path);
     if (!data) return Status::Corruption("hardlink /" + e.path + " points to a missing entry");
   }
-  const bool linked = !IsDir(*data) && links_[layer].count(data_path) > 0;
+  const bool linked = !IsDir(*data) && Top(layer).links.count(data_path) > 0;
   auto n = std::make_unique<IndexNode>();
   n->path = JoinRel(parent.path, name);
   n->entry = data;
@@ -219,11 +248,10 @@ Result<NodeId> LazyIndexView::AddNode(const IndexNode& parent, std::string_view 
 
 bool LazyIndexView::Shows(size_t t, std::string_view path) const {
   for (size_t above = 0; above < t; ++above) {
-    const LayerIndex& layer = Top(above);
-    if (layer.Find(path)) return false;
+    if (Top(above).index.Find(path)) return false;
     for (size_t end = 0;; ++end) {  // each directory the path is under (the root last)
       end = path.find('/', end);
-      const Entry* e = layer.Find(end == std::string_view::npos ? std::string_view() : path.substr(0, end));
+      const Entry* e = Find(above, end == std::string_view::npos ? std::string_view() : path.substr(0, end));
       if (e && (!IsDir(*e) || e->opaque)) return false;
       if (end == std::string_view::npos) break;
     }
@@ -237,21 +265,22 @@ Status LazyIndexView::EnsureListed(IndexNode* n) const {
   if (n->listed) return Status::OK();
   struct Shown {
     size_t layer;
-    const Entry* entry;
+    size_t entry;  // its position in that layer's index
   };
   std::map<std::string_view, Shown> merged;
   std::map<std::string_view, bool> whited;               // names a layer above the one read deleted
   std::map<std::string_view, std::string_view> orphans;  // name -> a path below it
   for (size_t t : n->sources) {
     std::vector<std::string_view> whiteouts;
+    const EncodedIndex& index = Top(t).index;
     ForEachChild(
-        Top(t), n->path,
-        [&](std::string_view name, const Entry& e) {
+        index, n->path,
+        [&](std::string_view name, size_t i) {
           if (merged.count(name) || whited.count(name)) return;
-          if (e.type == EntryType::kWhiteout) {
+          if (index.Type(i) == EntryType::kWhiteout) {
             whiteouts.push_back(name);
           } else {
-            merged.emplace(name, Shown{t, &e});
+            merged.emplace(name, Shown{t, i});
           }
         },
         [&](std::string_view name, std::string_view path) {
@@ -261,7 +290,7 @@ Status LazyIndexView::EnsureListed(IndexNode* n) const {
   }
   for (const auto& [name, path] : orphans) {
     auto it = merged.find(name);
-    if (it == merged.end() || !IsDir(*it->second.entry)) {
+    if (it == merged.end() || Top(it->second.layer).index.Type(it->second.entry) != EntryType::kDirectory) {
       return Status::Corruption("merged entry /" + std::string(path) + " has no parent directory");
     }
   }
@@ -269,9 +298,10 @@ Status LazyIndexView::EnsureListed(IndexNode* n) const {
   children.reserve(merged.size());
   uint32_t subdirs = 0;
   for (const auto& [name, shown] : merged) {
-    ASSIGN_OR_RETURN(NodeId id, AddNode(*n, name, shown.layer, *shown.entry));
+    const Entry& e = EntryAt(shown.layer, shown.entry);
+    ASSIGN_OR_RETURN(NodeId id, AddNode(*n, name, shown.layer, e));
     children.push_back({std::string(name), id});
-    if (IsDir(*shown.entry)) ++subdirs;
+    if (IsDir(e)) ++subdirs;
   }
   n->children = std::move(children);
   n->nlink = 2 + subdirs;
@@ -297,7 +327,7 @@ Result<NodeAttr> LazyIndexView::GetAttr(NodeId id) const {
     std::lock_guard<std::mutex> lock(n->fill);
     if (!n->counted) {
       uint32_t names = Shows(n->layer, n->linked_path) ? 1 : 0;
-      for (std::string_view name : links_[n->layer].at(n->linked_path)) names += Shows(n->layer, name);
+      for (std::string_view name : Top(n->layer).links.at(n->linked_path)) names += Shows(n->layer, name);
       n->nlink = std::max<uint32_t>(names, 1);
       n->counted.store(true, std::memory_order_release);
     }
@@ -330,7 +360,7 @@ Result<const std::vector<Xattr>*> LazyIndexView::Xattrs(NodeId id) const {
 
 }  // namespace
 
-Result<std::unique_ptr<IndexView>> OpenLazyIndexView(std::vector<LayerIndex> layers) {
+Result<std::unique_ptr<IndexView>> OpenLazyIndexView(std::vector<EncodedIndex> layers) {
   auto view = std::make_unique<LazyIndexView>(std::move(layers));
   view->Open();
   return std::unique_ptr<IndexView>(std::move(view));

@@ -12,6 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "format/index_codec.h"
 #include "strata/union_view.h"
 #include "util/mutex.h"
 
@@ -56,7 +57,7 @@ class IndexView : public UnionView::Impl {
 Result<std::unique_ptr<IndexView>> OpenMergedView(std::vector<LayerIndex> layers);
 // `layers` bottom first; none may hold a redirected directory (MergedView
 // follows those).
-Result<std::unique_ptr<IndexView>> OpenLazyIndexView(std::vector<LayerIndex> layers);
+Result<std::unique_ptr<IndexView>> OpenLazyIndexView(std::vector<EncodedIndex> layers);
 
 // `lower_dirs` top first, as overlayfs's lowerdir= lists them.
 Result<std::unique_ptr<UnionView::Impl>> OpenLazyDirectories(const std::vector<std::string>& lower_dirs);

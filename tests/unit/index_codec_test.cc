@@ -74,3 +74,41 @@ TEST_CASE("corrupt indexes are refused, never misread") {
     REQUIRE(Decompress("plain text").status().code() == Code::kCorruption);
   }
 }
+
+TEST_CASE("an index read in place gives each entry as decoding it whole does") {
+  const LayerIndex index = EveryKind();
+  auto encoded = EncodedIndex::Parse(EncodeIndex(index));
+  REQUIRE(encoded.ok());
+  REQUIRE(encoded->size() == index.entries.size());
+  for (size_t i = 0; i < index.entries.size(); ++i) {
+    const Entry& e = index.entries[i];
+    INFO(e.path);
+    CHECK(encoded->Path(i) == e.path);
+    CHECK(encoded->Type(i) == e.type);
+    CHECK(encoded->LinkTarget(i) == e.link_target);
+    CHECK(encoded->Decode(i) == e);
+    CHECK(encoded->Find(e.path) == i);
+    CHECK(encoded->LowerBound(e.path) == i);
+  }
+  CHECK_FALSE(encoded->Find("bin/nope").has_value());
+  CHECK(encoded->LowerBound("bin/nope") == *encoded->Find("bin/sh"));  // the next path in order
+  CHECK(encoded->LowerBound("zz") == encoded->size());
+  CHECK(encoded->LowerBound("", 3) == 3);  // from a position on
+  const EncodedIndex copy = *encoded;  // copies share the bytes the views point into
+  CHECK(copy.Path(2).data() == encoded->Path(2).data());
+}
+
+TEST_CASE("an index read in place is checked whole, as decoding checks it") {
+  const std::string raw = EncodeIndex(EveryKind());
+  std::string out_of_order = raw;  // "bin" and "bin/busybox" swap their first letters' order
+  const size_t at = out_of_order.find("bin/busybox");
+  REQUIRE(at != std::string::npos);
+  out_of_order[at] = 'a';
+  std::string bad_type = raw;  // the root's type byte: after magic, version, count, path length
+  bad_type[8 + 4 + 8 + 4] = 42;
+  for (const std::string& bad : {raw.substr(0, raw.size() - 3), raw + "x", "X" + raw.substr(1), out_of_order,
+                                 bad_type}) {
+    CHECK(EncodedIndex::Parse(bad).status().code() == Code::kCorruption);
+    CHECK(DecodeIndex(bad).status().code() == Code::kCorruption);
+  }
+}

@@ -182,8 +182,10 @@ class Store {
   // Loads several layers' indexes at once (in parallel), in the order given.
   Result<std::vector<LayerIndex>> ReadLayerIndexes(const std::vector<std::string>& ids_or_prefixes);
   // The same indexes undecoded: each one's canonical bytes (docs/FORMAT.md),
-  // verified, for a reader that decodes entries only as it needs them.
-  Result<std::vector<std::string>> ReadLayerIndexBytes(const std::vector<std::string>& ids_or_prefixes);
+  // verified, for a reader that decodes entries only as it needs them. The
+  // bytes are the index file mapped read-only: valid while a pointer to them lives.
+  Result<std::vector<std::shared_ptr<const std::string_view>>> ReadLayerIndexBytes(
+      const std::vector<std::string>& ids_or_prefixes);
   // The indexes of `top_layer` and the layers below it, bottom first ("": none).
   Result<std::vector<LayerIndex>> ReadLayerChainIndexes(const std::string& top_layer);
   // Writes the layer as a reproducible tar to `out_path` ("-" for standard

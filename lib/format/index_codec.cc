@@ -196,11 +196,23 @@ Result<LayerIndex> DecodeIndex(std::string_view bytes) {
   return index;
 }
 
-Result<EncodedIndex> EncodedIndex::Parse(std::string bytes) {
+Result<EncodedIndex> EncodedIndex::Parse(std::shared_ptr<const std::string_view> bytes) {
   EncodedIndex index;
-  index.bytes_ = std::make_shared<const std::string>(std::move(bytes));
-  ASSIGN_OR_RETURN(index.offsets_, IndexOffsets(*index.bytes_));
+  ASSIGN_OR_RETURN(index.offsets_, IndexOffsets(*bytes));
+  index.bytes_ = std::move(bytes);
   return index;
+}
+
+Result<EncodedIndex> EncodedIndex::Parse(std::string bytes) {
+  struct Owned {
+    std::string bytes;
+    std::string_view view;
+  };
+  auto owned = std::make_shared<Owned>();
+  owned->bytes = std::move(bytes);
+  owned->view = owned->bytes;
+  return Parse(
+      std::shared_ptr<const std::string_view>(owned, &owned->view));  // aliasing: one allocation owns both
 }
 
 std::string_view EncodedIndex::Path(size_t i) const {

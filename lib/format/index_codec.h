@@ -19,12 +19,15 @@ namespace strata {
 std::string EncodeIndex(const LayerIndex& index);
 Result<LayerIndex> DecodeIndex(std::string_view bytes);
 
-// An encoded index read in place: its bytes, checked whole once (as
+// An encoded index read in place: its bytes (a store's index file, mapped),
+// checked whole once (as
 // DecodeIndex checks them), and where each entry starts. Entries decode one at
 // a time, so opening a big index costs one pass and 4 bytes per entry rather
 // than an Entry each (what a mount's start pays). Copies share the bytes.
 class EncodedIndex {
  public:
+  // `bytes` stay alive, unchanged, as long as the index (a mapped file's, say).
+  static Result<EncodedIndex> Parse(std::shared_ptr<const std::string_view> bytes);
   static Result<EncodedIndex> Parse(std::string bytes);
 
   size_t size() const { return offsets_.size(); }
@@ -38,7 +41,7 @@ class EncodedIndex {
   std::optional<size_t> Find(std::string_view path) const;
 
  private:
-  std::shared_ptr<const std::string> bytes_;
+  std::shared_ptr<const std::string_view> bytes_;
   std::vector<uint32_t> offsets_;
 };
 

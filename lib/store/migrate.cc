@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "format/index_codec.h"
 #include "format/reference.h"
 #include "store/blob_store.h"
 #include "util/file_util.h"
@@ -95,6 +96,28 @@ Status MigrateFrom2(const std::string& root, Catalog& catalog) {
   return catalog.SetFormatVersion(3);
 }
 
+// 4 -> 5: each layer's index.zst becomes its uncompressed index, which a
+// mount maps instead of decompressing. `index` is written atomically before
+// index.zst goes, so a rerun after a crash finds each layer in one state or
+// the other. A damaged index.zst is kept as `index` byte for byte: loading it
+// then fails its digest check, as it would have before.
+Status MigrateFrom4(const std::string& root, Catalog& catalog) {
+  const std::string layers = root + "/layers";
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, ListDir(layers));
+  for (const std::string& id : ids) {
+    const std::string dir = layers + "/" + id, zst = dir + "/index.zst";
+    if (id.starts_with(".tmp-") || !PathExists(zst)) continue;
+    if (!PathExists(dir + "/index")) {
+      ASSIGN_OR_RETURN(std::string compressed, ReadFile(zst));
+      Result<std::string> raw = Decompress(compressed);
+      RETURN_IF_ERROR(WriteFileAtomic(dir + "/index", raw.ok() ? *raw : compressed));
+    }
+    if (::unlink(zst.c_str()) != 0) return ErrnoStatus("unlink", zst);
+    RETURN_IF_ERROR(FsyncDir(dir));
+  }
+  return catalog.SetFormatVersion(5);
+}
+
 }  // namespace
 
 Status MigrateStore(const std::string& root, Catalog& catalog) {
@@ -109,6 +132,7 @@ Status MigrateStore(const std::string& root, Catalog& catalog) {
   if (format <= 2) RETURN_IF_ERROR(MigrateFrom2(root, catalog));
   // 3 -> 4: the layer_holds table, which opening the catalog made (empty).
   if (format <= 3) RETURN_IF_ERROR(catalog.SetFormatVersion(4));
+  if (format <= 4) RETURN_IF_ERROR(MigrateFrom4(root, catalog));
   return Status::OK();
 }
 

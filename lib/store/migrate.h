@@ -13,8 +13,9 @@ namespace strata {
 // volumes/.records/<name>.json, image holds in the catalog, and tags in the
 // short form of the distribution grammar (format/reference.h). 3: blobs/ flat,
 // each blob named by its digest in base64 (store/blob_store.h). 4: layer holds
-// in the catalog (a strata before them would prune held layers).
-inline constexpr int kStoreFormat = 4;
+// in the catalog (a strata before them would prune held layers). 5: layer
+// indexes uncompressed (layers/<id>/index), mapped by a mount.
+inline constexpr int kStoreFormat = 5;
 
 // Brings the store at `root` to kStoreFormat. The caller holds the store lock.
 // Files are written first and the catalog changed in one transaction last, so

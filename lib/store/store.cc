@@ -123,19 +123,18 @@ Result<Image> Store::Impl::LoadImage(const std::string& id) {
   return image;
 }
 
-Result<std::string> Store::Impl::LoadIndexBytes(const LayerInfo& layer) {
-  std::string path = LayerDir(layer.id) + "/index.zst";
-  ASSIGN_OR_RETURN(std::string compressed, ReadFile(path));
-  ASSIGN_OR_RETURN(std::string raw, Decompress(compressed));
-  if (HashBytes(secret, raw.data(), raw.size()).Hex() != layer.diff_digest) {
+Result<std::shared_ptr<const std::string_view>> Store::Impl::LoadIndexBytes(const LayerInfo& layer) {
+  const std::string path = LayerDir(layer.id) + "/index";
+  ASSIGN_OR_RETURN(auto raw, MapFile(path));
+  if (HashBytes(secret, raw->data(), raw->size()).Hex() != layer.diff_digest) {
     return Status::Corruption("layer index " + path + " does not match its digest");
   }
   return raw;
 }
 
 Result<LayerIndex> Store::Impl::LoadIndex(const LayerInfo& layer) {
-  ASSIGN_OR_RETURN(std::string raw, LoadIndexBytes(layer));
-  return DecodeIndex(raw);
+  ASSIGN_OR_RETURN(auto raw, LoadIndexBytes(layer));
+  return DecodeIndex(*raw);
 }
 
 Result<Image> Store::Impl::WriteImageConfig(Image image, bool* created) {
@@ -323,9 +322,10 @@ Result<std::vector<LayerIndex>> Store::ReadLayerIndexes(const std::vector<std::s
                               [this](const LayerInfo& l) { return impl_->LoadIndex(l); });
 }
 
-Result<std::vector<std::string>> Store::ReadLayerIndexBytes(const std::vector<std::string>& ids_or_prefixes) {
-  return LoadEach<std::string>(*this, ids_or_prefixes,
-                               [this](const LayerInfo& l) { return impl_->LoadIndexBytes(l); });
+Result<std::vector<std::shared_ptr<const std::string_view>>> Store::ReadLayerIndexBytes(
+    const std::vector<std::string>& ids_or_prefixes) {
+  return LoadEach<std::shared_ptr<const std::string_view>>(
+      *this, ids_or_prefixes, [this](const LayerInfo& l) { return impl_->LoadIndexBytes(l); });
 }
 
 Result<std::vector<LayerIndex>> Store::ReadLayerChainIndexes(const std::string& top_layer) {

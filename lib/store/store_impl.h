@@ -57,8 +57,8 @@ struct Store::Impl {
   Result<std::string> ResolveImageId(const std::string& ref);
   Result<Image> LoadImage(const std::string& id);
   Result<LayerIndex> LoadIndex(const LayerInfo& layer);
-  // The index's canonical bytes, verified against the layer's diff digest.
-  Result<std::string> LoadIndexBytes(const LayerInfo& layer);
+  // The index's canonical bytes (its file mapped), verified against the layer's diff digest.
+  Result<std::shared_ptr<const std::string_view>> LoadIndexBytes(const LayerInfo& layer);
   using ReadLayerFn = std::function<Result<ParsedLayer>(BlobBatch&, uint64_t free_bytes)>;
   // A layer read with `read` whose index and blobs are on disk but not yet in
   // the catalog (store_import.cc). The caller holds the lock.

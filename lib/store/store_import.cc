@@ -147,11 +147,11 @@ Result<ParsedLayer> ReadDirectoryLayer(const std::string& dir, const LowerLoader
   return out;
 }
 
-// layers/.tmp-X/index.zst, then the directory renamed to layers/<id>.
+// layers/.tmp-X/index, then the directory renamed to layers/<id>.
 Status WriteLayerDir(const std::string& layers_dir, const std::string& id, std::string_view raw_index) {
   std::string tmp = layers_dir + "/.tmp-" + RandomHex(8);
   RETURN_IF_ERROR(MakeDirs(tmp));
-  Status st = WriteFileAtomic(tmp + "/index.zst", Compress(raw_index));
+  Status st = WriteFileAtomic(tmp + "/index", raw_index);
   std::string final_dir = layers_dir + "/" + id;
   if (st.ok()) (void)RemoveAll(final_dir);  // garbage from a crash: the catalog does not know it
   if (st.ok() && ::rename(tmp.c_str(), final_dir.c_str()) != 0) st = ErrnoStatus("rename", final_dir);

@@ -198,11 +198,12 @@ Result<std::unique_ptr<UnionView>> UnionView::OpenImage(Store& store, const std:
 Result<std::unique_ptr<UnionView>> UnionView::OpenLayers(Store& store,
                                                          const std::vector<std::string>& layer_ids,
                                                          const UnionViewOptions& options) {
-  // Read in place: a store layer never holds a redirect, and a mount's start
-  // then costs one pass over each index rather than an Entry per entry.
-  ASSIGN_OR_RETURN(std::vector<std::string> bytes, store.ReadLayerIndexBytes(layer_ids));
+  // Read in place from the mapped files: a store layer never holds a redirect,
+  // and a mount's start then costs one pass over each index's page-cache
+  // pages rather than an Entry per entry.
+  ASSIGN_OR_RETURN(auto bytes, store.ReadLayerIndexBytes(layer_ids));
   std::vector<EncodedIndex> layers;
-  for (std::string& b : bytes) {
+  for (auto& b : bytes) {
     ASSIGN_OR_RETURN(EncodedIndex index, EncodedIndex::Parse(std::move(b)));
     layers.push_back(std::move(index));
   }

@@ -60,6 +60,23 @@ Status ReadChunks(const std::string& path, const std::function<Status(const char
   }
 }
 
+Result<std::shared_ptr<const std::string_view>> MapFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoStatus("open", path);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path);
+  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) return std::make_shared<const std::string_view>();
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
+  if (p == MAP_FAILED) return ErrnoStatus("mmap", path);
+  return std::shared_ptr<const std::string_view>(new std::string_view(static_cast<const char*>(p), size),
+                                                 [](const std::string_view* v) {
+                                                   ::munmap(const_cast<char*>(v->data()), v->size());
+                                                   delete v;
+                                                 });
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return ErrnoStatus("open", path);

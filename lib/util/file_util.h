@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,11 @@ Status ErrnoStatus(std::string_view what, std::string_view path);
 
 Status WriteAll(int fd, const void* data, size_t len, std::string_view path);
 Result<std::string> ReadFile(const std::string& path);
+// A regular file mapped read-only and shared (its pages are the page cache's,
+// faulted in 16 at a time), unmapped when the last copy of the pointer goes.
+// For files never changed in place (the store's): a file truncated while
+// mapped would fault its reader. An empty file gives empty bytes, unmapped.
+Result<std::shared_ptr<const std::string_view>> MapFile(const std::string& path);
 // Streams a file to `sink` in 256 KiB chunks (hashing, copying, archiving).
 Status ReadChunks(const std::string& path, const std::function<Status(const char* data, size_t len)>& sink);
 // The one way strata replaces a file: a temp file beside `path` (mode `mode`),

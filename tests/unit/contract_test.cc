@@ -7,10 +7,12 @@
 #include <filesystem>
 
 #include "container/container_json.h"
+#include "format/index_codec.h"
 #include "strata/container.h"
 #include "strata/housekeeping.h"
 #include "strata/store.h"
 #include "strata/text.h"
+#include "strata/union_view.h"
 #include "test_util.h"
 
 using namespace strata;
@@ -124,13 +126,13 @@ TEST_CASE("a store of a newer format is refused, and the refusal changes nothing
   TempDir tmp;
   { OpenTestStore(tmp); }
   const std::string db = tmp / "store/catalog.db";
-  CHECK(FormatOf(db) == "4");
-  Sql(db, "UPDATE meta SET value='5' WHERE key='format'");
+  CHECK(FormatOf(db) == "5");
+  Sql(db, "UPDATE meta SET value='6' WHERE key='format'");
   auto reopened = Store::Open(tmp / "store");
   REQUIRE_FALSE(reopened.ok());
   CHECK(reopened.status().code() == Code::kUnsupported);
-  CHECK_THAT(reopened.status().message(), Catch::Contains("format 5") && Catch::Contains("up to 4"));
-  CHECK(FormatOf(db) == "5");
+  CHECK_THAT(reopened.status().message(), Catch::Contains("format 6") && Catch::Contains("up to 5"));
+  CHECK(FormatOf(db) == "6");
 }
 
 TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated when opened") {
@@ -172,7 +174,7 @@ TEST_CASE("a format 1 store (containers and volumes in the catalog) is migrated 
           image_id + "');");
 
   auto store = OpenTestStore(tmp);
-  CHECK(FormatOf(db) == "4");
+  CHECK(FormatOf(db) == "5");
   auto volumes = OpenTestVolumes(*store);
   auto containers = OpenTestContainers(*store, *volumes);
   auto migrated = containers->Get("old");
@@ -225,7 +227,7 @@ TEST_CASE("a format 2 store (blobs fanned out by hex) gets short blob names when
   Sql(db, "UPDATE meta SET value='2' WHERE key='format'");
 
   auto store = OpenTestStore(tmp);
-  CHECK(FormatOf(db) == "4");
+  CHECK(FormatOf(db) == "5");
   for (const auto& entry : fs::directory_iterator(blobs)) {
     CHECK(entry.is_regular_file());
     CHECK(entry.path().filename().string().size() == 22);
@@ -292,4 +294,43 @@ TEST_CASE("layers an interrupted load left are shown by fsck and df and removed 
   CHECK(store->GetLayer(orphan->id).status().code() == Code::kNotFound);
   CHECK(store->GetImage(kept.id).ok());  // what an image uses stays
   CHECK(store->Fsck({})->problems.empty());
+}
+
+TEST_CASE("a format 4 store (compressed layer indexes) gets uncompressed ones when opened") {
+  TempDir tmp;
+  std::vector<std::string> layer;  // three layers: migrated, half-migrated by a crash, damaged
+  std::vector<std::string> raw;
+  {
+    auto store = OpenTestStore(tmp);
+    for (const char* name : {"a", "b", "c"}) {
+      WriteTar(tmp / "x.tar", {File(name, std::string("bytes of ") + name)});
+      auto image = store->ImportTar(tmp / "x.tar", {.ref = name});
+      REQUIRE(image.ok());
+      layer.push_back(image->layers.back());
+      raw.push_back(ReadBytes(store->root() + "/layers/" + layer.back() + "/index"));
+    }
+  }
+  const fs::path layers = tmp / "store/layers";
+  WriteBytes(layers / layer[0] / "index.zst", Compress(raw[0]));
+  fs::remove(layers / layer[0] / "index");
+  WriteBytes(layers / layer[1] / "index.zst", Compress(raw[1]));  // its index already written
+  WriteBytes(layers / layer[2] / "index.zst", "not zstd at all");
+  fs::remove(layers / layer[2] / "index");
+  const std::string db = tmp / "store/catalog.db";
+  Sql(db, "UPDATE meta SET value='4' WHERE key='format'");
+
+  auto store = OpenTestStore(tmp);
+  CHECK(FormatOf(db) == "5");
+  for (size_t i = 0; i < layer.size(); ++i) {
+    INFO(i);
+    CHECK_FALSE(fs::exists(layers / layer[i] / "index.zst"));
+    CHECK(ReadBytes(layers / layer[i] / "index") == (i < 2 ? raw[i] : "not zstd at all"));
+  }
+  CHECK(store->ReadLayerIndex(layer[0]).ok());
+  CHECK(store->ReadLayerIndex(layer[1]).ok());
+  auto damaged = store->ReadLayerIndex(layer[2]);  // kept as it was: its digest check finds it
+  CHECK(damaged.status().code() == Code::kCorruption);
+  CHECK_THAT(damaged.status().message(), Catch::Contains("does not match its digest"));
+  auto view = UnionView::OpenImage(*store, "a");
+  REQUIRE(view.ok());
 }

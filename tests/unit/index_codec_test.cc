@@ -94,7 +94,7 @@ TEST_CASE("an index read in place gives each entry as decoding it whole does") {
   CHECK(encoded->LowerBound("bin/nope") == *encoded->Find("bin/sh"));  // the next path in order
   CHECK(encoded->LowerBound("zz") == encoded->size());
   CHECK(encoded->LowerBound("", 3) == 3);  // from a position on
-  const EncodedIndex copy = *encoded;  // copies share the bytes the views point into
+  const EncodedIndex copy = *encoded;      // copies share the bytes the views point into
   CHECK(copy.Path(2).data() == encoded->Path(2).data());
 }
 
@@ -106,8 +106,8 @@ TEST_CASE("an index read in place is checked whole, as decoding checks it") {
   out_of_order[at] = 'a';
   std::string bad_type = raw;  // the root's type byte: after magic, version, count, path length
   bad_type[8 + 4 + 8 + 4] = 42;
-  for (const std::string& bad : {raw.substr(0, raw.size() - 3), raw + "x", "X" + raw.substr(1), out_of_order,
-                                 bad_type}) {
+  for (const std::string& bad :
+       {raw.substr(0, raw.size() - 3), raw + "x", "X" + raw.substr(1), out_of_order, bad_type}) {
     CHECK(EncodedIndex::Parse(bad).status().code() == Code::kCorruption);
     CHECK(DecodeIndex(bad).status().code() == Code::kCorruption);
   }

@@ -354,7 +354,7 @@ TEST_CASE("stored content is verified when read") {
   REQUIRE(st.code() == Code::kCorruption);
   REQUIRE_FALSE(fs::exists(tmp / "out.tar"));  // no half-written export
 
-  std::string index_file = store->root() + "/layers/" + image->layers[0] + "/index.zst";
+  std::string index_file = store->root() + "/layers/" + image->layers[0] + "/index";
   std::string bytes = ReadBytes(index_file);
   bytes[bytes.size() / 2] ^= 0x40;
   fs::permissions(index_file, fs::perms::owner_write, fs::perm_options::add);

@@ -222,7 +222,10 @@ std::string_view EncodedIndex::Path(size_t i) const {
 }
 
 EntryType EncodedIndex::Type(size_t i) const {
-  return static_cast<EntryType>((*bytes_)[offsets_[i] + 4 + Path(i).size()]);
+  Reader r(*bytes_);  // bounds-checked even so: the bytes are a mapped file
+  r.Seek(offsets_[i]);
+  r.View();
+  return static_cast<EntryType>(r.Int<uint8_t>());
 }
 
 std::string_view EncodedIndex::LinkTarget(size_t i) const {
